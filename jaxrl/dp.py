@@ -1,0 +1,489 @@
+"""Finite MDPs and dynamic programming: Bellman operators, policy evaluation and control.
+
+Everything here follows S. Zhao, "Mathematical Foundations of Reinforcement Learning", chapters
+2-4 (state values and the Bellman equation; the Bellman optimality equation; value iteration,
+policy iteration and truncated policy iteration).
+
+An MDP is any pytree with this small protocol (duck-typed, resolved at trace time):
+
+* ``num_states`` and ``num_actions`` (Python ints);
+* ``q_values(v, gamma) -> [S, A]``: ``q(s, a) = E[r | s, a] + gamma * E[v(s') | s, a]``;
+* ``to_dense() -> FiniteMDP``: the explicit ``[S, A, S]`` transition tensor (small MDPs only).
+
+:class:`FiniteMDP` is the dense, general representation. ``jaxrl.envs.gridworld.GridMDP`` is a
+structured one whose backup is a 5-point stencil and scales to million-cell grids.
+
+A policy is an ``[S, A]`` matrix of probabilities, ``policy[s, a] = pi(a | s)``.
+
+Every public solver validates its plain-Python arguments (``gamma`` in [0, 1), ``tol`` > 0,
+``max_iterations`` >= 1) with a ``ValueError`` before anything is compiled, then runs a jitted
+``lax.while_loop``. Swept values (``gamma``, ``tol``) are traced, so ``jax.vmap`` over gamma or
+over a batch of MDPs of one shape compiles once; under ``vmap`` the checks are skipped because the
+values are not known yet, so validate a sweep's values first with :func:`check_gamma`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class FiniteMDP(NamedTuple):
+    """A dense finite MDP.
+
+    Attributes:
+        transitions: ``[S, A, S]``, ``transitions[s, a, s'] = p(s' | s, a)``; rows sum to one.
+        rewards: ``[S, A]``, the expected immediate reward ``E[r | s, a]``.
+    """
+
+    transitions: jax.Array
+    rewards: jax.Array
+
+    @property
+    def num_states(self) -> int:
+        return self.rewards.shape[-2]
+
+    @property
+    def num_actions(self) -> int:
+        return self.rewards.shape[-1]
+
+    def q_values(self, v: jax.Array, gamma: jax.typing.ArrayLike) -> jax.Array:
+        """``q(s, a) = r(s, a) + gamma * sum_s' p(s' | s, a) v(s')``, shape ``[S, A]``."""
+        return self.rewards + gamma * jnp.einsum("sat,t->sa", self.transitions, v)
+
+    def to_dense(self) -> FiniteMDP:
+        return self
+
+
+class DPResult(NamedTuple):
+    """What a dynamic-programming solver returns.
+
+    Attributes:
+        values: ``[S]`` state values at the end.
+        q_values: ``[S, A]`` action values computed from ``values``.
+        policy: ``[S, A]`` the greedy (deterministic) policy w.r.t. ``q_values``.
+        iterations: number of outer iterations (sweeps) performed.
+        converged: whether the stopping tolerance was met before ``max_iterations``.
+        residual: sup-norm change of the values in the last iteration.
+    """
+
+    values: jax.Array
+    q_values: jax.Array
+    policy: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    residual: jax.Array
+
+
+class EvaluationResult(NamedTuple):
+    """Result of iterative policy evaluation (see :class:`DPResult` for the fields)."""
+
+    values: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    residual: jax.Array
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks (plain Python, before compilation).
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_gamma(gamma: jax.typing.ArrayLike) -> None:
+    """Raises ``ValueError`` unless every entry of ``gamma`` lies in [0, 1).
+
+    Tracers (``gamma`` under ``vmap`` or ``jit``) are not checked: call this on the concrete
+    sweep values before vmapping.
+    """
+    if not _is_concrete(gamma):
+        return
+    g = np.asarray(gamma, dtype=np.float64)
+    if not np.all(np.isfinite(g)) or np.any(g < 0.0) or np.any(g >= 1.0):
+        raise ValueError(f"gamma must be in [0, 1), got {gamma!r}")
+
+
+def _check_positive(name: str, value, *, integer: bool = False) -> None:
+    if not _is_concrete(value):
+        return
+    arr = np.asarray(value)
+    if integer and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        kind = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def _check_policy(mdp, policy) -> None:
+    shape = (mdp.num_states, mdp.num_actions)
+    if tuple(np.shape(policy)) != shape:
+        raise ValueError(
+            f"policy must have shape [S, A] = {list(shape)}, got {list(np.shape(policy))}"
+        )
+    if _is_concrete(policy):
+        p = np.asarray(policy, dtype=np.float64)
+        if np.any(p < -1e-6) or not np.allclose(p.sum(-1), 1.0, atol=1e-4):
+            raise ValueError("policy rows must be probability vectors (non-negative, summing to 1)")
+
+
+def _initial_values(mdp, initial_values):
+    if initial_values is None:
+        return jnp.zeros((mdp.num_states,), jnp.float32)
+    if tuple(np.shape(initial_values)) != (mdp.num_states,):
+        raise ValueError(
+            f"initial_values must have shape [S] = [{mdp.num_states}], "
+            f"got {list(np.shape(initial_values))}"
+        )
+    return jnp.asarray(initial_values, jnp.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bellman operators and policies.
+
+
+def q_values(mdp, v: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
+    """Action values from state values: ``q(s, a) = r(s, a) + gamma * E[v(s') | s, a]``.
+
+    Zhao, ch. 2.8 (action values). Args: ``v`` ``[S]``. Returns ``[S, A]``.
+    """
+    chex.assert_rank(v, 1)
+    return mdp.q_values(v, gamma)
+
+
+def bellman_expectation_backup(
+    mdp, v: jax.Array, policy: jax.Array, *, gamma: jax.typing.ArrayLike
+) -> jax.Array:
+    """One application of the Bellman operator of ``policy``: ``v <- r_pi + gamma P_pi v``.
+
+    Zhao, ch. 2.7 (matrix-vector form). Args: ``v`` ``[S]``, ``policy`` ``[S, A]``.
+    Returns ``[S]``.
+    """
+    chex.assert_rank([v, policy], [1, 2])
+    return jnp.sum(policy * mdp.q_values(v, gamma), axis=-1)
+
+
+def bellman_optimality_backup(mdp, v: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
+    """One application of the Bellman optimality operator: ``v <- max_a q(s, a)``.
+
+    Zhao, ch. 3.3 (the right-hand side of the Bellman optimality equation is a contraction).
+    """
+    chex.assert_rank(v, 1)
+    return jnp.max(mdp.q_values(v, gamma), axis=-1)
+
+
+def greedy_policy(q: jax.Array) -> jax.Array:
+    """The deterministic greedy policy ``pi(a | s) = 1[a = argmax_a' q(s, a')]``.
+
+    Ties go to the lowest action index, so the result is deterministic. Zhao, ch. 3.4.
+    Args: ``q`` ``[S, A]``. Returns ``[S, A]`` one-hot rows.
+    """
+    chex.assert_rank(q, 2)
+    return jax.nn.one_hot(jnp.argmax(q, axis=-1), q.shape[-1], dtype=q.dtype)
+
+
+def epsilon_greedy_policy(q: jax.Array, *, epsilon: jax.typing.ArrayLike) -> jax.Array:
+    """The book's epsilon-greedy policy (Zhao, ch. 5.4).
+
+    ``pi(a* | s) = 1 - epsilon (|A| - 1) / |A|`` for the greedy action ``a*`` (lowest index on
+    ties) and ``epsilon / |A|`` for every other action; epsilon = 0 is greedy, 1 is uniform.
+    """
+    chex.assert_rank(q, 2)
+    if _is_concrete(epsilon) and not 0.0 <= float(np.asarray(epsilon)) <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
+    num_actions = q.shape[-1]
+    greedy = greedy_policy(q)
+    return greedy * (1.0 - epsilon) + epsilon / num_actions
+
+
+def policy_transitions(mdp, policy: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(P_pi, r_pi)``: the ``[S, S]`` state transition matrix and ``[S]`` reward of a policy.
+
+    Zhao, ch. 2.7: ``P_pi[s, s'] = sum_a pi(a|s) p(s'|s, a)``, ``r_pi[s] = sum_a pi(a|s) r(s, a)``.
+    Uses the dense form of ``mdp``.
+    """
+    dense = mdp.to_dense()
+    chex.assert_rank(policy, 2)
+    p_pi = jnp.einsum("sa,sat->st", policy, dense.transitions)
+    r_pi = jnp.sum(policy * dense.rewards, axis=-1)
+    return p_pi, r_pi
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy evaluation.
+
+
+@jax.jit
+def _evaluate_policy(mdp, policy, gamma):
+    p_pi, r_pi = policy_transitions(mdp, policy)
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    return jnp.linalg.solve(eye - gamma * p_pi, r_pi)
+
+
+def evaluate_policy(mdp, policy: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
+    """Exact policy evaluation: the closed form ``v_pi = (I - gamma P_pi)^-1 r_pi``.
+
+    Zhao, ch. 2.7.1. A dense linear solve, ``O(S^3)``: for large grids use
+    :func:`iterative_policy_evaluation`.
+
+    Args:
+        mdp: an MDP (see the module docstring).
+        policy: ``[S, A]`` action probabilities.
+        gamma: discount in [0, 1).
+
+    Returns:
+        ``[S]`` state values.
+    """
+    check_gamma(gamma)
+    _check_policy(mdp, policy)
+    return _evaluate_policy(mdp, jnp.asarray(policy, jnp.float32), jnp.asarray(gamma, jnp.float32))
+
+
+def _sup_change(new, old):
+    return jnp.max(jnp.abs(new - old))
+
+
+@jax.jit
+def _iterative_policy_evaluation(mdp, policy, gamma, tol, max_iterations, v0):
+    def cond(carry):
+        _, it, residual = carry
+        return jnp.logical_and(it < max_iterations, residual >= tol)
+
+    def body(carry):
+        v, it, _ = carry
+        new_v = bellman_expectation_backup(mdp, v, policy, gamma=gamma)
+        return new_v, it + 1, _sup_change(new_v, v)
+
+    v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
+    return EvaluationResult(v, it, residual < tol, residual)
+
+
+def iterative_policy_evaluation(
+    mdp,
+    policy: jax.Array,
+    *,
+    gamma: jax.typing.ArrayLike,
+    tol: jax.typing.ArrayLike = 1e-6,
+    max_iterations: int = 10_000,
+    initial_values: jax.Array | None = None,
+) -> EvaluationResult:
+    """Iterative policy evaluation: ``v_{k+1} = r_pi + gamma P_pi v_k`` until the change is small.
+
+    Zhao, ch. 2.7.2 and 4.2. Stops when ``max_s |v_{k+1}(s) - v_k(s)| < tol`` or after
+    ``max_iterations`` sweeps (reported by ``converged``; it never hangs). Iteration ``k`` of the
+    result is the book's ``v_k`` starting from ``initial_values`` (zeros by default).
+    """
+    check_gamma(gamma)
+    _check_positive("tol", tol)
+    _check_positive("max_iterations", max_iterations, integer=True)
+    _check_policy(mdp, policy)
+    v0 = _initial_values(mdp, initial_values)
+    return _iterative_policy_evaluation(
+        mdp,
+        jnp.asarray(policy, jnp.float32),
+        jnp.asarray(gamma, jnp.float32),
+        jnp.asarray(tol, jnp.float32),
+        jnp.asarray(max_iterations, jnp.int32),
+        v0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Control: value iteration, policy iteration, truncated policy iteration.
+
+
+def _result(mdp, v, gamma, it, residual, tol):
+    q = mdp.q_values(v, gamma)
+    return DPResult(v, q, greedy_policy(q), it, residual < tol, residual)
+
+
+@jax.jit
+def _value_iteration(mdp, gamma, tol, max_iterations, v0):
+    def cond(carry):
+        _, it, residual = carry
+        return jnp.logical_and(it < max_iterations, residual >= tol)
+
+    def body(carry):
+        v, it, _ = carry
+        new_v = bellman_optimality_backup(mdp, v, gamma=gamma)
+        return new_v, it + 1, _sup_change(new_v, v)
+
+    v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
+    return _result(mdp, v, gamma, it, residual, tol)
+
+
+def value_iteration(
+    mdp,
+    *,
+    gamma: jax.typing.ArrayLike,
+    tol: jax.typing.ArrayLike = 1e-6,
+    max_iterations: int = 10_000,
+    initial_values: jax.Array | None = None,
+) -> DPResult:
+    """Value iteration: ``v_{k+1}(s) = max_a [r(s, a) + gamma E[v_k(s') | s, a]]``.
+
+    Zhao, ch. 4.1. Stops when the sup-norm change of one sweep is below ``tol`` (then
+    ``||v - v*|| <= tol * gamma / (1 - gamma)``) or after ``max_iterations`` sweeps, which the
+    result reports as ``converged = False``.
+
+    Args:
+        mdp: an MDP (see the module docstring).
+        gamma: discount in [0, 1).
+        tol: positive stopping tolerance on ``max_s |v_{k+1}(s) - v_k(s)|``.
+        max_iterations: positive cap on the number of sweeps.
+        initial_values: ``[S]`` starting values ``v_0`` (zeros by default).
+
+    Returns:
+        :class:`DPResult` with ``values``, ``q_values``, the greedy ``policy``, ``iterations``.
+    """
+    check_gamma(gamma)
+    _check_positive("tol", tol)
+    _check_positive("max_iterations", max_iterations, integer=True)
+    v0 = _initial_values(mdp, initial_values)
+    return _value_iteration(
+        mdp,
+        jnp.asarray(gamma, jnp.float32),
+        jnp.asarray(tol, jnp.float32),
+        jnp.asarray(max_iterations, jnp.int32),
+        v0,
+    )
+
+
+@jax.jit
+def _policy_iteration(mdp, gamma, max_iterations, policy0):
+    def cond(carry):
+        _, _, it, stable = carry
+        return jnp.logical_and(it < max_iterations, jnp.logical_not(stable))
+
+    def body(carry):
+        policy, _, it, _ = carry
+        v = _evaluate_policy(mdp, policy, gamma)
+        new_policy = greedy_policy(mdp.q_values(v, gamma))
+        # Stable when the greedy policy does not improve on the current one (ties keep it).
+        q = mdp.q_values(v, gamma)
+        current = jnp.sum(policy * q, axis=-1)
+        improvable = jnp.max(q, axis=-1) > current + 1e-6 * (1.0 + jnp.abs(current))
+        stable = jnp.logical_not(jnp.any(improvable))
+        new_policy = jnp.where(stable, policy, new_policy)
+        return new_policy, v, it + 1, stable
+
+    num_states = policy0.shape[0]
+    init = (policy0, jnp.zeros((num_states,), jnp.float32), jnp.int32(0), jnp.bool_(False))
+    policy, v, it, stable = jax.lax.while_loop(cond, body, init)
+    q = mdp.q_values(v, gamma)
+    residual = jnp.where(stable, 0.0, jnp.inf).astype(jnp.float32)
+    return DPResult(v, q, policy, it, stable, residual)
+
+
+def policy_iteration(
+    mdp,
+    *,
+    gamma: jax.typing.ArrayLike,
+    max_iterations: int = 1_000,
+    initial_policy: jax.Array | None = None,
+) -> DPResult:
+    """Policy iteration: exact evaluation ``v_pi_k``, then greedy improvement, until stable.
+
+    Zhao, ch. 4.2. Evaluation is the dense linear solve of :func:`evaluate_policy`. The loop
+    stops when no state's value can be improved by switching action (so ties never cycle);
+    ``iterations`` counts evaluations, and the last one confirms stability.
+
+    Args:
+        mdp: an MDP (see the module docstring); its dense form must fit in memory.
+        gamma: discount in [0, 1).
+        max_iterations: positive cap on the number of evaluate-improve steps.
+        initial_policy: ``[S, A]`` starting policy (default: always action 0).
+    """
+    check_gamma(gamma)
+    _check_positive("max_iterations", max_iterations, integer=True)
+    if initial_policy is None:
+        initial_policy = jnp.zeros((mdp.num_states, mdp.num_actions), jnp.float32).at[:, 0].set(1)
+    _check_policy(mdp, initial_policy)
+    return _policy_iteration(
+        mdp,
+        jnp.asarray(gamma, jnp.float32),
+        jnp.asarray(max_iterations, jnp.int32),
+        jnp.asarray(initial_policy, jnp.float32),
+    )
+
+
+@jax.jit
+def _truncated_policy_iteration(mdp, gamma, truncation, tol, max_iterations, v0):
+    def evaluate(v, policy):
+        return jax.lax.fori_loop(
+            0, truncation, lambda _, u: bellman_expectation_backup(mdp, u, policy, gamma=gamma), v
+        )
+
+    def cond(carry):
+        _, it, residual = carry
+        return jnp.logical_and(it < max_iterations, residual >= tol)
+
+    def body(carry):
+        v, it, _ = carry
+        policy = greedy_policy(mdp.q_values(v, gamma))
+        new_v = evaluate(v, policy)
+        return new_v, it + 1, _sup_change(new_v, v)
+
+    v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
+    return _result(mdp, v, gamma, it, residual, tol)
+
+
+def truncated_policy_iteration(
+    mdp,
+    *,
+    gamma: jax.typing.ArrayLike,
+    truncation: int,
+    tol: jax.typing.ArrayLike = 1e-6,
+    max_iterations: int = 10_000,
+    initial_values: jax.Array | None = None,
+) -> DPResult:
+    """Truncated policy iteration: greedy improvement, then ``truncation`` evaluation sweeps.
+
+    Zhao, ch. 4.3. With ``truncation = 1`` this is value iteration; as ``truncation`` grows it
+    approaches policy iteration. Each outer iteration: ``pi_k = greedy(q(v_k))``, then
+    ``v_{k+1} = T_{pi_k}^j v_k`` with ``j = truncation``. Stops like :func:`value_iteration`.
+    """
+    check_gamma(gamma)
+    _check_positive("truncation", truncation, integer=True)
+    _check_positive("tol", tol)
+    _check_positive("max_iterations", max_iterations, integer=True)
+    v0 = _initial_values(mdp, initial_values)
+    return _truncated_policy_iteration(
+        mdp,
+        jnp.asarray(gamma, jnp.float32),
+        jnp.asarray(truncation, jnp.int32),
+        jnp.asarray(tol, jnp.float32),
+        jnp.asarray(max_iterations, jnp.int32),
+        v0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The state distribution of a policy.
+
+
+@jax.jit
+def _stationary_distribution(mdp, policy):
+    p_pi, _ = policy_transitions(mdp, policy)
+    num_states = p_pi.shape[0]
+    # d^T P = d^T and sum(d) = 1, as one least-squares system (exact when d is unique).
+    a = jnp.concatenate([p_pi.T - jnp.eye(num_states, dtype=p_pi.dtype), jnp.ones((1, num_states))])
+    b = jnp.zeros((num_states + 1,), p_pi.dtype).at[-1].set(1.0)
+    d, *_ = jnp.linalg.lstsq(a, b)
+    return d
+
+
+def stationary_distribution(mdp, policy: jax.Array) -> jax.Array:
+    """The stationary state distribution ``d_pi`` with ``d_pi^T P_pi = d_pi^T``, ``sum d_pi = 1``.
+
+    Zhao, ch. 8.2 (used to weight value-approximation errors). Unique when the chain of
+    ``policy`` is irreducible; otherwise this returns the least-squares solution, one of the
+    stationary distributions. Dense, small MDPs only.
+    """
+    _check_policy(mdp, policy)
+    return _stationary_distribution(mdp, jnp.asarray(policy, jnp.float32))

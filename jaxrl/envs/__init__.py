@@ -1,0 +1,1 @@
+"""Pure environments: ``reset(key, params)`` / ``step(key, state, action, params)``."""

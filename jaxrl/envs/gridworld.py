@@ -1,0 +1,531 @@
+"""The textbook grid world, as an exact finite MDP and as a pure, vectorized environment.
+
+Conventions are those of S. Zhao, "Mathematical Foundations of Reinforcement Learning", ch. 1-4:
+
+* cells are ``(row, col)``, 0-based, row 0 at the top; state index ``s = row * cols + col``;
+* five actions, in this order: ``UP = 0``, ``RIGHT = 1``, ``DOWN = 2``, ``LEFT = 3``, ``STAY = 4``;
+* moves are deterministic; a move off the grid leaves the agent in place and pays
+  ``reward_boundary``;
+* the reward depends on the cell the move lands in: the target pays ``reward_target``, a forbidden
+  cell ``reward_forbidden`` (forbidden cells can be entered, and staying in one pays again), any
+  other cell ``reward_step``; staying counts as landing in the current cell;
+* the target is not absorbing by default: the agent may leave it.
+
+Options beyond the book: ``slip`` (with that probability the chosen action is replaced by one drawn
+uniformly from all five, so the MDP becomes stochastic) and ``absorbing_target`` (entering the
+target ends the episode: in the MDP the target then loops to itself with reward 0).
+
+Three views of one grid world, all built from a validated :class:`GridWorld`:
+
+* :func:`to_mdp` gives the dense :class:`jaxrl.dp.FiniteMDP` (``[S, A, S]``), for small grids;
+* :func:`to_grid_mdp` gives :class:`GridMDP`, the same MDP whose Bellman backup is a 5-point
+  stencil on the ``[rows, cols]`` array: it scales to 1000 x 1000 grids and ``jaxrl.dp`` accepts
+  it wherever it accepts a ``FiniteMDP``;
+* :func:`make_params` with :func:`reset` / :func:`step` is the environment. Everything is an
+  array in a pytree, so ``jax.vmap`` runs many agents, and many layouts of one shape, in one call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.dp import FiniteMDP
+
+UP, RIGHT, DOWN, LEFT, STAY = 0, 1, 2, 3, 4
+NUM_ACTIONS = 5
+ACTION_NAMES = ("up", "right", "down", "left", "stay")
+# (row, col) displacement of each action, in action order.
+ACTION_DELTAS = ((-1, 0), (0, 1), (1, 0), (0, -1), (0, 0))
+OBSERVATIONS = ("index", "coords", "onehot")
+
+# Dense [S, A, S] transitions are built only up to this many states (2,500 states is 125 MB).
+MAX_DENSE_STATES = 2_500
+
+Cell = tuple[int, int]
+
+
+def _check_cell(name: str, cell, shape: Cell) -> Cell:
+    try:
+        r, c = (int(x) for x in cell)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (row, col) pair of integers, got {cell!r}") from None
+    if not (0 <= r < shape[0] and 0 <= c < shape[1]):
+        raise ValueError(
+            f"{name} {cell!r} is outside the grid of shape {shape}: rows 0..{shape[0] - 1}, "
+            f"cols 0..{shape[1] - 1}"
+        )
+    return (r, c)
+
+
+def _check_real(name: str, value) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return x
+
+
+@dataclasses.dataclass(frozen=True)
+class GridWorld:
+    """A validated grid-world layout with its rewards (plain Python, hashable).
+
+    Attributes:
+        shape: ``(rows, cols)``, both positive.
+        target: the target cell ``(row, col)``.
+        forbidden: the forbidden cells; none may be the target.
+        reward_boundary: reward for a move that would leave the grid.
+        reward_forbidden: reward for landing in (or staying in) a forbidden cell.
+        reward_target: reward for landing in (or staying in) the target.
+        reward_step: reward for landing in any other cell.
+        slip: probability in [0, 1] that the action is replaced by a uniformly random one.
+        absorbing_target: if True the target is terminal (episodes end on entering it).
+
+    Raises:
+        ValueError: naming the field, for an empty shape, a cell outside the grid, the target on
+            a forbidden cell, a non-finite reward or a slip outside [0, 1].
+    """
+
+    shape: Cell = (5, 5)
+    target: Cell = (3, 2)
+    forbidden: tuple[Cell, ...] = ((1, 1), (1, 2), (2, 2), (3, 1), (3, 3), (4, 1))
+    reward_boundary: float = -1.0
+    reward_forbidden: float = -1.0
+    reward_target: float = 1.0
+    reward_step: float = 0.0
+    slip: float = 0.0
+    absorbing_target: bool = False
+
+    def __post_init__(self):
+        try:
+            rows, cols = (int(x) for x in self.shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"shape must be a (rows, cols) pair, got {self.shape!r}") from None
+        if rows < 1 or cols < 1:
+            raise ValueError(f"shape must have rows >= 1 and cols >= 1, got {self.shape!r}")
+        shape = (rows, cols)
+        object.__setattr__(self, "shape", shape)
+        target = _check_cell("target", self.target, shape)
+        object.__setattr__(self, "target", target)
+        if isinstance(self.forbidden, (str, bytes)) or not isinstance(self.forbidden, Sequence):
+            raise ValueError(
+                f"forbidden must be a sequence of (row, col) cells, got {self.forbidden!r}"
+            )
+        forbidden = tuple(_check_cell("forbidden cell", c, shape) for c in self.forbidden)
+        if target in forbidden:
+            raise ValueError(f"target {target} is also listed in forbidden; a cell cannot be both")
+        object.__setattr__(self, "forbidden", tuple(dict.fromkeys(forbidden)))
+        for name in ("reward_boundary", "reward_forbidden", "reward_target", "reward_step"):
+            object.__setattr__(self, name, _check_real(name, getattr(self, name)))
+        slip = _check_real("slip", self.slip)
+        if not 0.0 <= slip <= 1.0:
+            raise ValueError(f"slip must be in [0, 1], got {self.slip!r}")
+        object.__setattr__(self, "slip", slip)
+        object.__setattr__(self, "absorbing_target", bool(self.absorbing_target))
+
+    @property
+    def num_states(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def state_index(self, cell: Cell) -> int:
+        """``row * cols + col``."""
+        r, c = _check_cell("cell", cell, self.shape)
+        return r * self.shape[1] + c
+
+    def cell(self, state: int) -> Cell:
+        """The ``(row, col)`` of a state index."""
+        return divmod(int(state), self.shape[1])
+
+    def forbidden_mask(self) -> np.ndarray:
+        """``[rows, cols]`` boolean mask of forbidden cells."""
+        mask = np.zeros(self.shape, bool)
+        for r, c in self.forbidden:
+            mask[r, c] = True
+        return mask
+
+
+def book_grid(**overrides) -> GridWorld:
+    """The book's 5x5 grid (target (3, 2); six forbidden cells), with optional field overrides."""
+    return GridWorld(**overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# The structured MDP: arrays only, so it can be batched over layouts.
+
+
+@struct.dataclass
+class GridMDP:
+    """A grid world as arrays; a ``jaxrl.dp`` MDP whose backup is a 5-point stencil.
+
+    Attributes:
+        forbidden: ``[rows, cols]`` bool.
+        target: ``[]`` int32 state index of the target.
+        reward_boundary, reward_forbidden, reward_target, reward_step: ``[]`` float32.
+        slip: ``[]`` float32, probability of a uniformly random action.
+        absorbing: ``[]`` bool, whether the target is terminal.
+    """
+
+    forbidden: jax.Array
+    target: jax.Array
+    reward_boundary: jax.Array
+    reward_forbidden: jax.Array
+    reward_target: jax.Array
+    reward_step: jax.Array
+    slip: jax.Array
+    absorbing: jax.Array
+
+    @property
+    def shape(self) -> Cell:
+        return tuple(self.forbidden.shape[-2:])
+
+    @property
+    def num_states(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def num_actions(self) -> int:
+        return NUM_ACTIONS
+
+    def cell_rewards(self) -> jax.Array:
+        """``[rows, cols]`` reward for landing in each cell (boundary bumps excluded)."""
+        rows, cols = self.shape
+        is_target = (jnp.arange(rows * cols) == self.target).reshape(rows, cols)
+        r = jnp.where(self.forbidden, self.reward_forbidden, self.reward_step)
+        return jnp.where(is_target, self.reward_target, r)
+
+    def q_values(self, v: jax.Array, gamma: jax.typing.ArrayLike) -> jax.Array:
+        """``q(s, a)`` for every state and action, ``[S, 5]``, by shifting arrays (no gathers).
+
+        With ``w = r_cell + gamma * v`` the value of landing in a cell and
+        ``b = r_boundary + gamma * v`` the value of bumping into the wall, ``q(s, UP)`` is ``w``
+        of the cell above, or ``b(s)`` in the top row; and so on for each direction.
+        """
+        rows, cols = self.shape
+        v2 = v.reshape(rows, cols)
+        w = self.cell_rewards() + gamma * v2
+        b = self.reward_boundary + gamma * v2
+        up = jnp.concatenate([b[:1], w[:-1]], axis=0)
+        down = jnp.concatenate([w[1:], b[-1:]], axis=0)
+        left = jnp.concatenate([b[:, :1], w[:, :-1]], axis=1)
+        right = jnp.concatenate([w[:, 1:], b[:, -1:]], axis=1)
+        q = jnp.stack([up, right, down, left, w], axis=-1)
+        q = (1.0 - self.slip) * q + self.slip * jnp.mean(q, axis=-1, keepdims=True)
+        is_target = (jnp.arange(rows * cols) == self.target).reshape(rows, cols, 1)
+        q = jnp.where(jnp.logical_and(self.absorbing, is_target), gamma * v2[..., None], q)
+        return q.reshape(rows * cols, NUM_ACTIONS)
+
+    def deterministic_tables(self) -> tuple[jax.Array, jax.Array]:
+        """``(next_state, reward)``, each ``[S, 5]``, of the slip-free, non-absorbing moves."""
+        states = jnp.arange(self.num_states, dtype=jnp.int32)
+        actions = jnp.arange(NUM_ACTIONS, dtype=jnp.int32)
+        move = jax.vmap(jax.vmap(_move, (None, 0, None)), (0, None, None))
+        return move(states, actions, self)
+
+    def to_dense(self) -> FiniteMDP:
+        """The dense ``[S, 5, S]`` :class:`jaxrl.dp.FiniteMDP` of this grid."""
+        num_states = self.num_states
+        if num_states > MAX_DENSE_STATES:
+            raise ValueError(
+                f"grid has {num_states} states; dense transitions are built for at most "
+                f"{MAX_DENSE_STATES}: use the GridMDP (to_grid_mdp) with value iteration or "
+                f"truncated policy iteration instead"
+            )
+        next_state, reward = self.deterministic_tables()
+        p_det = jax.nn.one_hot(next_state, num_states, dtype=jnp.float32)  # [S, A, S]
+        p = (1.0 - self.slip) * p_det + self.slip * jnp.mean(p_det, axis=1, keepdims=True)
+        r = (1.0 - self.slip) * reward + self.slip * jnp.mean(reward, axis=1, keepdims=True)
+        is_target = jnp.arange(num_states) == self.target
+        terminal = jnp.logical_and(self.absorbing, is_target)
+        loop = jax.nn.one_hot(self.target, num_states, dtype=jnp.float32)
+        p = jnp.where(terminal[:, None, None], loop, p)
+        r = jnp.where(terminal[:, None], 0.0, r)
+        return FiniteMDP(transitions=p, rewards=r)
+
+
+def _move(state: jax.Array, action: jax.Array, mdp: GridMDP) -> tuple[jax.Array, jax.Array]:
+    """The deterministic move of the book: ``(next_state, reward)`` for one state and action."""
+    rows, cols = mdp.shape
+    deltas = jnp.asarray(ACTION_DELTAS, jnp.int32)
+    row, col = state // cols, state % cols
+    new_row = row + deltas[action, 0]
+    new_col = col + deltas[action, 1]
+    inside = (new_row >= 0) & (new_row < rows) & (new_col >= 0) & (new_col < cols)
+    landed = jnp.where(inside, new_row * cols + new_col, state).astype(jnp.int32)
+    cell_reward = jnp.where(
+        landed == mdp.target,
+        mdp.reward_target,
+        jnp.where(mdp.forbidden.reshape(-1)[landed], mdp.reward_forbidden, mdp.reward_step),
+    )
+    reward = jnp.where(inside, cell_reward, mdp.reward_boundary)
+    return landed, reward.astype(jnp.float32)
+
+
+def to_grid_mdp(grid: GridWorld) -> GridMDP:
+    """The structured (stencil) MDP of a grid world: any size, consumed by ``jaxrl.dp``."""
+    if isinstance(grid, GridMDP):
+        return grid
+    if isinstance(grid, EnvParams):
+        return grid.mdp
+    if not isinstance(grid, GridWorld):
+        raise ValueError(
+            f"grid must be a GridWorld, GridMDP or EnvParams, got {type(grid).__name__}"
+        )
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    return GridMDP(
+        forbidden=jnp.asarray(grid.forbidden_mask()),
+        target=jnp.int32(grid.state_index(grid.target)),
+        reward_boundary=f32(grid.reward_boundary),
+        reward_forbidden=f32(grid.reward_forbidden),
+        reward_target=f32(grid.reward_target),
+        reward_step=f32(grid.reward_step),
+        slip=f32(grid.slip),
+        absorbing=jnp.bool_(grid.absorbing_target),
+    )
+
+
+def to_mdp(grid: GridWorld) -> FiniteMDP:
+    """The dense finite MDP of a grid world: ``transitions [S, 5, S]`` and ``rewards [S, 5]``.
+
+    ``rewards[s, a]`` is the expected immediate reward (it differs from the sampled reward only
+    when ``slip > 0``). Accepts a :class:`GridWorld`, or a :class:`GridMDP` / :class:`EnvParams`
+    (possibly traced, e.g. under ``vmap`` over layouts). At most ``MAX_DENSE_STATES`` states.
+    """
+    return to_grid_mdp(grid).to_dense()
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment.
+
+
+@struct.dataclass
+class EnvParams:
+    """Everything ``reset`` and ``step`` need; a pytree, so it can be batched over layouts.
+
+    Attributes:
+        mdp: the :class:`GridMDP` (layout, rewards, slip, absorbing target).
+        start_probs: ``[S]`` distribution of the start state.
+        max_steps: ``[]`` int32; an episode is truncated after this many steps.
+        observation: ``"index"`` (int32 state), ``"coords"`` (float32 ``[2]``, row and col
+            scaled to [0, 1]) or ``"onehot"`` (float32 ``[S]``). Static.
+    """
+
+    mdp: GridMDP
+    start_probs: jax.Array
+    max_steps: jax.Array
+    observation: str = struct.field(pytree_node=False, default="index")
+
+
+class EnvState(NamedTuple):
+    """Environment state: the current state index and the steps taken in this episode."""
+
+    position: jax.Array
+    time: jax.Array
+
+
+NO_TIME_LIMIT = np.iinfo(np.int32).max
+
+
+def _start_probs(grid: GridWorld, start) -> np.ndarray:
+    rows, cols = grid.shape
+    num_states = rows * cols
+    if start is None:
+        probs = np.ones(num_states)
+        if grid.absorbing_target:
+            probs[grid.state_index(grid.target)] = 0.0
+            if num_states == 1:
+                raise ValueError("start: a 1-cell grid with an absorbing target has no start cell")
+        return probs / probs.sum()
+    arr = np.asarray(start, dtype=np.float64)
+    if arr.shape == (2,) and np.issubdtype(np.asarray(start).dtype, np.integer):
+        probs = np.zeros(num_states)
+        probs[grid.state_index(tuple(int(x) for x in start))] = 1.0
+        return probs
+    if arr.shape in ((rows, cols), (num_states,)):
+        arr = arr.reshape(-1)
+        if np.any(arr < 0) or not np.isfinite(arr).all() or arr.sum() <= 0:
+            raise ValueError("start distribution must be non-negative with a positive sum")
+        return arr / arr.sum()
+    raise ValueError(
+        f"start must be None (uniform), a (row, col) cell, or probabilities of shape "
+        f"{(rows, cols)} or ({num_states},); got {start!r}"
+    )
+
+
+def make_params(
+    grid: GridWorld,
+    *,
+    start=None,
+    max_steps: int | None = None,
+    observation: str = "index",
+) -> EnvParams:
+    """Environment parameters for a grid world.
+
+    Args:
+        grid: the validated layout.
+        start: ``None`` (uniform over cells, the target excluded when it is absorbing), a
+            ``(row, col)`` start cell, or start probabilities of shape ``[rows, cols]`` or ``[S]``.
+        max_steps: episode length after which ``truncated`` is set; ``None`` for no limit (the
+            book's continuing setting).
+        observation: one of ``"index"``, ``"coords"``, ``"onehot"``.
+    """
+    if not isinstance(grid, GridWorld):
+        raise ValueError(f"grid must be a GridWorld, got {type(grid).__name__}")
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+    if max_steps is None:
+        max_steps = NO_TIME_LIMIT
+    elif (
+        isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    return EnvParams(
+        mdp=to_grid_mdp(grid),
+        start_probs=jnp.asarray(_start_probs(grid, start), jnp.float32),
+        max_steps=jnp.int32(max_steps),
+        observation=observation,
+    )
+
+
+def random_params(
+    key: jax.Array,
+    shape: Cell,
+    *,
+    forbidden_prob: float = 0.2,
+    reward_boundary: float = -1.0,
+    reward_forbidden: float = -1.0,
+    reward_target: float = 1.0,
+    reward_step: float = 0.0,
+    slip: float = 0.0,
+    absorbing_target: bool = False,
+    max_steps: int | None = None,
+    observation: str = "index",
+) -> EnvParams:
+    """A random layout: each cell forbidden with ``forbidden_prob``, the target uniform.
+
+    Jit- and vmap-friendly: ``jax.vmap(lambda k: random_params(k, (8, 8)))(keys)`` makes a batch
+    of layouts of one shape. The start distribution is uniform (over non-target cells when the
+    target is absorbing).
+    """
+    rows, cols = (int(x) for x in shape)
+    GridWorld(shape=(rows, cols), target=(0, 0), forbidden=(), slip=slip)  # validates the rest
+    if not 0.0 <= float(forbidden_prob) <= 1.0:
+        raise ValueError(f"forbidden_prob must be in [0, 1], got {forbidden_prob!r}")
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+    num_states = rows * cols
+    forbidden_key, target_key = jax.random.split(key)
+    target = jax.random.randint(target_key, (), 0, num_states, dtype=jnp.int32)
+    is_target = jnp.arange(num_states) == target
+    forbidden = jax.random.bernoulli(forbidden_key, forbidden_prob, (num_states,))
+    forbidden = jnp.logical_and(forbidden, jnp.logical_not(is_target)).reshape(rows, cols)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    mdp = GridMDP(
+        forbidden=forbidden,
+        target=target,
+        reward_boundary=f32(reward_boundary),
+        reward_forbidden=f32(reward_forbidden),
+        reward_target=f32(reward_target),
+        reward_step=f32(reward_step),
+        slip=f32(slip),
+        absorbing=jnp.bool_(absorbing_target),
+    )
+    start = jnp.ones((num_states,), jnp.float32)
+    if absorbing_target and num_states > 1:
+        start = jnp.where(is_target, 0.0, start)
+    if max_steps is None:
+        max_steps = NO_TIME_LIMIT
+    return EnvParams(
+        mdp=mdp,
+        start_probs=start / jnp.sum(start),
+        max_steps=jnp.int32(max_steps),
+        observation=observation,
+    )
+
+
+def layout_of(params: EnvParams | GridMDP) -> GridWorld:
+    """The :class:`GridWorld` of concrete (not traced) parameters, e.g. a random layout."""
+    mdp = params.mdp if isinstance(params, EnvParams) else params
+    rows, cols = mdp.shape
+    forbidden = np.asarray(mdp.forbidden)
+    return GridWorld(
+        shape=(rows, cols),
+        target=divmod(int(mdp.target), cols),
+        forbidden=tuple((int(r), int(c)) for r, c in zip(*np.nonzero(forbidden), strict=True)),
+        reward_boundary=float(mdp.reward_boundary),
+        reward_forbidden=float(mdp.reward_forbidden),
+        reward_target=float(mdp.reward_target),
+        reward_step=float(mdp.reward_step),
+        slip=float(mdp.slip),
+        absorbing_target=bool(mdp.absorbing),
+    )
+
+
+def observe(position: jax.Array, params: EnvParams) -> jax.Array:
+    """The observation of a state index, in the form ``params.observation`` names."""
+    rows, cols = params.mdp.shape
+    if params.observation == "index":
+        return position.astype(jnp.int32)
+    if params.observation == "coords":
+        row, col = position // cols, position % cols
+        scale = jnp.asarray([max(rows - 1, 1), max(cols - 1, 1)], jnp.float32)
+        return jnp.stack([row, col]).astype(jnp.float32) / scale
+    return jax.nn.one_hot(position, rows * cols, dtype=jnp.float32)
+
+
+def reset(key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+    """Starts an episode: the start state is drawn from ``params.start_probs``.
+
+    Returns:
+        ``(obs, state)``.
+    """
+    position = jax.random.choice(key, params.start_probs.shape[-1], p=params.start_probs)
+    state = EnvState(position=position.astype(jnp.int32), time=jnp.int32(0))
+    return observe(state.position, params), state
+
+
+def step(
+    key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
+) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array]:
+    """One step of the grid world for one agent (vmap for many).
+
+    With probability ``slip`` the action is replaced by a uniformly random one; then the
+    deterministic move of the book applies. When the target is absorbing, entering it sets
+    ``terminated`` (a step from the target itself stays there with reward 0, as in the MDP).
+    ``truncated`` is set when the episode reaches ``max_steps`` without terminating.
+
+    Args:
+        key: randomness for the slip.
+        state: the current :class:`EnvState`.
+        action: ``[]`` int in ``{0, ..., 4}`` (UP, RIGHT, DOWN, LEFT, STAY).
+        params: :class:`EnvParams`.
+
+    Returns:
+        ``(obs, next_state, reward, terminated, truncated)``; reward float32, flags bool.
+    """
+    chex.assert_rank(action, 0)
+    mdp = params.mdp
+    # One uniform draw u decides both: slip when u < slip, and then u / slip is again uniform
+    # on [0, 1), which picks the replacement action.
+    u = jax.random.uniform(key)
+    slipped = u < mdp.slip
+    random_action = jnp.minimum(jnp.floor(NUM_ACTIONS * u / mdp.slip), NUM_ACTIONS - 1)
+    action = jnp.where(slipped, random_action.astype(jnp.int32), action.astype(jnp.int32))
+    landed, reward = _move(state.position, action, mdp)
+    at_terminal = jnp.logical_and(mdp.absorbing, state.position == mdp.target)
+    landed = jnp.where(at_terminal, state.position, landed)
+    reward = jnp.where(at_terminal, 0.0, reward)
+    terminated = jnp.logical_and(mdp.absorbing, landed == mdp.target)
+    time = state.time + 1
+    truncated = jnp.logical_and(time >= params.max_steps, jnp.logical_not(terminated))
+    next_state = EnvState(position=landed, time=time)
+    return observe(landed, params), next_state, reward, terminated, truncated
