@@ -8,6 +8,11 @@ An MDP is any pytree with this small protocol (duck-typed, resolved at trace tim
 
 * ``num_states`` and ``num_actions`` (Python ints);
 * ``q_values(v, gamma) -> [S, A]``: ``q(s, a) = E[r | s, a] + gamma * E[v(s') | s, a]``;
+* ``value_shape``: the shape solvers carry values in (``(S,)``; ``(rows, cols)`` for a grid,
+  flattened row-major to ``[S]`` at the API);
+* ``optimality_backup_fn(gamma)``: a function ``v -> max_a q(s, a)`` on values of
+  ``value_shape``, with its loop invariants computed once when it is built (the hot loop of value
+  iteration: a structured MDP makes it fast);
 * ``to_dense() -> FiniteMDP``: the explicit ``[S, A, S]`` transition tensor (small MDPs only).
 
 :class:`FiniteMDP` is the dense, general representation. ``jaxrl.envs.gridworld.GridMDP`` is a
@@ -54,6 +59,14 @@ class FiniteMDP(NamedTuple):
     def q_values(self, v: jax.Array, gamma: jax.typing.ArrayLike) -> jax.Array:
         """``q(s, a) = r(s, a) + gamma * sum_s' p(s' | s, a) v(s')``, shape ``[S, A]``."""
         return self.rewards + gamma * jnp.einsum("sat,t->sa", self.transitions, v)
+
+    @property
+    def value_shape(self) -> tuple[int]:
+        return (self.num_states,)
+
+    def optimality_backup_fn(self, gamma: jax.typing.ArrayLike):
+        """``v -> max_a q(s, a)``, ``[S] -> [S]``."""
+        return lambda v: jnp.max(self.q_values(v, gamma), axis=-1)
 
     def to_dense(self) -> FiniteMDP:
         return self
@@ -174,7 +187,7 @@ def bellman_optimality_backup(mdp, v: jax.Array, *, gamma: jax.typing.ArrayLike)
     Zhao, ch. 3.3 (the right-hand side of the Bellman optimality equation is a contraction).
     """
     chex.assert_rank(v, 1)
-    return jnp.max(mdp.q_values(v, gamma), axis=-1)
+    return mdp.optimality_backup_fn(gamma)(v.reshape(mdp.value_shape)).reshape(-1)
 
 
 def greedy_policy(q: jax.Array) -> jax.Array:
@@ -304,17 +317,20 @@ def _result(mdp, v, gamma, it, residual, tol):
 
 @jax.jit
 def _value_iteration(mdp, gamma, tol, max_iterations, v0):
+    backup = mdp.optimality_backup_fn(gamma)
+
     def cond(carry):
         _, it, residual = carry
         return jnp.logical_and(it < max_iterations, residual >= tol)
 
     def body(carry):
         v, it, _ = carry
-        new_v = bellman_optimality_backup(mdp, v, gamma=gamma)
+        new_v = backup(v)
         return new_v, it + 1, _sup_change(new_v, v)
 
-    v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
-    return _result(mdp, v, gamma, it, residual, tol)
+    init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf))
+    v, it, residual = jax.lax.while_loop(cond, body, init)
+    return _result(mdp, v.reshape(-1), gamma, it, residual, tol)
 
 
 def value_iteration(

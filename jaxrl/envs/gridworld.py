@@ -171,8 +171,12 @@ class GridMDP:
         forbidden: ``[rows, cols]`` bool.
         target: ``[]`` int32 state index of the target.
         reward_boundary, reward_forbidden, reward_target, reward_step: ``[]`` float32.
-        slip: ``[]`` float32, probability of a uniformly random action.
-        absorbing: ``[]`` bool, whether the target is terminal.
+        slip: probability of a uniformly random action. Static (a Python float): it selects the
+            code path (no randomness and the fast backup when it is 0), and changing it recompiles.
+        absorbing: whether the target is terminal. Static (a Python bool), likewise.
+
+    The layout and the rewards are arrays, so a batch of layouts of one shape (same ``slip`` and
+    ``absorbing``) is one pytree, for ``jax.vmap``.
     """
 
     forbidden: jax.Array
@@ -181,8 +185,8 @@ class GridMDP:
     reward_forbidden: jax.Array
     reward_target: jax.Array
     reward_step: jax.Array
-    slip: jax.Array
-    absorbing: jax.Array
+    slip: float = struct.field(pytree_node=False, default=0.0)
+    absorbing: bool = struct.field(pytree_node=False, default=False)
 
     @property
     def shape(self) -> Cell:
@@ -219,10 +223,50 @@ class GridMDP:
         left = jnp.concatenate([b[:, :1], w[:, :-1]], axis=1)
         right = jnp.concatenate([w[:, 1:], b[:, -1:]], axis=1)
         q = jnp.stack([up, right, down, left, w], axis=-1)
-        q = (1.0 - self.slip) * q + self.slip * jnp.mean(q, axis=-1, keepdims=True)
-        is_target = (jnp.arange(rows * cols) == self.target).reshape(rows, cols, 1)
-        q = jnp.where(jnp.logical_and(self.absorbing, is_target), gamma * v2[..., None], q)
+        if self.slip:
+            q = (1.0 - self.slip) * q + self.slip * jnp.mean(q, axis=-1, keepdims=True)
+        if self.absorbing:
+            is_target = (jnp.arange(rows * cols) == self.target).reshape(rows, cols, 1)
+            q = jnp.where(is_target, gamma * v2[..., None], q)
         return q.reshape(rows * cols, NUM_ACTIONS)
+
+    @property
+    def value_shape(self) -> Cell:
+        """Solvers carry values as a ``[rows, cols]`` array (flattened row-major to ``[S]``)."""
+        return self.shape
+
+    def optimality_backup_fn(self, gamma: jax.typing.ArrayLike):
+        """``v -> max_a q(s, a)`` on ``[rows, cols]`` values: the hot loop of value iteration.
+
+        Loop invariants (cell rewards, the border) are computed once, when this is called, so
+        build the function outside the loop.
+
+        Without slip, bumping into a wall and staying both keep ``v(s)``, so the best of them is
+        ``max(r_cell(s), r_boundary) + gamma * v(s)`` on the border and ``r_cell(s) + gamma * v(s)``
+        inside; the four moves are shifted copies of ``w = r_cell + gamma * v`` padded with
+        ``-inf``. That is one padded array and one fused pass, with no ``[S, 5]`` intermediate.
+        With slip it falls back to ``max(q_values)``.
+        """
+        rows, cols = self.shape
+        if self.slip:
+            return lambda v: jnp.max(self.q_values(v.reshape(-1), gamma), axis=-1).reshape(v.shape)
+        cell_r = self.cell_rewards()
+        row = jax.lax.broadcasted_iota(jnp.int32, (rows, cols), 0)
+        col = jax.lax.broadcasted_iota(jnp.int32, (rows, cols), 1)
+        border = (row == 0) | (row == rows - 1) | (col == 0) | (col == cols - 1)
+        stay_r = jnp.where(border, jnp.maximum(cell_r, self.reward_boundary), cell_r)
+        terminal = row * cols + col == self.target
+
+        def backup(v):
+            gv = gamma * v
+            wp = jnp.pad(cell_r + gv, 1, constant_values=-jnp.inf)
+            moves = jnp.maximum(
+                jnp.maximum(wp[:-2, 1:-1], wp[2:, 1:-1]), jnp.maximum(wp[1:-1, :-2], wp[1:-1, 2:])
+            )
+            best = jnp.maximum(moves, stay_r + gv)
+            return jnp.where(terminal, gv, best) if self.absorbing else best
+
+        return backup
 
     def deterministic_tables(self) -> tuple[jax.Array, jax.Array]:
         """``(next_state, reward)``, each ``[S, 5]``, of the slip-free, non-absorbing moves."""
@@ -244,11 +288,11 @@ class GridMDP:
         p_det = jax.nn.one_hot(next_state, num_states, dtype=jnp.float32)  # [S, A, S]
         p = (1.0 - self.slip) * p_det + self.slip * jnp.mean(p_det, axis=1, keepdims=True)
         r = (1.0 - self.slip) * reward + self.slip * jnp.mean(reward, axis=1, keepdims=True)
-        is_target = jnp.arange(num_states) == self.target
-        terminal = jnp.logical_and(self.absorbing, is_target)
-        loop = jax.nn.one_hot(self.target, num_states, dtype=jnp.float32)
-        p = jnp.where(terminal[:, None, None], loop, p)
-        r = jnp.where(terminal[:, None], 0.0, r)
+        if self.absorbing:
+            terminal = jnp.arange(num_states) == self.target
+            loop = jax.nn.one_hot(self.target, num_states, dtype=jnp.float32)
+            p = jnp.where(terminal[:, None, None], loop, p)
+            r = jnp.where(terminal[:, None], 0.0, r)
         return FiniteMDP(transitions=p, rewards=r)
 
 
@@ -288,8 +332,8 @@ def to_grid_mdp(grid: GridWorld) -> GridMDP:
         reward_forbidden=f32(grid.reward_forbidden),
         reward_target=f32(grid.reward_target),
         reward_step=f32(grid.reward_step),
-        slip=f32(grid.slip),
-        absorbing=jnp.bool_(grid.absorbing_target),
+        slip=grid.slip,
+        absorbing=grid.absorbing_target,
     )
 
 
@@ -436,8 +480,8 @@ def random_params(
         reward_forbidden=f32(reward_forbidden),
         reward_target=f32(reward_target),
         reward_step=f32(reward_step),
-        slip=f32(slip),
-        absorbing=jnp.bool_(absorbing_target),
+        slip=float(slip),
+        absorbing=bool(absorbing_target),
     )
     start = jnp.ones((num_states,), jnp.float32)
     if absorbing_target and num_states > 1:
@@ -514,17 +558,21 @@ def step(
     """
     chex.assert_rank(action, 0)
     mdp = params.mdp
-    # One uniform draw u decides both: slip when u < slip, and then u / slip is again uniform
-    # on [0, 1), which picks the replacement action.
-    u = jax.random.uniform(key)
-    slipped = u < mdp.slip
-    random_action = jnp.minimum(jnp.floor(NUM_ACTIONS * u / mdp.slip), NUM_ACTIONS - 1)
-    action = jnp.where(slipped, random_action.astype(jnp.int32), action.astype(jnp.int32))
+    action = action.astype(jnp.int32)
+    if mdp.slip:
+        # One uniform draw u decides both: slip when u < slip, and then u / slip is again
+        # uniform on [0, 1), which picks the replacement action.
+        u = jax.random.uniform(key)
+        random_action = jnp.minimum(jnp.floor(NUM_ACTIONS * u / mdp.slip), NUM_ACTIONS - 1)
+        action = jnp.where(u < mdp.slip, random_action.astype(jnp.int32), action)
     landed, reward = _move(state.position, action, mdp)
-    at_terminal = jnp.logical_and(mdp.absorbing, state.position == mdp.target)
-    landed = jnp.where(at_terminal, state.position, landed)
-    reward = jnp.where(at_terminal, 0.0, reward)
-    terminated = jnp.logical_and(mdp.absorbing, landed == mdp.target)
+    if mdp.absorbing:
+        at_terminal = state.position == mdp.target
+        landed = jnp.where(at_terminal, state.position, landed)
+        reward = jnp.where(at_terminal, 0.0, reward)
+        terminated = landed == mdp.target
+    else:
+        terminated = jnp.zeros((), bool)
     time = state.time + 1
     truncated = jnp.logical_and(time >= params.max_steps, jnp.logical_not(terminated))
     next_state = EnvState(position=landed, time=time)
