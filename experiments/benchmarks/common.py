@@ -1,0 +1,47 @@
+"""Shared helpers for benchmarks: interleaved timing and the closing JSON line.
+
+Machines are shared and noisy, so each benchmark times our code and its peer in the same process,
+alternating them round by round, and reports the best (minimum) time of each: the minimum is the
+run least disturbed by other load. Every benchmark prints, as its last line, one JSON object with
+at least ``benchmark``, ``ours``, ``peer``, ``peer_value``, ``unit`` and ``ratio``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+
+import jax
+
+
+def block(x):
+    """Waits for every array in ``x`` (a pytree, or NumPy results) to be computed."""
+    return jax.block_until_ready(x)
+
+
+def best_times(fns: dict[str, Callable[[], object]], *, rounds: int) -> dict[str, float]:
+    """Calls each function once per round, alternating, after one warm-up; the minimum seconds."""
+    for fn in fns.values():
+        block(fn())
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            block(fn())
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def device_description() -> str:
+    devices = jax.devices()
+    return f"{len(devices)}x {devices[0].device_kind} ({jax.default_backend()}), {platform.machine()}"
+
+
+def emit(result: dict) -> None:
+    """Prints the closing JSON line (it must be the last line of output)."""
+    for key in ("benchmark", "ours", "peer", "peer_value", "unit", "ratio"):
+        if key not in result:
+            raise ValueError(f"benchmark result lacks the field {key!r}")
+    print(json.dumps(result), flush=True)

@@ -1,0 +1,119 @@
+"""Benchmark: one value-iteration sweep on a 1000 x 1000 grid world (10% forbidden cells).
+
+Three programs do the same number of sweeps of the same grid, in one process:
+
+* ours: ``jaxrl.dp.value_iteration`` on the structured ``GridMDP`` (a fused 5-point stencil);
+* peer: vectorized NumPy, the usual way to write it: a gather of next-state values from an
+  ``[S, 5]`` next-state table, ``r + gamma * v[next]``, then a max over actions;
+* floor: a jitted ``r + gamma * v`` over the same grid, iterated the same number of times in a
+  ``lax.scan``: one action's worth of work, a lower bound for any sweep.
+
+Per-sweep times come from the difference of a long and a short run of the same compiled program
+(``max_iterations`` is a traced argument), so compilation and the fixed cost of building the final
+greedy policy cancel out. ``ratio`` is peer time / our time (goal >= 50); ``floor_ratio`` is our
+time / floor time (goal <= 4).
+
+    python -m experiments.benchmarks.value_iteration [--size=1000] [--sweeps=100] [--rounds=7]
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from experiments.benchmarks import common
+from jaxrl import dp
+from jaxrl.envs import gridworld
+
+_SIZE = flags.DEFINE_integer("size", 1000, "Grid side length (size x size cells).")
+_SWEEPS = flags.DEFINE_integer("sweeps", 100, "Sweeps in the long run (the short run does half).")
+_ROUNDS = flags.DEFINE_integer("rounds", 7, "Timing rounds; the best round counts.")
+_FORBIDDEN = flags.DEFINE_float("forbidden_prob", 0.1, "Fraction of forbidden cells.")
+
+GAMMA = 0.9
+
+
+def run(size: int, sweeps: int, rounds: int, forbidden_prob: float) -> dict:
+    if size < 2 or sweeps < 2 or rounds < 1:
+        raise ValueError("size >= 2, sweeps >= 2 and rounds >= 1 are required")
+    params = gridworld.random_params(jax.random.key(0), (size, size), forbidden_prob=forbidden_prob)
+    mdp = params.mdp
+    num_states = size * size
+    short, long = sweeps // 2, sweeps
+    v0 = jnp.zeros((num_states,), jnp.float32)
+
+    def ours(n):
+        # tol far below float32 resolution of these values: every sweep runs.
+        return dp.value_iteration(mdp, gamma=GAMMA, tol=1e-30, max_iterations=n).values
+
+    rewards = mdp.cell_rewards().reshape(num_states)
+
+    @jax.jit
+    def floor_scan(v, r, n):
+        return jax.lax.fori_loop(0, n, lambda _, u: r + GAMMA * u, v)
+
+    next_state, table_rewards = (np.asarray(x) for x in mdp.deterministic_tables())
+    gamma32 = np.float32(GAMMA)
+
+    def numpy_sweeps(n):
+        v = np.zeros(num_states, np.float32)
+        for _ in range(n):
+            v = (table_rewards + gamma32 * v[next_state]).max(axis=1)
+        return v
+
+    # Correctness first: the same number of sweeps gives the same values.
+    check = 5
+    ours_v = np.asarray(ours(check))
+    np.testing.assert_allclose(ours_v, numpy_sweeps(check), rtol=1e-5, atol=1e-5)
+    result = dp.value_iteration(mdp, gamma=GAMMA, tol=1e-30, max_iterations=long)
+    if int(result.iterations) != long:
+        raise RuntimeError(f"value iteration stopped after {int(result.iterations)} sweeps")
+
+    times = common.best_times(
+        {
+            "ours_short": lambda: ours(short),
+            "ours_long": lambda: ours(long),
+            "floor_short": lambda: floor_scan(v0, rewards, short),
+            "floor_long": lambda: floor_scan(v0, rewards, long),
+        },
+        rounds=rounds,
+    )
+    numpy_sweep_count = 3
+    numpy_time = common.best_times(
+        {"numpy": lambda: numpy_sweeps(numpy_sweep_count)}, rounds=max(1, rounds // 2)
+    )["numpy"]
+    per_sweep = (times["ours_long"] - times["ours_short"]) / (long - short)
+    floor = (times["floor_long"] - times["floor_short"]) / (long - short)
+    peer = numpy_time / numpy_sweep_count
+    return {
+        "benchmark": "value_iteration",
+        "ours": per_sweep,
+        "peer": "numpy (vectorized gather + max)",
+        "peer_value": peer,
+        "unit": "seconds per sweep",
+        "ratio": peer / per_sweep,
+        "floor": floor,
+        "floor_ratio": per_sweep / floor,
+        "ours_end_to_end": times["ours_long"] / long,
+        "grid": f"{size}x{size}",
+        "forbidden_cells": int(np.asarray(mdp.forbidden).sum()),
+        "sweeps": long,
+        "device": common.device_description(),
+    }
+
+
+def main(argv):
+    del argv
+    result = run(_SIZE.value, _SWEEPS.value, _ROUNDS.value, _FORBIDDEN.value)
+    print(
+        f"ours {result['ours'] * 1e3:.3f} ms/sweep, numpy {result['peer_value'] * 1e3:.2f} ms "
+        f"(x{result['ratio']:.1f}), floor {result['floor'] * 1e3:.3f} ms "
+        f"(ours / floor = {result['floor_ratio']:.2f})"
+    )
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    app.run(main)
