@@ -36,7 +36,8 @@ def best_times(fns: dict[str, Callable[[], object]], *, rounds: int) -> dict[str
 
 def device_description() -> str:
     devices = jax.devices()
-    return f"{len(devices)}x {devices[0].device_kind} ({jax.default_backend()}), {platform.machine()}"
+    kind = devices[0].device_kind
+    return f"{len(devices)}x {kind} ({jax.default_backend()}), {platform.machine()}"
 
 
 def emit(result: dict) -> None:
