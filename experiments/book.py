@@ -1,0 +1,714 @@
+r"""The grid-world examples of chapters 2-4 of Zhao's book: figures, values.json and report.html.
+
+Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
+
+* ch. 2: state values of several policies on the book's 5x5 grid (exact policy evaluation) and
+  the 2x2 example with v = [9, 10, 10, 10];
+* ch. 3: optimal values and policies for several discounts, for a strongly punished forbidden
+  area, and the invariance of the optimal policy under r -> r + b (value iteration);
+* ch. 4: the sequence of policies of policy iteration, and ||v_k - v*||_inf against k for value
+  iteration, truncated policy iteration with several truncation lengths and policy iteration.
+
+Usage::
+
+    python -m experiments.book --workdir=/tmp/book
+    python -m experiments.book --workdir=/tmp/book --config.gamma=0.5
+
+Everything is written into ``--workdir`` (created if missing): ``*.png``, ``values.json`` (every
+value and policy, rounded, with the config) and ``report.html`` (self-contained: the images are
+embedded as data URIs). See ``jaxrl/configs/book.py`` for the fields and the expected results.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxrl import dp, plotting
+from jaxrl.configs import book as book_config
+from jaxrl.envs import gridworld as gw
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory to write figures and results into.")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", book_config.__file__, "Path to the experiment config file.", lock_config=True
+)
+flags.mark_flag_as_required("workdir")
+
+U, R, D, L, S = gw.UP, gw.RIGHT, gw.DOWN, gw.LEFT, gw.STAY
+ARROWS = ("\u2191", "\u2192", "\u2193", "\u2190", "\u25cb")  # up, right, down, left, stay
+
+# A hand-made "good" policy, as in the book's ch. 2 examples: around the forbidden area to the
+# target. Its values are the ones the book shows for a good policy (first row 3.5 3.9 4.3 4.8 5.3).
+GOOD_POLICY = (
+    (R, R, R, R, D),
+    (U, U, R, R, D),
+    (U, L, D, R, D),
+    (U, R, S, L, D),
+    (U, R, U, L, L),
+)
+# The 2x2 example of ch. 2 (s1 s2 / s3 s4, s2 forbidden, s4 the target): down, down, right, stay.
+SMALL_POLICY = ((D, D), (R, S))
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration.
+
+
+def _check_gamma_field(name: str, value) -> None:
+    try:
+        dp.check_gamma(value)
+    except ValueError:
+        raise ValueError(f"config.{name} must be in [0, 1), got {value!r}") from None
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
+
+
+def book_grid(config: ml_collections.ConfigDict, **overrides) -> gw.GridWorld:
+    """The book's 5x5 grid with the config's rewards (and any field overrides)."""
+    rewards = dict(
+        reward_boundary=config.reward_boundary,
+        reward_forbidden=config.reward_forbidden,
+        reward_target=config.reward_target,
+        reward_step=config.reward_step,
+    )
+    rewards.update(overrides)
+    return gw.book_grid(**rewards)
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Raises ``ValueError`` naming the field for any invalid value; compiles nothing."""
+    _check_gamma_field("gamma", config.gamma)
+    gammas = tuple(config.chapter3_gammas)
+    if not gammas:
+        raise ValueError("config.chapter3_gammas must hold at least one discount")
+    for g in gammas:
+        _check_gamma_field("chapter3_gammas", g)
+    for name in ("tol", "reward_shift", "strong_reward_forbidden"):
+        value = config[name]
+        if not np.isfinite(value) or (name == "tol" and value <= 0):
+            kind = "a positive number" if name == "tol" else "a finite number"
+            raise ValueError(f"config.{name} must be {kind}, got {value!r}")
+    for name in ("max_iterations", "policy_iteration_steps", "num_iterations", "dpi"):
+        _check_positive_int(name, config[name])
+    truncations = tuple(config.truncations)
+    if not truncations:
+        raise ValueError("config.truncations must hold at least one truncation length")
+    for j in truncations:
+        _check_positive_int("truncations", j)
+    try:  # GridWorld validates the rewards (finite) and names the field.
+        book_grid(config)
+        book_grid(config, reward_forbidden=config.strong_reward_forbidden)
+    except ValueError as e:
+        raise ValueError(f"config: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Computation.
+
+
+def one_hot_policy(actions) -> np.ndarray:
+    """``[rows, cols]`` action indices -> ``[S, 5]`` deterministic policy."""
+    return np.eye(gw.NUM_ACTIONS, dtype=np.float32)[np.asarray(actions).reshape(-1)]
+
+
+def solve(grid: gw.GridWorld, *, gamma: float, config) -> dict:
+    """Optimal values and a greedy optimal policy by value iteration (Zhao, ch. 4.1)."""
+    result = dp.value_iteration(
+        gw.to_grid_mdp(grid), gamma=gamma, tol=config.tol, max_iterations=config.max_iterations
+    )
+    if not bool(result.converged):
+        logging.warning("value iteration did not converge for gamma=%s", gamma)
+    return {
+        "gamma": gamma,
+        "values": np.asarray(result.values),
+        "policy": np.asarray(result.policy),
+        "q_values": np.asarray(result.q_values),
+        "iterations": int(result.iterations),
+    }
+
+
+def chapter2(config, grid: gw.GridWorld) -> dict:
+    """State values of several policies by the closed form v = (I - gamma P_pi)^-1 r_pi."""
+    mdp = gw.to_mdp(grid)
+    optimal = solve(grid, gamma=config.gamma, config=config)
+    policies = {
+        "good": one_hot_policy(GOOD_POLICY),
+        "optimal": optimal["policy"],
+        "always right": one_hot_policy(np.full(grid.shape, R)),
+        "uniform random": np.full((grid.num_states, gw.NUM_ACTIONS), 1.0 / gw.NUM_ACTIONS),
+    }
+    evaluated = {
+        name: {"policy": pi, "values": np.asarray(dp.evaluate_policy(mdp, pi, gamma=config.gamma))}
+        for name, pi in policies.items()
+    }
+    small = gw.GridWorld(
+        shape=(2, 2),
+        target=(1, 1),
+        forbidden=((0, 1),),
+        reward_boundary=config.reward_boundary,
+        reward_forbidden=config.reward_forbidden,
+        reward_target=config.reward_target,
+        reward_step=config.reward_step,
+    )
+    small_pi = one_hot_policy(SMALL_POLICY)
+    small_v = np.asarray(dp.evaluate_policy(gw.to_mdp(small), small_pi, gamma=config.gamma))
+    return {
+        "policies": evaluated,
+        "small": {"grid": small, "policy": small_pi, "values": small_v},
+    }
+
+
+def chapter3(config, grid: gw.GridWorld) -> dict:
+    """Optimal values and policies for several discounts and rewards (value iteration)."""
+    gammas = [solve(grid, gamma=float(g), config=config) for g in config.chapter3_gammas]
+    strong_grid = book_grid(config, reward_forbidden=config.strong_reward_forbidden)
+    strong = solve(strong_grid, gamma=config.gamma, config=config)
+    b = config.reward_shift
+    shifted_grid = book_grid(
+        config,
+        reward_boundary=config.reward_boundary + b,
+        reward_forbidden=config.reward_forbidden + b,
+        reward_target=config.reward_target + b,
+        reward_step=config.reward_step + b,
+    )
+    base = solve(grid, gamma=config.gamma, config=config)
+    shifted = solve(shifted_grid, gamma=config.gamma, config=config)
+    # Zhao, ch. 3.5: r -> r + b gives v' = v + b / (1 - gamma) and the same optimal policies.
+    predicted = base["values"] + b / (1.0 - config.gamma)
+    q_shift = shifted["q_values"]
+    base_actions = base["policy"].argmax(-1)
+    base_action_q = q_shift[np.arange(grid.num_states), base_actions]
+    scale = 1e-4 * (1.0 + np.abs(q_shift).max())
+    affine = {
+        "shift": b,
+        "base": base,
+        "shifted": shifted,
+        "shifted_grid": shifted_grid,
+        "max_abs_value_error": float(np.abs(shifted["values"] - predicted).max()),
+        "same_greedy_actions": bool(np.array_equal(base_actions, shifted["policy"].argmax(-1))),
+        "base_policy_optimal_after_shift": bool(np.all(base_action_q >= q_shift.max(-1) - scale)),
+    }
+    return {
+        "gammas": gammas,
+        "strong": strong,
+        "strong_grid": strong_grid,
+        "affine": affine,
+    }
+
+
+def policy_iteration_sequence(grid: gw.GridWorld, *, gamma: float, steps: int) -> list[dict]:
+    """Policy iteration step by step from "always stay" (Zhao, ch. 4.2), for the figure.
+
+    ``pi_{k+1} = greedy(q_{pi_k})``, keeping ``pi_k``'s action wherever it is already greedy (so
+    ties do not flip). Stops when no state can improve, or after ``steps`` policies. This Python
+    loop only collects the few policies the figure shows; ``dp.policy_iteration`` is the solver.
+    """
+    mdp = gw.to_mdp(grid)
+    policy = one_hot_policy(np.full(grid.shape, S))
+    sequence = []
+    for k in range(steps):
+        v = dp.evaluate_policy(mdp, policy, gamma=gamma)
+        q = np.asarray(dp.q_values(mdp, v, gamma=gamma))
+        current = np.sum(policy * q, axis=-1)
+        improvable = q.max(-1) > current + 1e-5 * (1.0 + np.abs(current))
+        stable = not improvable.any()
+        sequence.append({"step": k, "policy": policy, "values": np.asarray(v), "stable": stable})
+        if stable:
+            break
+        greedy = np.asarray(dp.greedy_policy(jnp.asarray(q)))
+        policy = np.where(improvable[:, None], greedy, policy)
+    return sequence
+
+
+@functools.partial(jax.jit, static_argnames=("num_iterations",))
+def convergence_errors(mdp, v_star, gamma, truncations, *, num_iterations: int):
+    """``||v_k - v*||_inf`` for k = 0..K of value, truncated policy and policy iteration.
+
+    Zhao, ch. 4.3. From ``v_0 = 0``: value iteration ``v_{k+1} = max_a q_k``; truncated policy
+    iteration ``pi_k = greedy(q(v_k))``, ``v_{k+1} = T_{pi_k}^j v_k`` (one run per ``j`` in
+    ``truncations``, vmapped: one compile); policy iteration ``v_{k+1} = v_{pi_k}`` exactly.
+
+    Returns:
+        ``(vi [K + 1], tpi [len(truncations), K + 1], pi [K + 1])``.
+    """
+    v0 = jnp.zeros_like(v_star)
+    error = lambda v: jnp.max(jnp.abs(v - v_star))
+
+    def run(update):
+        def body(v, _):
+            new_v = update(v)
+            return new_v, error(new_v)
+
+        _, errors = jax.lax.scan(body, v0, None, length=num_iterations)
+        return jnp.concatenate([error(v0)[None], errors])
+
+    def greedy(v):
+        return dp.greedy_policy(dp.q_values(mdp, v, gamma=gamma))
+
+    def truncated(j):
+        def update(v):
+            policy = greedy(v)
+            sweep = lambda _, u: dp.bellman_expectation_backup(mdp, u, policy, gamma=gamma)
+            return jax.lax.fori_loop(0, j, sweep, v)
+
+        return run(update)
+
+    vi = run(lambda v: dp.bellman_optimality_backup(mdp, v, gamma=gamma))
+    tpi = jax.vmap(truncated)(truncations)
+    pi = run(lambda v: dp.evaluate_policy(mdp, greedy(v), gamma=gamma))
+    return vi, tpi, pi
+
+
+def chapter4(config, grid: gw.GridWorld) -> dict:
+    """Policy iteration's policies, and the convergence of VI, truncated PI and PI."""
+    sequence = policy_iteration_sequence(
+        grid, gamma=config.gamma, steps=config.policy_iteration_steps
+    )
+    optimal = solve(grid, gamma=config.gamma, config=config)
+    mdp = gw.to_mdp(grid)
+    # v* by the exact linear solve of the optimal policy: value iteration's own v* is only
+    # within tol * gamma / (1 - gamma) of it, which would put a floor under every curve.
+    v_star = dp.evaluate_policy(mdp, optimal["policy"], gamma=config.gamma)
+    vi, tpi, pi = convergence_errors(
+        mdp,
+        v_star,
+        jnp.float32(config.gamma),
+        jnp.asarray(config.truncations, jnp.int32),
+        num_iterations=config.num_iterations,
+    )
+    curves = {"value iteration": np.asarray(vi)}
+    for j, errors in zip(config.truncations, np.asarray(tpi), strict=True):
+        curves[f"truncated PI, j={j}"] = errors
+    curves["policy iteration"] = np.asarray(pi)
+    for name, errors in curves.items():
+        if not np.all(np.isfinite(errors)):
+            raise FloatingPointError(f"non-finite ||v_k - v*|| in the {name} curve")
+    return {"sequence": sequence, "curves": curves, "v_star": np.asarray(v_star)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures.
+
+
+def _pair_figure(grid, panels, *, dpi, path, panel_size=2.9):
+    """One column per ``(title, policy, values)``: the policy above, the values below."""
+    fig, axes = plotting.new_figure(2, len(panels), panel_size=panel_size)
+    for i, (title, policy, values) in enumerate(panels):
+        plotting.plot_grid(axes[0, i], grid, policy=policy, title=title)
+        plotting.plot_grid(axes[1, i], grid, values=values)
+    return plotting.save_figure(fig, path, dpi=dpi)
+
+
+def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[str, str]]]:
+    """Writes every PNG; returns ``{chapter: [(filename, caption), ...]}``."""
+    grid, c2, c3, c4 = results["grid"], results["ch2"], results["ch3"], results["ch4"]
+    gamma = results["gamma"]
+    figures = {"ch2": [], "ch3": [], "ch4": []}
+
+    def add(chapter, name, caption):
+        figures[chapter].append((name, caption))
+        logging.info("wrote %s", os.path.join(workdir, name))
+
+    small = c2["small"]
+    fig, axes = plotting.new_figure(1, 2, panel_size=2.6)
+    plotting.plot_grid(axes[0, 0], small["grid"], policy=small["policy"], title="policy")
+    plotting.plot_grid(axes[0, 1], small["grid"], values=small["values"], title="state values")
+    plotting.save_figure(fig, os.path.join(workdir, "ch2_2x2.png"), dpi=dpi)
+    add(
+        "ch2",
+        "ch2_2x2.png",
+        "The 2x2 example of ch. 2: s1 s2 on top, s3 s4 below; s2 is forbidden and s4 the target. "
+        f"The policy goes down, down, right, stay; solving the Bellman equation at gamma={gamma} "
+        "gives v = [9, 10, 10, 10] with the book's rewards.",
+    )
+    panels = [(name, e["policy"], e["values"]) for name, e in c2["policies"].items()]
+    _pair_figure(grid, panels, dpi=dpi, path=os.path.join(workdir, "ch2_policies.png"))
+    add(
+        "ch2",
+        "ch2_policies.png",
+        "Policies (top) and their state values (bottom) on the book's 5x5 grid, by the closed "
+        f"form v = (I - gamma P_pi)^-1 r_pi at gamma={gamma}. The 'good' policy walks around the "
+        "forbidden (orange) cells to the target (cyan); the optimal one cuts through a forbidden "
+        "cell where that pays; always-right and the uniform random policy have low, mostly "
+        "negative values. For the random policy arrow length and opacity show probabilities.",
+    )
+
+    panels = [(f"gamma = {e['gamma']:g}", e["policy"], e["values"]) for e in c3["gammas"]]
+    _pair_figure(grid, panels, dpi=dpi, path=os.path.join(workdir, "ch3_gammas.png"))
+    add(
+        "ch3",
+        "ch3_gammas.png",
+        "Optimal policies (top) and optimal state values (bottom) by value iteration for several "
+        "discounts. A far-sighted agent (gamma=0.9) accepts a forbidden-cell penalty to reach the "
+        "target sooner; a short-sighted one (gamma=0.5) avoids the forbidden area; at gamma=0 "
+        "only the immediate reward counts (ties go to the lowest action index, UP first).",
+    )
+
+    strong = c3["strong"]
+    _pair_figure(
+        c3["strong_grid"],
+        [
+            (
+                f"r_forbidden = {c3['strong_grid'].reward_forbidden:g}",
+                strong["policy"],
+                strong["values"],
+            )
+        ],
+        dpi=dpi,
+        path=os.path.join(workdir, "ch3_strong_punishment.png"),
+    )
+    add(
+        "ch3",
+        "ch3_strong_punishment.png",
+        f"Optimal policy and values with a strongly punished forbidden area "
+        f"(r_forbidden = {c3['strong_grid'].reward_forbidden:g}, gamma={gamma}): the optimal "
+        "policy now avoids every forbidden cell.",
+    )
+
+    aff = c3["affine"]
+    _pair_figure(
+        grid,
+        [
+            ("original rewards", aff["base"]["policy"], aff["base"]["values"]),
+            (f"rewards + {aff['shift']:g}", aff["shifted"]["policy"], aff["shifted"]["values"]),
+        ],
+        dpi=dpi,
+        path=os.path.join(workdir, "ch3_affine.png"),
+    )
+    add(
+        "ch3",
+        "ch3_affine.png",
+        f"Adding b={aff['shift']:g} to every reward (ch. 3.5) leaves the optimal policy unchanged "
+        f"and shifts every optimal value by b/(1-gamma) = {aff['shift'] / (1 - gamma):.3g}; "
+        f"largest deviation from that prediction: {aff['max_abs_value_error']:.1e}.",
+    )
+
+    seq = c4["sequence"]
+    panels = [
+        (f"pi_{e['step']}" + (" (stable)" if e["stable"] else ""), e["policy"], e["values"])
+        for e in seq
+    ]
+    _pair_figure(
+        grid,
+        panels,
+        dpi=dpi,
+        path=os.path.join(workdir, "ch4_policy_iteration.png"),
+        panel_size=2.5,
+    )
+    add(
+        "ch4",
+        "ch4_policy_iteration.png",
+        "Policy iteration from 'always stay' (ch. 4.2): each column is a policy pi_k (top) and its "
+        "exact values v_pi_k (bottom); pi_{k+1} is greedy w.r.t. q_pi_k. States near the target "
+        "become right first and the improvement spreads outwards until the policy is stable.",
+    )
+
+    fig, axes = plotting.new_figure(1, 1, panel_size=5.0)
+    fig.set_size_inches(7.0, 4.6)
+    plotting.plot_convergence(
+        axes[0, 0],
+        c4["curves"],
+        title=f"convergence on the 5x5 grid, gamma={gamma}",
+        styles={
+            "value iteration": {"linewidth": 4.0, "alpha": 0.45},
+            "policy iteration": {"color": "black", "linestyle": ":"},
+            **{name: {"linestyle": "--"} for name in c4["curves"] if name.endswith("j=1")},
+        },
+    )
+    plotting.save_figure(fig, os.path.join(workdir, "ch4_convergence.png"), dpi=dpi)
+    add(
+        "ch4",
+        "ch4_convergence.png",
+        "||v_k - v*||_inf against the iteration k from v_0 = 0 (ch. 4.3): value iteration, "
+        "truncated policy iteration with j evaluation sweeps per step (j = 1 is value iteration, "
+        "so the two lines coincide) and policy iteration (exact evaluation, j = infinity). Longer "
+        "truncations need fewer iterations. v* is the exact linear solve of the optimal policy; "
+        "the flat tails near 1e-5 are float32 round-off, and an error of exactly 0 (policy "
+        "iteration once it has found the optimal policy) cannot be drawn on a log axis.",
+    )
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
+# values.json and report.html.
+
+
+def _round(x, decimals=3):
+    return np.round(np.asarray(x, np.float64), decimals).tolist()
+
+
+def _sig(x, digits=4):
+    return [float(f"{v:.{digits}g}") for v in np.asarray(x, np.float64).reshape(-1)]
+
+
+def _policy_json(grid: gw.GridWorld, policy) -> dict:
+    p = np.asarray(policy).reshape(*grid.shape, gw.NUM_ACTIONS)
+    deterministic = bool(np.allclose(p.max(-1), 1.0))
+    actions = None
+    if deterministic:
+        actions = [[gw.ACTION_NAMES[a] for a in row] for row in p.argmax(-1)]
+    return {"actions": actions, "probabilities": _round(p)}
+
+
+def _grid_json(grid: gw.GridWorld) -> dict:
+    return {
+        "shape": list(grid.shape),
+        "target": list(grid.target),
+        "forbidden": [list(c) for c in grid.forbidden],
+        "reward_boundary": grid.reward_boundary,
+        "reward_forbidden": grid.reward_forbidden,
+        "reward_target": grid.reward_target,
+        "reward_step": grid.reward_step,
+    }
+
+
+def _solution_json(grid, entry) -> dict:
+    return {
+        "values": _round(np.asarray(entry["values"]).reshape(grid.shape)),
+        "policy": _policy_json(grid, entry["policy"]),
+        **({"gamma": entry["gamma"]} if "gamma" in entry else {}),
+        **({"iterations": entry["iterations"]} if "iterations" in entry else {}),
+    }
+
+
+def values_json(config, results) -> dict:
+    """Everything computed, rounded (values to 3 decimals, errors to 4 significant digits)."""
+    grid, c2, c3, c4 = results["grid"], results["ch2"], results["ch3"], results["ch4"]
+    aff = c3["affine"]
+    small = c2["small"]
+    return {
+        "config": config.to_dict(),
+        "action_order": list(gw.ACTION_NAMES),
+        "grid": _grid_json(grid),
+        "chapter2": {
+            "gamma": config.gamma,
+            "policies": {name: _solution_json(grid, e) for name, e in c2["policies"].items()},
+            "example_2x2": {
+                "grid": _grid_json(small["grid"]),
+                **_solution_json(small["grid"], small),
+            },
+        },
+        "chapter3": {
+            "optimal": [_solution_json(grid, e) for e in c3["gammas"]],
+            "strong_punishment": {
+                "grid": _grid_json(c3["strong_grid"]),
+                **_solution_json(c3["strong_grid"], c3["strong"]),
+            },
+            "affine": {
+                "shift": aff["shift"],
+                "gamma": config.gamma,
+                "value_shift": aff["shift"] / (1.0 - config.gamma),
+                "max_abs_value_error": float(f"{aff['max_abs_value_error']:.3g}"),
+                "same_greedy_actions": aff["same_greedy_actions"],
+                "base_policy_optimal_after_shift": aff["base_policy_optimal_after_shift"],
+                "original": _solution_json(grid, aff["base"]),
+                "shifted": {
+                    "grid": _grid_json(aff["shifted_grid"]),
+                    **_solution_json(aff["shifted_grid"], aff["shifted"]),
+                },
+            },
+        },
+        "chapter4": {
+            "gamma": config.gamma,
+            "policy_iteration": [
+                {"step": e["step"], "stable": e["stable"], **_solution_json(grid, e)}
+                for e in c4["sequence"]
+            ],
+            "convergence": {
+                "v_star": _round(np.asarray(c4["v_star"]).reshape(grid.shape)),
+                "iterations": config.num_iterations,
+                "errors": {name: _sig(e) for name, e in c4["curves"].items()},
+            },
+        },
+    }
+
+
+_CSS = """
+body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; margin-top: 0.4em; }
+table.grid { border-collapse: collapse; margin: 0.5em 1.5em 1em 0; display: inline-table; }
+table.grid td { border: 1px solid #888; width: 3.6em; text-align: center; padding: 2px;
+  font-family: monospace; }
+table.grid caption { font-size: 0.85em; padding-bottom: 0.2em; }
+td.forbidden { background: #f5a623; } td.target { background: #4fd8f0; }
+table.kv td { padding: 2px 10px; border-bottom: 1px solid #eee; }
+"""
+
+
+def _values_table(grid: gw.GridWorld, values, policy, caption: str) -> str:
+    v = np.asarray(values).reshape(grid.shape)
+    p = np.asarray(policy).reshape(*grid.shape, gw.NUM_ACTIONS)
+    deterministic = np.allclose(p.max(-1), 1.0)
+    forbidden = grid.forbidden_mask()
+    rows = []
+    for r in range(grid.shape[0]):
+        cells = []
+        for c in range(grid.shape[1]):
+            cls = "target" if (r, c) == grid.target else ("forbidden" if forbidden[r, c] else "")
+            arrow = ARROWS[int(p[r, c].argmax())] + " " if deterministic else ""
+            cells.append(f'<td class="{cls}">{arrow}{v[r, c]:.1f}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="grid"><caption>{html.escape(caption)}</caption>{"".join(rows)}</table>'
+
+
+def _img(workdir: str, name: str, caption: str) -> str:
+    with open(os.path.join(workdir, name), "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+        f"<figcaption><b>{html.escape(name)}</b>: {html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def report_html(config, results, figures, workdir: str) -> str:
+    """A self-contained HTML page: one section per chapter, figures inline, value tables."""
+    grid, c2, c3, c4 = results["grid"], results["ch2"], results["ch3"], results["ch4"]
+    aff = c3["affine"]
+    small = c2["small"]
+    imgs = {ch: "".join(_img(workdir, n, cap) for n, cap in figs) for ch, figs in figures.items()}
+    ch2_tables = "".join(
+        _values_table(grid, e["values"], e["policy"], name) for name, e in c2["policies"].items()
+    )
+    ch2_tables += _values_table(small["grid"], small["values"], small["policy"], "2x2 example")
+    ch3_tables = "".join(
+        _values_table(grid, e["values"], e["policy"], f"optimal, gamma={e['gamma']:g}")
+        for e in c3["gammas"]
+    )
+    ch3_tables += _values_table(
+        c3["strong_grid"],
+        c3["strong"]["values"],
+        c3["strong"]["policy"],
+        f"optimal, r_forbidden={c3['strong_grid'].reward_forbidden:g}",
+    )
+    ch3_tables += _values_table(
+        aff["shifted_grid"],
+        aff["shifted"]["values"],
+        aff["shifted"]["policy"],
+        f"optimal, rewards + {aff['shift']:g}",
+    )
+    affine_rows = [
+        ("reward shift b", f"{aff['shift']:g}"),
+        ("predicted value shift b/(1-gamma)", f"{aff['shift'] / (1 - config.gamma):.4g}"),
+        ("max |v'* - (v* + b/(1-gamma))|", f"{aff['max_abs_value_error']:.2e}"),
+        ("same greedy actions", str(aff["same_greedy_actions"])),
+        ("original optimal policy still optimal", str(aff["base_policy_optimal_after_shift"])),
+    ]
+    affine_table = (
+        '<table class="kv">'
+        + "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in affine_rows
+        )
+        + "</table>"
+    )
+    ch4_tables = "".join(
+        _values_table(grid, e["values"], e["policy"], f"pi_{e['step']}") for e in c4["sequence"]
+    )
+    conv_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{e[0]:.3g}</td><td>{e[min(10, len(e) - 1)]:.3g}</td>"
+        f"<td>{e[-1]:.3g}</td></tr>"
+        for name, e in c4["curves"].items()
+    )
+    k_last = config.num_iterations
+    conv_table = (
+        '<table class="kv"><tr><th>method</th><th>k=0</th>'
+        f"<th>k={min(10, k_last)}</th><th>k={k_last}</th></tr>{conv_rows}</table>"
+    )
+    config_json = html.escape(json.dumps(config.to_dict(), indent=1))
+    gamma = config.gamma
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-4 grid world</title>
+<style>{_CSS}</style></head><body>
+<h1>Grid-world examples of chapters 2-4</h1>
+<p>S. Zhao, <i>Mathematical Foundations of Reinforcement Learning</i>. The 5x5 grid has the target
+(cyan) at (3, 2) and forbidden cells (orange) at {html.escape(str(list(grid.forbidden)))}; cells
+are (row, col), 0-based, row 0 at the top. Rewards: boundary {grid.reward_boundary:g}, forbidden
+{grid.reward_forbidden:g}, target {grid.reward_target:g}, other {grid.reward_step:g}. Actions in
+order up, right, down, left, stay (a circle). Generated by <code>python -m experiments.book</code>;
+all numbers are in <code>values.json</code>.</p>
+<h2>Chapter 2: state values and the Bellman equation</h2>
+<p>Each policy is evaluated exactly, v<sub>&pi;</sub> = (I - &gamma; P<sub>&pi;</sub>)<sup>-1</sup>
+r<sub>&pi;</sub>, with &gamma; = {gamma}.</p>
+{imgs["ch2"]}
+<h3>State values</h3><div>{ch2_tables}</div>
+<h2>Chapter 3: the Bellman optimality equation</h2>
+<p>Optimal values and greedy optimal policies by value iteration (tolerance {config.tol:g}).</p>
+{imgs["ch3"]}
+<h3>Optimal state values</h3><div>{ch3_tables}</div>
+<h3>Affine reward invariance</h3>{affine_table}
+<h2>Chapter 4: value iteration and policy iteration</h2>
+{imgs["ch4"]}
+<h3>Policy iteration: values of each policy</h3><div>{ch4_tables}</div>
+<h3>||v<sub>k</sub> - v*||<sub>&infin;</sub></h3>{conv_table}
+<h2>Configuration</h2><pre>{config_json}</pre>
+</body></html>
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiment.
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, str]:
+    """Computes every example and writes figures, values.json and report.html into ``workdir``.
+
+    Returns:
+        ``{"values": path, "report": path, "figures": [paths]}``.
+    """
+    check_config(config)
+    start = time.perf_counter()
+    os.makedirs(workdir, exist_ok=True)
+    grid = book_grid(config)
+    results = {
+        "gamma": config.gamma,
+        "grid": grid,
+        "ch2": chapter2(config, grid),
+        "ch3": chapter3(config, grid),
+        "ch4": chapter4(config, grid),
+    }
+    logging.info("computed all examples in %.1f s", time.perf_counter() - start)
+    figures = write_figures(results, workdir, dpi=config.dpi)
+
+    values_path = os.path.join(workdir, "values.json")
+    with open(values_path, "w") as f:
+        json.dump(values_json(config, results), f, indent=1)
+    logging.info("wrote %s", values_path)
+    report_path = os.path.join(workdir, "report.html")
+    with open(report_path, "w") as f:
+        f.write(report_html(config, results, figures, workdir))
+    logging.info("wrote %s", report_path)
+    logging.info("done in %.1f s", time.perf_counter() - start)
+    return {
+        "values": values_path,
+        "report": report_path,
+        "figures": [os.path.join(workdir, n) for figs in figures.values() for n, _ in figs],
+    }
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = _CONFIG.value
+    try:
+        check_config(config)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    run(config, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)
