@@ -128,7 +128,7 @@ def _check_positive(name: str, value, *, integer: bool = False) -> None:
     arr = np.asarray(value)
     if integer and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+    if not np.all(np.isfinite(arr)) or np.any(arr.astype(np.float32) <= 0):
         kind = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{name} must be {kind}, got {value!r}")
 

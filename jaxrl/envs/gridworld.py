@@ -53,11 +53,20 @@ MAX_DENSE_STATES = 2_500
 Cell = tuple[int, int]
 
 
-def _check_cell(name: str, cell, shape: Cell) -> Cell:
+def _int_pair(name: str, pair, what: str) -> Cell:
+    """A pair of Python or NumPy integers (no floats, no bools), else ValueError naming ``name``."""
     try:
-        r, c = (int(x) for x in cell)
+        a, b = pair
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a (row, col) pair of integers, got {cell!r}") from None
+        raise ValueError(f"{name} must be a {what} pair of integers, got {pair!r}") from None
+    for x in (a, b):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+            raise ValueError(f"{name} must be a {what} pair of integers, got {pair!r}")
+    return int(a), int(b)
+
+
+def _check_cell(name: str, cell, shape: Cell) -> Cell:
+    r, c = _int_pair(name, cell, "(row, col)")
     if not (0 <= r < shape[0] and 0 <= c < shape[1]):
         raise ValueError(
             f"{name} {cell!r} is outside the grid of shape {shape}: rows 0..{shape[0] - 1}, "
@@ -107,10 +116,7 @@ class GridWorld:
     absorbing_target: bool = False
 
     def __post_init__(self):
-        try:
-            rows, cols = (int(x) for x in self.shape)
-        except (TypeError, ValueError):
-            raise ValueError(f"shape must be a (rows, cols) pair, got {self.shape!r}") from None
+        rows, cols = _int_pair("shape", self.shape, "(rows, cols)")
         if rows < 1 or cols < 1:
             raise ValueError(f"shape must have rows >= 1 and cols >= 1, got {self.shape!r}")
         shape = (rows, cols)
@@ -397,7 +403,7 @@ def _start_probs(grid: GridWorld, start) -> np.ndarray:
     arr = np.asarray(start, dtype=np.float64)
     if arr.shape == (2,) and np.issubdtype(np.asarray(start).dtype, np.integer):
         probs = np.zeros(num_states)
-        probs[grid.state_index(tuple(int(x) for x in start))] = 1.0
+        probs[grid.state_index(_check_cell("start", start, grid.shape))] = 1.0
         return probs
     if arr.shape in ((rows, cols), (num_states,)):
         arr = arr.reshape(-1)
@@ -408,6 +414,18 @@ def _start_probs(grid: GridWorld, start) -> np.ndarray:
         f"start must be None (uniform), a (row, col) cell, or probabilities of shape "
         f"{(rows, cols)} or ({num_states},); got {start!r}"
     )
+
+
+def _check_max_steps(max_steps) -> int:
+    if max_steps is None:
+        return NO_TIME_LIMIT
+    if (
+        isinstance(max_steps, (bool, np.bool_))
+        or not isinstance(max_steps, (int, np.integer))
+        or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    return int(max_steps)
 
 
 def make_params(
@@ -433,12 +451,7 @@ def make_params(
         raise ValueError(f"grid must be a GridWorld, got {type(grid).__name__}")
     if observation not in OBSERVATIONS:
         raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
-    if max_steps is None:
-        max_steps = NO_TIME_LIMIT
-    elif (
-        isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1
-    ):
-        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    max_steps = _check_max_steps(max_steps)
     return EnvParams(
         mdp=to_grid_mdp(grid),
         start_probs=jnp.asarray(_start_probs(grid, start), jnp.float32),
@@ -468,8 +481,18 @@ def random_params(
     of layouts of one shape. The start distribution is uniform (over non-target cells when the
     target is absorbing).
     """
+    GridWorld(  # validates the shape, the rewards and slip with the usual messages
+        shape=shape,
+        target=(0, 0),
+        forbidden=(),
+        reward_boundary=reward_boundary,
+        reward_forbidden=reward_forbidden,
+        reward_target=reward_target,
+        reward_step=reward_step,
+        slip=slip,
+    )
     rows, cols = (int(x) for x in shape)
-    GridWorld(shape=(rows, cols), target=(0, 0), forbidden=(), slip=slip)  # validates the rest
+    max_steps = _check_max_steps(max_steps)
     if not 0.0 <= float(forbidden_prob) <= 1.0:
         raise ValueError(f"forbidden_prob must be in [0, 1], got {forbidden_prob!r}")
     if observation not in OBSERVATIONS:
@@ -494,8 +517,6 @@ def random_params(
     start = jnp.ones((num_states,), jnp.float32)
     if absorbing_target and num_states > 1:
         start = jnp.where(is_target, 0.0, start)
-    if max_steps is None:
-        max_steps = NO_TIME_LIMIT
     return EnvParams(
         mdp=mdp,
         start_probs=start / jnp.sum(start),
@@ -579,9 +600,9 @@ def step(
     Returns:
         ``(obs, next_state, reward, terminated, truncated)``; reward float32, flags bool.
     """
+    action = jnp.asarray(action, jnp.int32)
     chex.assert_rank(action, 0)
     mdp = params.mdp
-    action = action.astype(jnp.int32)
     if params.auto_reset:
         u, u_start = jax.random.uniform(key, (2,))  # one draw of two words
     elif mdp.slip:
