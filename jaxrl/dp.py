@@ -13,6 +13,8 @@ An MDP is any pytree with this small protocol (duck-typed, resolved at trace tim
 * ``optimality_backup_fn(gamma)``: a function ``v -> max_a q(s, a)`` on values of
   ``value_shape``, with its loop invariants computed once when it is built (the hot loop of value
   iteration: a structured MDP makes it fast);
+* ``optimality_sweeps_fn(gamma)``: a function ``(v, n) -> T^n v``, ``n >= 1`` backups without a
+  convergence test, on values of ``value_shape``;
 * ``to_dense() -> FiniteMDP``: the explicit ``[S, A, S]`` transition tensor (small MDPs only).
 
 :class:`FiniteMDP` is the dense, general representation. ``jaxrl.envs.gridworld.GridMDP`` is a
@@ -67,6 +69,11 @@ class FiniteMDP(NamedTuple):
     def optimality_backup_fn(self, gamma: jax.typing.ArrayLike):
         """``v -> max_a q(s, a)``, ``[S] -> [S]``."""
         return lambda v: jnp.max(self.q_values(v, gamma), axis=-1)
+
+    def optimality_sweeps_fn(self, gamma: jax.typing.ArrayLike):
+        """``(v, n) -> T^n v``: ``n`` optimality backups."""
+        backup = self.optimality_backup_fn(gamma)
+        return lambda v, n: jax.lax.fori_loop(0, n, lambda _, u: backup(u), v)
 
     def to_dense(self) -> FiniteMDP:
         return self
@@ -308,6 +315,38 @@ def iterative_policy_evaluation(
 
 # ---------------------------------------------------------------------------------------------
 # Control: value iteration, policy iteration, truncated policy iteration.
+
+
+@jax.jit
+def _optimality_sweeps(mdp, v0, gamma, num_sweeps):
+    sweeps = mdp.optimality_sweeps_fn(gamma)
+    return sweeps(v0.reshape(mdp.value_shape), num_sweeps).reshape(-1)
+
+
+def optimality_sweeps(
+    mdp, values: jax.Array, *, gamma: jax.typing.ArrayLike, num_sweeps: int
+) -> jax.Array:
+    """``num_sweeps`` Bellman optimality backups of ``values``: ``v_k = T^k v_0``, no stopping test.
+
+    Zhao, ch. 4.1: the iterates of value iteration. This is value iteration's inner loop alone,
+    for a fixed budget of sweeps (convergence curves, benchmarks); ``num_sweeps`` is traced, so
+    different budgets share one compilation.
+
+    Args:
+        mdp: an MDP (see the module docstring).
+        values: ``[S]`` starting values ``v_0``.
+        gamma: discount in [0, 1).
+        num_sweeps: positive number of sweeps.
+
+    Returns:
+        ``[S]`` values ``v_k`` after ``k = num_sweeps`` sweeps.
+    """
+    check_gamma(gamma)
+    _check_positive("num_sweeps", num_sweeps, integer=True)
+    v0 = _initial_values(mdp, values)
+    return _optimality_sweeps(
+        mdp, v0, jnp.asarray(gamma, jnp.float32), jnp.asarray(num_sweeps, jnp.int32)
+    )
 
 
 def _result(mdp, v, gamma, it, residual, tol):

@@ -570,3 +570,37 @@ def test_truncated_policy_iteration_needs_fewer_outer_iterations():
         for j in (1, 5, 50)
     ]
     assert iterations[0] > iterations[1] > iterations[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# A fixed budget of sweeps (value iteration's inner loop alone).
+
+
+@BOTH
+@pytest.mark.parametrize("kw", [{}, {"slip": 0.3}, {"absorbing_target": True}], ids=str)
+def test_optimality_sweeps_match_plain_python_backups(convert, kw):
+    spec = BOOK._replace(slip=kw.get("slip", 0.0), absorbing=kw.get("absorbing_target", False))
+    grid = to_world(spec)
+    p, r = brute_mdp(spec)
+    v0 = np.random.default_rng(0).normal(size=25).astype(np.float32)
+    mdp = convert(grid)
+    for k in (1, 2, 9):
+        v = v0.astype(np.float64)
+        for _ in range(k):  # v <- max_a r(s, a) + gamma * sum_s' p(s'|s, a) v(s'), by hand
+            v = np.array([max(r[s, a] + GAMMA * p[s, a] @ v for a in range(5)) for s in range(25)])
+        got = dp.optimality_sweeps(mdp, v0, gamma=GAMMA, num_sweeps=k)
+        np.testing.assert_allclose(got, v, atol=1e-5)
+
+
+def test_optimality_sweeps_validate_arguments_before_compiling():
+    mdp = gw.to_grid_mdp(gw.GridWorld(shape=(3, 7), target=(0, 0), forbidden=()))
+    before = dp._optimality_sweeps._cache_size()
+    for gamma in (1.0, -0.5):
+        with pytest.raises(ValueError, match="gamma"):
+            dp.optimality_sweeps(mdp, np.zeros(21), gamma=gamma, num_sweeps=3)
+    for n in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="num_sweeps"):
+            dp.optimality_sweeps(mdp, np.zeros(21), gamma=0.9, num_sweeps=n)
+    with pytest.raises(ValueError, match="initial_values"):
+        dp.optimality_sweeps(mdp, np.zeros(20), gamma=0.9, num_sweeps=3)
+    assert dp._optimality_sweeps._cache_size() == before
