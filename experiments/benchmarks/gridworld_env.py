@@ -67,22 +67,23 @@ def make_rollout(reset_fn, step_fn, params, num_actions, num_envs, num_steps):
 
     @jax.jit
     def rollout(key):
-        reset_key, action_key, step_key = jax.random.split(key, 3)
+        reset_key, key = jax.random.split(key)
         _, states = jax.vmap(reset_fn, in_axes=(0, None))(
             jax.random.split(reset_key, num_envs), params
         )
-        # All actions and per-env step keys drawn up front, in two large vectorized calls.
-        actions = jax.random.randint(action_key, (num_steps, num_envs), 0, num_actions)
-        step_keys = jax.random.split(step_key, (num_steps, num_envs))
 
-        def body(carry, xs):
+        def body(carry, step_key):
+            # The usual pattern of vectorized RL code: split a key per env at every step.
             states, total = carry
-            env_keys, env_actions = xs
-            out = jax.vmap(step_fn, in_axes=(0, 0, 0, None))(env_keys, states, env_actions, params)
+            action_key, env_key = jax.random.split(step_key)
+            actions = jax.random.randint(action_key, (num_envs,), 0, num_actions)
+            env_keys = jax.random.split(env_key, num_envs)
+            out = jax.vmap(step_fn, in_axes=(0, 0, 0, None))(env_keys, states, actions, params)
             states, reward = out[1], out[2]  # (obs, state, reward, ...) in both APIs
             return (states, total + jnp.sum(reward)), None
 
-        (_, total), _ = jax.lax.scan(body, (states, jnp.float32(0)), (step_keys, actions))
+        step_keys = jax.random.split(key, num_steps)
+        (_, total), _ = jax.lax.scan(body, (states, jnp.float32(0)), step_keys)
         return total
 
     return rollout
