@@ -326,6 +326,47 @@ def plot_convergence(
         ax.set_title(title)
 
 
+def plot_learning_curves(
+    ax,
+    steps: jax.typing.ArrayLike,
+    means: jax.typing.ArrayLike,
+    lows: jax.typing.ArrayLike,
+    highs: jax.typing.ArrayLike,
+    *,
+    labels: list[str],
+    xlabel: str = "environment steps per seed",
+    ylabel: str = "",
+    title: str | None = None,
+) -> None:
+    """Learning curves: one line per setting (the mean over seeds) with a shaded interval.
+
+    Args:
+        ax: a matplotlib ``Axes``.
+        steps: ``[K]`` x positions.
+        means, lows, highs: ``[H, K]`` mean and interval bounds per setting.
+        labels: ``H`` legend labels.
+
+    Raises:
+        ValueError: for shapes that do not match or non-finite values.
+    """
+    x = _as_numpy("steps", steps)
+    arrays = [_as_numpy(n, a) for n, a in (("means", means), ("lows", lows), ("highs", highs))]
+    shape = (len(labels), x.size)
+    for name, a in zip(("means", "lows", "highs"), arrays, strict=True):
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape [H, K] = {list(shape)}, got {list(a.shape)}")
+    mean, low, high = arrays
+    for h, label in enumerate(labels):
+        (line,) = ax.plot(x, mean[h], label=label, linewidth=1.6)
+        ax.fill_between(x, low[h], high[h], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    if title is not None:
+        ax.set_title(title)
+
+
 def figure_size_pixels(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` of a PNG file, read from its header."""
     with open(path, "rb") as f:

@@ -62,3 +62,31 @@ def uniform_pair(key: jax.Array) -> tuple[jax.Array, jax.Array]:
     data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
     b1, b2 = threefry2x32(data[0], data[1], jnp.uint32(_COUNTER[0]), jnp.uint32(_COUNTER[1]))
     return _to_unit_float(b1), _to_unit_float(b2)
+
+
+def counter_uniforms(key_data: jax.Array, step: jax.Array, stream: int = 0):
+    """Two float32 uniforms on [0, 1) for ``step`` of a counter-based stream of raw key data.
+
+    Threefry is a counter-based generator: hashing the counter ``(step, stream)`` under a fixed
+    key gives independent draws for every step, with no key to split and carry. Long training
+    loops keep ``key_data`` (uint32 ``[2]``, e.g. ``jax.random.key_data(key)``) in their state
+    and call this once per step; ``stream`` separates independent uses within a step.
+    """
+    b1, b2 = threefry2x32(
+        key_data[0],
+        key_data[1],
+        jnp.asarray(step).astype(jnp.uint32),
+        jnp.uint32(stream) ^ _COUNTER[1],
+    )
+    return _to_unit_float(b1), _to_unit_float(b2)
+
+
+def counter_key(key_data: jax.Array, step: jax.Array, stream: int = 0) -> jax.Array:
+    """A typed Threefry key for ``step`` of a counter-based stream (to hand to an env's step)."""
+    b1, b2 = threefry2x32(
+        key_data[0],
+        key_data[1],
+        jnp.asarray(step).astype(jnp.uint32),
+        jnp.uint32(stream) ^ _COUNTER[0],
+    )
+    return jax.random.wrap_key_data(jnp.stack([b1, b2]), impl="threefry2x32")

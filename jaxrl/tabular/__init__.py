@@ -1,0 +1,1 @@
+"""Tabular Monte Carlo and temporal-difference control on finite MDPs."""

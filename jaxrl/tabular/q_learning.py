@@ -1,0 +1,165 @@
+"""Tabular Q-learning on the grid world, with an epsilon-greedy behaviour policy.
+
+Zhao, ch. 7.4 (Q-learning); Watkins and Dayan (1992), "Q-learning", Machine Learning 8.
+
+For each step ``t``, in state ``s_t`` the agent takes ``a_t`` epsilon-greedy w.r.t. ``q``,
+receives ``r_{t+1}`` and lands in ``s_{t+1}``; then
+
+    q(s_t, a_t) <- q(s_t, a_t) + alpha_t(s_t, a_t) [r_{t+1} + gamma max_a q(s_{t+1}, a)
+                                                    - q(s_t, a_t)]
+
+with ``alpha_t = learning_rate`` (constant) or ``learning_rate / n_t(s_t, a_t)`` (``"harmonic"``:
+``n_t`` counts the visits of the pair, so the Robbins-Monro conditions hold). The task is the
+book's continuing one: one long trajectory, no episodes, the target not absorbing.
+
+``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps. Swept
+values (``learning_rate``, ``epsilon``, ``gamma``) are fields of :class:`Hparams`; the grid, the
+step-size schedule and the chunk length are static and come from the config.
+
+Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for the greedy policy
+``pi`` of ``q`` evaluated exactly (0 means ``pi`` is optimal); ``q_error`` = ``max |q - q*|``;
+``optimal`` = 1 if ``value_error < 1e-4``; ``reward`` = mean reward over the chunk.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl import dp
+from jaxrl.envs import gridworld, rng
+from jaxrl.run.experiment import Experiment
+
+STEP_SIZES = ("constant", "harmonic")
+OPTIMAL_TOL = 1e-4
+
+
+class Hparams(NamedTuple):
+    """Swept values (scalars for one run; the runner batches them)."""
+
+    learning_rate: jax.Array
+    epsilon: jax.Array
+    gamma: jax.Array
+
+
+class Carry(NamedTuple):
+    """Training state of one seed and setting."""
+
+    q: jax.Array  # [S, A]
+    visits: jax.Array  # [S, A] float32 visit counts
+    position: jax.Array  # [] int32 current state
+    step: jax.Array  # [] int32 steps taken (the counter of the random stream)
+    key_data: jax.Array  # [2] uint32 raw key of this seed
+    q_star: jax.Array  # [S, A] optimal action values for this gamma
+    v_star: jax.Array  # [S]
+
+
+def grid_from_config(env) -> gridworld.GridWorld:
+    """The grid world named by a config's ``env`` block."""
+    return gridworld.GridWorld(
+        shape=tuple(env.shape),
+        target=tuple(env.target),
+        forbidden=tuple(tuple(c) for c in env.forbidden),
+        reward_boundary=env.reward_boundary,
+        reward_forbidden=env.reward_forbidden,
+        reward_target=env.reward_target,
+        reward_step=env.reward_step,
+    )
+
+
+def epsilon_greedy_action(q_s: jax.Array, u: jax.Array, epsilon: jax.Array) -> jax.Array:
+    """An epsilon-greedy action from one uniform ``u``: uniform over all actions when
+    ``u < epsilon`` (then ``u / epsilon`` is uniform again and picks it), else the greedy one
+    (lowest index on ties). This is the book's policy: the greedy action has probability
+    ``1 - epsilon (|A| - 1) / |A|``."""
+    num_actions = q_s.shape[-1]
+    explore = u < epsilon
+    random_action = jnp.minimum(jnp.floor(num_actions * u / epsilon), num_actions - 1)
+    return jnp.where(explore, random_action.astype(jnp.int32), jnp.argmax(q_s).astype(jnp.int32))
+
+
+def q_learning_update(
+    q: jax.Array,
+    s: jax.Array,
+    a: jax.Array,
+    r: jax.Array,
+    s_next: jax.Array,
+    *,
+    alpha: jax.Array,
+    gamma: jax.Array,
+) -> jax.Array:
+    """One Q-learning update of the table ``q [S, A]`` from ``(s, a, r, s')``."""
+    target = r + gamma * jnp.max(q[s_next])
+    return q.at[s, a].add(alpha * (target - q[s, a]))
+
+
+def make_experiment(config) -> Experiment:
+    """The runner's view of Q-learning for ``config`` (see ``jaxrl/configs/q_learning.py``)."""
+    if config.step_size not in STEP_SIZES:
+        raise ValueError(f"config.step_size must be one of {STEP_SIZES}, got {config.step_size!r}")
+    grid = grid_from_config(config.env)
+    params = gridworld.make_params(grid)  # continuing task, uniform start
+    mdp = params.mdp
+    dense = gridworld.to_mdp(grid)
+    num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
+    chunk_steps = int(config.chunk_steps)
+    harmonic = config.step_size == "harmonic"
+
+    def init(key: jax.Array, hparams: Hparams) -> Carry:
+        start_key, key = jax.random.split(key)
+        _, env_state = gridworld.reset(start_key, params)
+        # v* and q* for this setting's gamma (traced under vmap, so no recompilation).
+        solution = dp.value_iteration(mdp, gamma=hparams.gamma, tol=1e-6)
+        return Carry(
+            q=jnp.zeros((num_states, num_actions), jnp.float32),
+            visits=jnp.zeros((num_states, num_actions), jnp.float32),
+            position=env_state.position,
+            step=jnp.int32(0),
+            key_data=jax.random.key_data(key),
+            q_star=solution.q_values,
+            # The exact values of the optimal policy (a linear solve), not VI's approximation.
+            v_star=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+        )
+
+    def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
+        u_action, _ = rng.counter_uniforms(carry.key_data, carry.step)
+        s = carry.position
+        a = epsilon_greedy_action(carry.q[s], u_action, hparams.epsilon)
+        env_key = rng.counter_key(carry.key_data, carry.step, stream=1)
+        state = gridworld.EnvState(position=s, time=jnp.int32(0))
+        _, next_state, reward, _, _ = gridworld.step(env_key, state, a, params)
+        visits = carry.visits.at[s, a].add(1.0)
+        alpha = hparams.learning_rate / visits[s, a] if harmonic else hparams.learning_rate
+        q = q_learning_update(
+            carry.q, s, a, reward, next_state.position, alpha=alpha, gamma=hparams.gamma
+        )
+        carry = carry._replace(
+            q=q, visits=visits, position=next_state.position, step=carry.step + 1
+        )
+        return carry, reward
+
+    def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:
+        carry, rewards = jax.lax.scan(
+            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
+        )
+        policy = dp.greedy_policy(carry.q)
+        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
+        value_error = jnp.max(jnp.abs(v_pi - carry.v_star))
+        metrics = {
+            "value_error": value_error,
+            "q_error": jnp.max(jnp.abs(carry.q - carry.q_star)),
+            "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
+            "reward": jnp.mean(rewards),
+        }
+        return carry, metrics
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        metrics=("value_error", "q_error", "optimal", "reward"),
+        main_metric="value_error",
+        env_steps_per_chunk=chunk_steps,
+    )
