@@ -32,8 +32,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.hparams.epsilon = 0.8  # exploration of the epsilon-greedy behaviour policy
     config.hparams.gamma = 0.9  # discount
 
-    config.sweep = ml_collections.ConfigDict()  # zipped lists; each index is one setting
-    config.sweep.learning_rate = [0.02, 0.05, 0.1, 0.2]
+    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # --config.sweep.learning_rate="(0.1,0.2)".
+    config.sweep = ml_collections.ConfigDict()
+    config.sweep.learning_rate = (0.02, 0.05, 0.1, 0.2)
 
     config.env = ml_collections.ConfigDict()  # the grid world (static: changing it recompiles)
     config.env.shape = (5, 5)
