@@ -48,7 +48,7 @@ class Carry(NamedTuple):
     """Training state of one seed and setting."""
 
     q: jax.Array  # [S, A]
-    visits: jax.Array  # [S, A] float32 visit counts
+    visits: jax.Array  # [S, A] float32 visit counts (kept for the "harmonic" step size only)
     position: jax.Array  # [] int32 current state
     step: jax.Array  # [] int32 steps taken (the counter of the random stream)
     key_data: jax.Array  # [2] uint32 raw key of this seed
@@ -130,8 +130,11 @@ def make_experiment(config) -> Experiment:
         env_key = rng.counter_key(carry.key_data, carry.step, stream=1)
         state = gridworld.EnvState(position=s, time=jnp.int32(0))
         _, next_state, reward, _, _ = gridworld.step(env_key, state, a, params)
-        visits = carry.visits.at[s, a].add(1.0)
-        alpha = hparams.learning_rate / visits[s, a] if harmonic else hparams.learning_rate
+        if harmonic:
+            visits = carry.visits.at[s, a].add(1.0)
+            alpha = hparams.learning_rate / visits[s, a]
+        else:  # visit counts are not needed: skip the scatter (about 15% of a step)
+            visits, alpha = carry.visits, hparams.learning_rate
         q = q_learning_update(
             carry.q, s, a, reward, next_state.position, alpha=alpha, gamma=hparams.gamma
         )

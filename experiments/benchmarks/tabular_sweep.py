@@ -1,0 +1,236 @@
+"""Benchmark: tabular Q-learning updates per second, many seeds at once vs a plain Python loop.
+
+The algorithm is ``jaxrl.tabular.q_learning`` (Zhao, ch. 7.4) on the book's 5 x 5 grid world
+(continuing task, constant step size 0.1, epsilon-greedy behaviour with epsilon 0.8, gamma 0.9):
+
+* ours: ``num_seeds`` seeds of the experiment from the default config
+  (``jaxrl/configs/q_learning.py``, ``chunk_steps`` set to ``--steps``), ``train_chunk`` vmapped
+  over the seeds and jitted: one compiled program runs ``steps`` updates for every seed. Only the
+  ``train_chunk`` call is timed (compiled and warmed up first, then the best of ``--rounds``).
+  ``train_chunk`` also evaluates each seed's greedy policy once at the end of the chunk (a
+  25 x 25 linear solve per seed) and returns the chunk's rewards; with 20,000 steps per chunk that
+  is a negligible share of the time, and it is counted against us;
+* peer: the same algorithm written as a plain Python loop, one seed: the same next-state and
+  reward tables (``deterministic_tables()``, as Python lists), a list-of-lists Q table, one
+  ``random.Random`` draw per step, the same epsilon-greedy rule (with probability epsilon a
+  uniform action among the five, else the greedy one, lowest index on ties) and the same update
+  ``q[s][a] += alpha * (r + gamma * max(q[s']) - q[s][a])``. Lists beat a NumPy ``[S, 5]`` table
+  here (NumPy scalar indexing costs more than it saves: about 0.25 M vs 2.5 M updates/s on one
+  CPU core), so the peer uses lists. It is checked first: run for ``--check_steps`` steps, its
+  greedy policy must be optimal (its exact values equal value iteration's within 1e-4).
+
+``ratio`` is our updates per second / the peer's (goal >= 100). ``scaling`` reports our updates
+per second for each seed count in ``--scaling`` (best of ``min(rounds, 2)`` rounds each).
+
+    python -m experiments.benchmarks.tabular_sweep [--num_seeds=1024] [--steps=20000] \\
+        [--peer_steps=200000] [--rounds=3] [--scaling=1,4,16,64,256,1024,4096]
+"""
+
+from __future__ import annotations
+
+import random
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from experiments.benchmarks import common
+from jaxrl import dp
+from jaxrl.configs import q_learning as q_learning_config
+from jaxrl.envs import gridworld
+from jaxrl.tabular import q_learning
+
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 1024, "Seeds vmapped in our timed program.")
+_STEPS = flags.DEFINE_integer("steps", 20_000, "Q-learning updates per seed in our program.")
+_PEER_STEPS = flags.DEFINE_integer("peer_steps", 200_000, "Updates of the Python peer (timed).")
+_ROUNDS = flags.DEFINE_integer("rounds", 3, "Timing rounds; the best round counts.")
+_SCALING = flags.DEFINE_list(
+    "scaling", ["1", "4", "16", "64", "256", "1024", "4096"], "Seed counts for the scaling table."
+)
+_CHECK_PEER = flags.DEFINE_bool(
+    "check_peer", True, "Check first that the peer's greedy policy becomes optimal."
+)
+_CHECK_STEPS = flags.DEFINE_integer("check_steps", 300_000, "Peer updates for that check.")
+
+LEARNING_RATE = 0.1
+EPSILON = 0.8
+GAMMA = 0.9
+NUM_ACTIONS = gridworld.NUM_ACTIONS
+
+
+def make_ours(config, num_seeds: int):
+    """Our jitted, vmapped ``train_chunk`` and its arguments for ``num_seeds`` seeds."""
+    experiment = q_learning.make_experiment(config)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
+    hparams = q_learning.Hparams(
+        *(jnp.full((num_seeds,), x, jnp.float32) for x in (LEARNING_RATE, EPSILON, GAMMA))
+    )
+    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
+    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
+    return lambda: train_chunk(carry, hparams)
+
+
+def python_q_learning(
+    next_state: list[list[int]],
+    reward: list[list[float]],
+    *,
+    steps: int,
+    learning_rate: float,
+    epsilon: float,
+    gamma: float,
+    seed: int,
+) -> list[list[float]]:
+    """The peer: tabular Q-learning as a plain Python loop over steps, one seed.
+
+    The epsilon-greedy rule is the library's: one uniform ``u`` per step; when ``u < epsilon`` the
+    action is ``floor(5 u / epsilon)`` (uniform over the five, as ``u / epsilon`` is uniform),
+    otherwise the greedy action (``list.index(max(...))``: the lowest index on ties).
+    """
+    rnd = random.Random(seed)
+    uniform = rnd.random
+    num_states = len(next_state)
+    q = [[0.0] * NUM_ACTIONS for _ in range(num_states)]
+    scale = NUM_ACTIONS / epsilon if epsilon > 0 else 0.0
+    s = rnd.randrange(num_states)
+    for _ in range(steps):
+        q_s = q[s]
+        u = uniform()
+        if u < epsilon:
+            a = int(u * scale)
+            if a >= NUM_ACTIONS:  # float rounding when u / epsilon is within 1 ulp of 1
+                a = NUM_ACTIONS - 1
+        else:
+            a = q_s.index(max(q_s))
+        s_next = next_state[s][a]
+        q_s[a] += learning_rate * (reward[s][a] + gamma * max(q[s_next]) - q_s[a])
+        s = s_next
+    return q
+
+
+def check_peer(grid, next_state, reward, steps: int) -> float:
+    """Runs the peer for ``steps`` updates; its greedy policy must be optimal. Returns its
+    ``max_s |v_pi - v*|``."""
+    q = np.asarray(
+        python_q_learning(
+            next_state,
+            reward,
+            steps=steps,
+            learning_rate=LEARNING_RATE,
+            epsilon=EPSILON,
+            gamma=GAMMA,
+            seed=0,
+        )
+    )
+    dense = gridworld.to_mdp(grid)
+    policy = np.eye(NUM_ACTIONS, dtype=np.float32)[np.argmax(q, axis=1)]
+    v_pi = np.asarray(dp.evaluate_policy(dense, jnp.asarray(policy), gamma=GAMMA))
+    v_star = np.asarray(dp.value_iteration(dense, gamma=GAMMA, tol=1e-7).values)
+    error = float(np.max(np.abs(v_pi - v_star)))
+    if error > 1e-4:
+        raise RuntimeError(
+            f"the Python peer's greedy policy after {steps} steps is not optimal: "
+            f"max |v_pi - v*| = {error:.3g}"
+        )
+    return error
+
+
+def run(
+    num_seeds: int,
+    steps: int,
+    peer_steps: int,
+    rounds: int,
+    scaling: list[int],
+    check: bool = True,
+    check_steps: int = 300_000,
+) -> dict:
+    if min(num_seeds, steps, peer_steps, rounds) < 1 or any(n < 1 for n in scaling):
+        raise ValueError("num_seeds, steps, peer_steps, rounds and the scaling counts must be >= 1")
+    config = q_learning_config.get_config()
+    with config.unlocked():
+        config.chunk_steps = steps
+    grid = q_learning.grid_from_config(config.env)
+    tables = gridworld.to_grid_mdp(grid).deterministic_tables()
+    next_state = np.asarray(tables[0]).tolist()
+    reward = np.asarray(tables[1]).astype(np.float64).tolist()
+
+    peer_error = check_peer(grid, next_state, reward, check_steps) if check else None
+
+    def peer():
+        return python_q_learning(
+            next_state,
+            reward,
+            steps=peer_steps,
+            learning_rate=LEARNING_RATE,
+            epsilon=EPSILON,
+            gamma=GAMMA,
+            seed=1,
+        )
+
+    ours = make_ours(config, num_seeds)
+    times = common.best_times({"ours": ours, "peer": peer}, rounds=rounds)
+    _, metrics = ours()
+    ours_rate = num_seeds * steps / times["ours"]
+    peer_rate = peer_steps / times["peer"]
+
+    table = []
+    for n in scaling:
+        fn = ours if n == num_seeds else make_ours(config, n)
+        seconds = common.best_times({"ours": fn}, rounds=min(rounds, 2))["ours"]
+        table.append({"num_seeds": n, "updates_per_s": n * steps / seconds})
+
+    return {
+        "benchmark": "tabular_sweep",
+        "ours": ours_rate,
+        "peer": "plain Python loop (lists, random.Random), one seed",
+        "peer_value": peer_rate,
+        "unit": "Q-learning updates per second",
+        "ratio": ours_rate / peer_rate,
+        "num_seeds": num_seeds,
+        "steps": steps,
+        "peer_steps": peer_steps,
+        "ours_seconds": times["ours"],
+        "peer_seconds": times["peer"],
+        # Fraction of our seeds whose greedy policy is optimal after `steps` steps (a sanity
+        # check that the timed program learns; it approaches 1 as steps grow).
+        "ours_optimal_fraction": float(np.mean(np.asarray(metrics["optimal"]))),
+        "peer_checked": check,
+        "peer_check_steps": check_steps if check else 0,
+        "peer_check_value_error": peer_error,
+        "scaling": table,
+        "device": common.device_description(),
+    }
+
+
+def main(argv):
+    del argv
+    scaling = [int(x) for x in _SCALING.value]
+    result = run(
+        _NUM_SEEDS.value,
+        _STEPS.value,
+        _PEER_STEPS.value,
+        _ROUNDS.value,
+        scaling,
+        check=_CHECK_PEER.value,
+        check_steps=_CHECK_STEPS.value,
+    )
+    if result["peer_checked"]:
+        print(
+            f"peer check: greedy policy optimal after {result['peer_check_steps']} steps "
+            f"(max |v_pi - v*| = {result['peer_check_value_error']:.2g})"
+        )
+    print(
+        f"ours {result['ours'] / 1e6:.2f} M updates/s ({result['num_seeds']} seeds x "
+        f"{result['steps']} steps in {result['ours_seconds']:.3f} s; "
+        f"{result['ours_optimal_fraction']:.2f} of seeds optimal), "
+        f"python {result['peer_value'] / 1e6:.3f} M updates/s (x{result['ratio']:.1f})"
+    )
+    print("seeds  M updates/s")
+    for row in result["scaling"]:
+        print(f"{row['num_seeds']:>5}  {row['updates_per_s'] / 1e6:10.2f}")
+    print(f"device: {result['device']}")
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    app.run(main)

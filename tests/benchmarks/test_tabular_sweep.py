@@ -1,0 +1,44 @@
+"""Smoke test of the tabular Q-learning sweep benchmark on tiny sizes (the peer check stays on)."""
+
+import json
+import os
+import subprocess
+import sys
+
+REQUIRED = ("benchmark", "ours", "peer", "peer_value", "unit", "ratio")
+
+
+def test_tabular_sweep_benchmark_runs():
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.benchmarks.tabular_sweep",
+            "--num_seeds=8",
+            "--steps=200",
+            "--peer_steps=2000",
+            "--rounds=1",
+            "--scaling=1,8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in REQUIRED:
+        assert key in result, key
+    assert result["benchmark"] == "tabular_sweep"
+    assert result["unit"] == "Q-learning updates per second"
+    assert result["peer"].startswith("plain Python loop")
+    assert result["ours"] > 0 and result["peer_value"] > 0
+    assert abs(result["ratio"] - result["ours"] / result["peer_value"]) < 1e-9 * result["ratio"]
+    assert result["num_seeds"] == 8 and result["steps"] == 200
+    assert result["peer_checked"] is True
+    assert result["peer_check_value_error"] < 1e-4
+    assert 0.0 <= result["ours_optimal_fraction"] <= 1.0
+    assert [row["num_seeds"] for row in result["scaling"]] == [1, 8]
+    assert all(row["updates_per_s"] > 0 for row in result["scaling"])
+    assert result["device"]
