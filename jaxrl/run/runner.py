@@ -315,39 +315,28 @@ def run(
             manager.wait_until_finished()
     wall = time.perf_counter() - start_time
     manager.close()
-    summary = (
-        _finish(
-            experiment,
-            config,
-            workdir,
-            settings,
-            swept,
-            num_chunks,
-            wall,
-            run_steps,
-            len(devices),
-            config_json,
-        )
-        if is_writer
-        else {}
+    if not is_writer:
+        return {}
+    summary = _finish(
+        experiment,
+        config,
+        workdir,
+        settings=settings,
+        swept=swept,
+        wall=wall,
+        run_steps=run_steps,
+        device_count=len(devices),
+        config_json=config_json,
     )
     return summary
 
 
 def _finish(
-    experiment,
-    config,
-    workdir,
-    settings,
-    swept,
-    num_chunks,
-    wall,
-    run_steps,
-    device_count,
-    config_json,
+    experiment, config, workdir, *, settings, swept, wall, run_steps, device_count, config_json
 ) -> dict:
     """Collects the per-chunk files into ``per_seed.npz``, ``summary.json`` and ``curves.png``."""
     chunk_dir = os.path.join(workdir, CHUNK_DIR)
+    num_chunks = config.total_steps // config.chunk_steps
     per_chunk = [np.load(os.path.join(chunk_dir, f"chunk_{c:06d}.npz")) for c in range(num_chunks)]
     arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
     steps = (np.arange(num_chunks) + 1) * config.chunk_steps
