@@ -518,6 +518,67 @@ def truncated_policy_iteration(
     )
 
 
+@jax.jit
+def _epsilon_greedy_value_iteration(mdp, epsilon, gamma, tol, max_iterations, v0):
+    def backup(v):
+        q = mdp.q_values(v, gamma)
+        return (1.0 - epsilon) * jnp.max(q, axis=-1) + epsilon * jnp.mean(q, axis=-1)
+
+    def cond(carry):
+        _, it, residual = carry
+        return jnp.logical_and(it < max_iterations, residual >= tol)
+
+    def body(carry):
+        v, it, _ = carry
+        new_v = backup(v)
+        return new_v, it + 1, _sup_change(new_v, v)
+
+    v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
+    q = mdp.q_values(v, gamma)
+    policy = epsilon_greedy_policy(q, epsilon=epsilon)
+    return DPResult(v, q, policy, it, residual < tol, residual)
+
+
+def epsilon_greedy_value_iteration(
+    mdp,
+    *,
+    epsilon: jax.typing.ArrayLike,
+    gamma: jax.typing.ArrayLike,
+    tol: jax.typing.ArrayLike = 1e-6,
+    max_iterations: int = 10_000,
+    initial_values: jax.Array | None = None,
+) -> DPResult:
+    """The optimal policy among epsilon-greedy policies, and its values (Zhao, ch. 5.4).
+
+    An epsilon-greedy policy takes its greedy action with probability ``1 - epsilon`` and a
+    uniformly random one otherwise, so choosing the greedy action ``a`` is choosing ``a`` in an
+    MDP whose action ``a`` does ``a`` with probability ``1 - epsilon`` and a uniform action
+    otherwise. Value iteration on that MDP,
+    ``v(s) <- (1 - epsilon) max_a q(s, a) + epsilon mean_a q(s, a)``, converges to the values of
+    the best epsilon-greedy policy, which is at least as good in every state as any other
+    epsilon-greedy policy. This is the target of Sarsa and MC epsilon-greedy with a fixed
+    epsilon. ``epsilon = 0`` is plain value iteration.
+
+    Returns:
+        :class:`DPResult`; ``q_values`` are the action values ``q(s, a)`` of taking ``a`` once
+        and following the policy after, and ``policy`` is the epsilon-greedy policy of them.
+    """
+    check_gamma(gamma)
+    if _is_concrete(epsilon) and not 0.0 <= float(np.asarray(epsilon)) <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
+    _check_positive("tol", tol)
+    _check_positive("max_iterations", max_iterations, integer=True)
+    v0 = _initial_values(mdp, initial_values)
+    return _epsilon_greedy_value_iteration(
+        mdp,
+        jnp.asarray(epsilon, jnp.float32),
+        jnp.asarray(gamma, jnp.float32),
+        jnp.asarray(tol, jnp.float32),
+        jnp.asarray(max_iterations, jnp.int32),
+        v0,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The state distribution of a policy.
 

@@ -604,3 +604,40 @@ def test_optimality_sweeps_validate_arguments_before_compiling():
     with pytest.raises(ValueError, match="initial_values"):
         dp.optimality_sweeps(mdp, np.zeros(20), gamma=0.9, num_sweeps=3)
     assert dp._optimality_sweeps._cache_size() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# The best epsilon-greedy policy.
+
+
+def test_epsilon_greedy_optimum_beats_every_epsilon_greedy_policy_on_2x2():
+    """Brute force: all 5^4 deterministic greedy choices on the 2x2 grid, each made
+    epsilon-greedy and evaluated exactly; the optimum is at least as good in every state and
+    equal to the best of them."""
+    import itertools
+
+    mdp = gw.to_mdp(to_world(TWO_BY_TWO))
+    epsilon = 0.3
+    result = dp.epsilon_greedy_value_iteration(mdp, epsilon=epsilon, gamma=GAMMA, tol=1e-7)
+    best = np.full(4, -np.inf)
+    for actions in itertools.product(range(NUM_ACTIONS), repeat=4):
+        policy = (1 - epsilon) * deterministic_policy(actions) + epsilon / NUM_ACTIONS
+        v = np.asarray(dp.evaluate_policy(mdp, policy, gamma=GAMMA))
+        assert np.all(np.asarray(result.values) >= v - 1e-4)
+        best = np.maximum(best, v)
+    np.testing.assert_allclose(result.values, best, atol=1e-4)
+    np.testing.assert_allclose(
+        dp.evaluate_policy(mdp, result.policy, gamma=GAMMA), result.values, atol=1e-4
+    )
+
+
+def test_epsilon_greedy_optimum_equals_a_slippery_grid():
+    """An epsilon-greedy agent on the grid is a greedy agent on the grid with slip = epsilon."""
+    for epsilon in (0.0, 0.1, 0.5):
+        result = dp.epsilon_greedy_value_iteration(
+            gw.to_mdp(gw.book_grid()), epsilon=epsilon, gamma=GAMMA
+        )
+        slippery = dp.value_iteration(gw.to_grid_mdp(gw.book_grid(slip=epsilon)), gamma=GAMMA)
+        np.testing.assert_allclose(result.values, slippery.values, atol=1e-4)
+    with pytest.raises(ValueError, match="epsilon"):
+        dp.epsilon_greedy_value_iteration(gw.to_mdp(gw.book_grid()), epsilon=1.5, gamma=GAMMA)
