@@ -26,7 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.total_steps = 100_000  # environment steps per seed
     config.chunk_steps = 10_000  # steps per compiled chunk (one progress line each)
     config.checkpoint_every = 2  # chunks between orbax checkpoints
-    config.step_size = "constant"  # "constant": alpha = learning_rate; "harmonic": / visits(s, a)
+    config.behaviour = "epsilon_greedy"  # "epsilon_greedy" (on-policy) or "uniform" (off-policy)
+    config.step_size = "constant"  # "constant", "harmonic" (lr / n(s, a)) or "polynomial"
+    config.step_power = 0.6  # "polynomial": alpha = learning_rate / n(s, a)^step_power
 
     config.hparams = ml_collections.ConfigDict()  # defaults of the swept values
     config.hparams.learning_rate = 0.1  # step size alpha (its scale for "harmonic")

@@ -8,9 +8,14 @@ receives ``r_{t+1}`` and lands in ``s_{t+1}``; then
     q(s_t, a_t) <- q(s_t, a_t) + alpha_t(s_t, a_t) [r_{t+1} + gamma max_a q(s_{t+1}, a)
                                                     - q(s_t, a_t)]
 
-with ``alpha_t = learning_rate`` (constant) or ``learning_rate / n_t(s_t, a_t)`` (``"harmonic"``:
-``n_t`` counts the visits of the pair, so the Robbins-Monro conditions hold). The task is the
+with ``alpha_t = learning_rate`` (constant), ``learning_rate / n_t(s_t, a_t)`` (``"harmonic"``:
+``n_t`` counts the visits of the pair, so the Robbins-Monro conditions hold) or
+``learning_rate / n_t^step_power`` (``"polynomial"``); see ``jaxrl.tabular.common``. The task is the
 book's continuing one: one long trajectory, no episodes, the target not absorbing.
+
+``config.behaviour`` (static): ``"epsilon_greedy"`` (on-policy, w.r.t. the current ``q``, with
+``hparams.epsilon``) or ``"uniform"`` (off-policy from the uniform behaviour policy, Zhao ch.
+7.4.2: the behaviour never looks at ``q``, and ``hparams.epsilon`` is ignored).
 
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps. Swept
 values (``learning_rate``, ``epsilon``, ``gamma``) are fields of :class:`Hparams`; the grid, the
@@ -31,8 +36,15 @@ import jax.numpy as jnp
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
 from jaxrl.run.experiment import Experiment
+from jaxrl.tabular.common import (
+    check_step_size,
+    epsilon_greedy_action,
+    grid_from_config,
+    move,
+    step_size,
+)
 
-STEP_SIZES = ("constant", "harmonic")
+BEHAVIOURS = ("epsilon_greedy", "uniform")
 OPTIMAL_TOL = 1e-4
 
 
@@ -56,30 +68,6 @@ class Carry(NamedTuple):
     v_star: jax.Array  # [S]
 
 
-def grid_from_config(env) -> gridworld.GridWorld:
-    """The grid world named by a config's ``env`` block."""
-    return gridworld.GridWorld(
-        shape=tuple(env.shape),
-        target=tuple(env.target),
-        forbidden=tuple(tuple(c) for c in env.forbidden),
-        reward_boundary=env.reward_boundary,
-        reward_forbidden=env.reward_forbidden,
-        reward_target=env.reward_target,
-        reward_step=env.reward_step,
-    )
-
-
-def epsilon_greedy_action(q_s: jax.Array, u: jax.Array, epsilon: jax.Array) -> jax.Array:
-    """An epsilon-greedy action from one uniform ``u``: uniform over all actions when
-    ``u < epsilon`` (then ``u / epsilon`` is uniform again and picks it), else the greedy one
-    (lowest index on ties). This is the book's policy: the greedy action has probability
-    ``1 - epsilon (|A| - 1) / |A|``."""
-    num_actions = q_s.shape[-1]
-    explore = u < epsilon
-    random_action = jnp.minimum(jnp.floor(num_actions * u / epsilon), num_actions - 1)
-    return jnp.where(explore, random_action.astype(jnp.int32), jnp.argmax(q_s).astype(jnp.int32))
-
-
 def q_learning_update(
     q: jax.Array,
     s: jax.Array,
@@ -97,15 +85,16 @@ def q_learning_update(
 
 def make_experiment(config) -> Experiment:
     """The runner's view of Q-learning for ``config`` (see ``jaxrl/configs/q_learning.py``)."""
-    if config.step_size not in STEP_SIZES:
-        raise ValueError(f"config.step_size must be one of {STEP_SIZES}, got {config.step_size!r}")
+    power = check_step_size(config)
+    behaviour = config.get("behaviour", "epsilon_greedy")
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f"config.behaviour must be one of {BEHAVIOURS}, got {behaviour!r}")
     grid = grid_from_config(config.env)
     params = gridworld.make_params(grid)  # continuing task, uniform start
     mdp = params.mdp
     dense = gridworld.to_mdp(grid)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
-    harmonic = config.step_size == "harmonic"
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
@@ -126,21 +115,13 @@ def make_experiment(config) -> Experiment:
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         u_action, _ = rng.counter_uniforms(carry.key_data, carry.step)
         s = carry.position
-        a = epsilon_greedy_action(carry.q[s], u_action, hparams.epsilon)
-        env_key = rng.counter_key(carry.key_data, carry.step, stream=1)
-        state = gridworld.EnvState(position=s, time=jnp.int32(0))
-        _, next_state, reward, _, _ = gridworld.step(env_key, state, a, params)
-        if harmonic:
-            visits = carry.visits.at[s, a].add(1.0)
-            alpha = hparams.learning_rate / visits[s, a]
-        else:  # visit counts are not needed: skip the scatter (about 15% of a step)
-            visits, alpha = carry.visits, hparams.learning_rate
-        q = q_learning_update(
-            carry.q, s, a, reward, next_state.position, alpha=alpha, gamma=hparams.gamma
-        )
-        carry = carry._replace(
-            q=q, visits=visits, position=next_state.position, step=carry.step + 1
-        )
+        # Off-policy from a uniform behaviour policy is epsilon-greedy with epsilon = 1.
+        epsilon = 1.0 if behaviour == "uniform" else hparams.epsilon
+        a = epsilon_greedy_action(carry.q[s], u_action, epsilon)
+        s_next, reward = move(params, carry.key_data, carry.step, s, a)
+        visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
+        q = q_learning_update(carry.q, s, a, reward, s_next, alpha=alpha, gamma=hparams.gamma)
+        carry = carry._replace(q=q, visits=visits, position=s_next, step=carry.step + 1)
         return carry, reward
 
     def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:

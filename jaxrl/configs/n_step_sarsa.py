@@ -1,0 +1,15 @@
+"""n-step Sarsa on the book's 5x5 grid (Zhao, ch. 7.3): the Sarsa config, variant "n_step_sarsa".
+
+Run:
+
+    python -m experiments.tabular --config=jaxrl/configs/n_step_sarsa.py --workdir=DIR
+"""
+
+from jaxrl.configs import sarsa
+
+
+def get_config():
+    config = sarsa.get_config()
+    with config.unlocked():
+        config.variant = "n_step_sarsa"
+    return config

@@ -1,0 +1,182 @@
+"""Sarsa, expected Sarsa and n-step Sarsa on the grid world (Zhao, ch. 7.2, 7.3).
+
+On-policy TD control with an epsilon-greedy policy w.r.t. the current estimates ``q``. After each
+step ``(s_t, a_t, r_{t+1}, s_{t+1})`` and the next action ``a_{t+1}`` drawn from the same policy:
+
+* Sarsa: ``q(s_t, a_t) += alpha [r_{t+1} + gamma q(s_{t+1}, a_{t+1}) - q(s_t, a_t)]``;
+* expected Sarsa: the target is ``r_{t+1} + gamma sum_a pi(a | s_{t+1}) q(s_{t+1}, a)``;
+* n-step Sarsa: ``q(s_{t-n+1}, a_{t-n+1})`` moves towards
+  ``sum_{k<n} gamma^k r_{t-n+2+k} + gamma^n q(s_{t+1}, a_{t+1})`` (n = 1 is Sarsa).
+
+With a fixed ``epsilon`` these converge towards the best epsilon-greedy policy, not the optimal
+policy; the ground truth is ``jaxrl.dp.epsilon_greedy_value_iteration`` (Zhao, ch. 5.4: the
+optimal epsilon-greedy policy). The task is the book's continuing one (one long trajectory);
+``config.restart_every = K > 0`` moves the agent to a uniformly random state every K steps (after
+the update), so that rarely reached states are visited: with a small epsilon the agent otherwise
+stays at the target, and the values of far states are never learned.
+
+``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps;
+``config.variant`` (``"sarsa"``, ``"expected_sarsa"``, ``"n_step_sarsa"``), ``config.n`` and
+``config.step_size`` are static; ``learning_rate``, ``epsilon`` and ``gamma`` are swept.
+
+Metrics per chunk: ``value_gap`` = ``max_s v_eps*(s) - v_pi(s)``, where ``pi`` is the
+epsilon-greedy policy of ``q`` evaluated exactly and ``v_eps*`` the values of the best
+epsilon-greedy policy (0 when ``pi`` is that policy); ``optimal`` = 1 if ``value_gap < 1e-4``;
+``reward`` = mean reward over the chunk.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl import dp
+from jaxrl.envs import gridworld, rng
+from jaxrl.run.experiment import Experiment
+from jaxrl.tabular.common import (
+    check_step_size,
+    epsilon_greedy_action,
+    epsilon_greedy_probs,
+    grid_from_config,
+    move,
+    step_size,
+)
+
+VARIANTS = ("sarsa", "expected_sarsa", "n_step_sarsa")
+OPTIMAL_TOL = 1e-4
+
+
+class Hparams(NamedTuple):
+    learning_rate: jax.Array
+    epsilon: jax.Array
+    gamma: jax.Array
+
+
+class Carry(NamedTuple):
+    q: jax.Array  # [S, A]
+    visits: jax.Array  # [S, A] (harmonic step size only)
+    position: jax.Array  # [] s_t
+    action: jax.Array  # [] a_t, already drawn from the policy
+    step: jax.Array  # [] t, the counter of the random stream
+    key_data: jax.Array  # [2] uint32
+    states: jax.Array  # [n] the last n states (a circular buffer; n-step Sarsa)
+    actions: jax.Array  # [n] the last n actions
+    rewards: jax.Array  # [n] the rewards that followed them
+    v_eps_star: jax.Array  # [S] values of the best epsilon-greedy policy
+
+
+def make_experiment(config) -> Experiment:
+    """The runner's view of the Sarsa family for ``config`` (see ``jaxrl/configs/sarsa.py``)."""
+    power = check_step_size(config)
+    variant = config.variant
+    if variant not in VARIANTS:
+        raise ValueError(f"config.variant must be one of {VARIANTS}, got {variant!r}")
+    n = int(config.n) if variant == "n_step_sarsa" else 1
+    if n < 1:
+        raise ValueError(f"config.n must be a positive integer, got {config.n!r}")
+    grid = grid_from_config(config.env)
+    params = gridworld.make_params(grid)
+    dense = gridworld.to_mdp(grid)
+    num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
+    chunk_steps = int(config.chunk_steps)
+    restart_every = int(config.get("restart_every", 0))
+    if restart_every < 0:
+        raise ValueError(f"config.restart_every must be >= 0, got {restart_every}")
+
+    def init(key: jax.Array, hparams: Hparams) -> Carry:
+        start_key, key = jax.random.split(key)
+        _, env_state = gridworld.reset(start_key, params)
+        key_data = jax.random.key_data(key)
+        q = jnp.zeros((num_states, num_actions), jnp.float32)
+        u, _ = rng.counter_uniforms(key_data, jnp.int32(0), stream=2)
+        best = dp.epsilon_greedy_value_iteration(
+            mdp=dense, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
+        )
+        return Carry(
+            q=q,
+            visits=jnp.zeros_like(q),
+            position=env_state.position,
+            action=epsilon_greedy_action(q[env_state.position], u, hparams.epsilon),
+            step=jnp.int32(0),
+            key_data=key_data,
+            states=jnp.zeros((n,), jnp.int32),
+            actions=jnp.zeros((n,), jnp.int32),
+            rewards=jnp.zeros((n,), jnp.float32),
+            # Exact values of the best epsilon-greedy policy (a linear solve).
+            v_eps_star=dp.evaluate_policy(dense, best.policy, gamma=hparams.gamma),
+        )
+
+    def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
+        s, a, t = carry.position, carry.action, carry.step
+        s_next, reward = move(params, carry.key_data, t, s, a)
+        u, u_restart = rng.counter_uniforms(carry.key_data, t + 1, stream=2)
+        a_next = epsilon_greedy_action(carry.q[s_next], u, hparams.epsilon)
+        q = carry.q
+        states, actions, rewards = carry.states, carry.actions, carry.rewards
+        if variant == "n_step_sarsa":
+            slot = t % n
+            states, actions = states.at[slot].set(s), actions.at[slot].set(a)
+            rewards = rewards.at[slot].set(reward)
+            chronological = (t + 1 + jnp.arange(n)) % n  # oldest first, after this push
+            discounts = hparams.gamma ** jnp.arange(n, dtype=jnp.float32)
+            target = (
+                jnp.sum(discounts * rewards[chronological]) + hparams.gamma**n * q[s_next, a_next]
+            )
+            s_upd, a_upd = states[chronological[0]], actions[chronological[0]]
+            counted, alpha = step_size(carry.visits, s_upd, a_upd, hparams.learning_rate, power)
+            ready = t + 1 >= n  # the first n - 1 steps have no complete n-step return yet
+            visits = jnp.where(ready, counted, carry.visits)
+            q = q.at[s_upd, a_upd].add(jnp.where(ready, alpha * (target - q[s_upd, a_upd]), 0.0))
+        else:
+            if variant == "sarsa":
+                bootstrap = q[s_next, a_next]
+            else:
+                bootstrap = jnp.sum(epsilon_greedy_probs(q[s_next], hparams.epsilon) * q[s_next])
+            target = reward + hparams.gamma * bootstrap
+            visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
+            q = q.at[s, a].add(alpha * (target - q[s, a]))
+        if restart_every:
+            # Coverage: every restart_every steps the agent continues from a uniformly random
+            # state. The update above used the real (s', a'), so only where the agent is changes.
+            restart = (t + 1) % restart_every == 0
+            s_restart = jnp.minimum(jnp.floor(u_restart * num_states), num_states - 1)
+            s_restart = s_restart.astype(jnp.int32)
+            a_restart = epsilon_greedy_action(q[s_restart], u, hparams.epsilon)
+            s_next = jnp.where(restart, s_restart, s_next)
+            a_next = jnp.where(restart, a_restart, a_next)
+        carry = carry._replace(
+            q=q,
+            visits=visits,
+            position=s_next,
+            action=a_next,
+            step=t + 1,
+            states=states,
+            actions=actions,
+            rewards=rewards,
+        )
+        return carry, reward
+
+    def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:
+        carry, rewards = jax.lax.scan(
+            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
+        )
+        policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
+        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
+        gap = jnp.max(carry.v_eps_star - v_pi)
+        metrics = {
+            "value_gap": gap,
+            "optimal": (gap < OPTIMAL_TOL).astype(jnp.float32),
+            "reward": jnp.mean(rewards),
+        }
+        return carry, metrics
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        metrics=("value_gap", "optimal", "reward"),
+        main_metric="value_gap",
+        env_steps_per_chunk=chunk_steps,
+    )
