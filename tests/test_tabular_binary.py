@@ -15,6 +15,8 @@ CONFIGS = [
     "expected_sarsa",
     "n_step_sarsa",
     "td0",
+    "mc_exploring_starts",
+    "mc_epsilon_greedy",
 ]
 
 
@@ -40,6 +42,6 @@ def test_binary_runs_each_config(tmp_path, name):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("chunk ") >= 3  # a progress line per chunk (absl logs to stderr)
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["config"]["algorithm"] in ("q_learning", "sarsa", "td0")
+    assert summary["config"]["algorithm"] in ("q_learning", "sarsa", "td0", "monte_carlo")
     for name_ in ("metrics.csv", "per_seed.npz", "curves.png"):
         assert (workdir / name_).stat().st_size > 0

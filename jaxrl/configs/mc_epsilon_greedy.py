@@ -1,0 +1,61 @@
+"""MC epsilon-greedy on the book's 5x5 grid world, swept over epsilon.
+
+Reference: S. Zhao, "Mathematical Foundations of Reinforcement Learning", ch. 5.4 (MC
+epsilon-greedy, Algorithm 5.3); the grid of ch. 1-4 (target (3, 2); six forbidden cells;
+r_boundary = r_forbidden = -1, r_target = 1), continuing task, gamma 0.9.
+
+No exploring starts: each episode starts in a uniformly drawn cell and every action comes from
+the current epsilon-greedy policy; every-visit returns are averaged into ``q`` and the policy is
+epsilon-greedy in ``q`` after every episode. The reference for each epsilon is the best
+epsilon-greedy policy (``jaxrl.dp.epsilon_greedy_value_iteration``): ``value_error`` is
+``max_s |v_pi - v_eps*|`` with both evaluated exactly. ``total_steps`` and ``chunk_steps`` count
+environment steps.
+
+Run:
+
+    python -m experiments.tabular --config=jaxrl/configs/mc_epsilon_greedy.py \
+        --workdir=runs/mc_epsilon_greedy
+
+Expected (measured, 2-core CPU, about 13 s of which 9 s training): 64 seeds x 3 epsilons x 2M
+steps in one compiled program, ten progress lines. The final value error against the best
+epsilon-greedy policy (mean and 95% CI over seeds) is 1.24 [1.10, 1.37] for epsilon 0.1,
+0.52 [0.41, 0.63] for 0.2 and 0.035 [0.024, 0.045] for 0.5 (25 of 64 seeds exactly optimal),
+all still falling: a small epsilon rarely revisits the cells far from the target, so their
+averages keep the returns of the early, poor policies longest.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.algorithm = "monte_carlo"  # module of jaxrl.tabular that provides make_experiment
+    config.method = "epsilon_greedy"  # "basic", "exploring_starts" or "epsilon_greedy"
+    config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
+    config.num_seeds = 64  # independent runs per hyperparameter setting
+    config.total_steps = 2_000_000  # environment steps per seed (20,000 episodes of 100 steps)
+    config.chunk_steps = 200_000  # steps per compiled chunk (one progress line each)
+    config.checkpoint_every = 5  # chunks between orbax checkpoints
+    config.episode_length = 100  # steps per episode (static; chunk_steps must be a multiple)
+    config.visits = "every"  # "every": average every visit's return (the book); "first"
+    config.tail_steps = 0  # last steps per episode whose own (short) returns are not averaged
+
+    config.hparams = ml_collections.ConfigDict()  # defaults of the swept values
+    config.hparams.epsilon = 0.5  # exploration of the epsilon-greedy policy
+    config.hparams.gamma = 0.9  # discount
+
+    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # --config.sweep.epsilon="(0.2,0.5)".
+    config.sweep = ml_collections.ConfigDict()
+    config.sweep.epsilon = (0.1, 0.2, 0.5)
+
+    config.env = ml_collections.ConfigDict()  # the grid world (static: changing it recompiles)
+    config.env.shape = (5, 5)
+    config.env.target = (3, 2)
+    config.env.forbidden = ((1, 1), (1, 2), (2, 2), (3, 1), (3, 3), (4, 1))
+    config.env.reward_boundary = -1.0
+    config.env.reward_forbidden = -1.0
+    config.env.reward_target = 1.0
+    config.env.reward_step = 0.0
+    config.lock()
+    return config

@@ -1,0 +1,114 @@
+"""Mean estimation: the incremental sample mean and Robbins-Monro with a step-size schedule.
+
+Zhao, ch. 5.1 (mean estimation, the idea behind Monte Carlo) and ch. 6.1-6.2 (the incremental
+form and the Robbins-Monro algorithm). From samples ``x_1, x_2, ...`` of a random variable ``X``:
+
+* the incremental mean ``w_{k+1} = w_k - (1 / k) (w_k - x_k)``, so that
+  ``w_{k+1} = (x_1 + ... + x_k) / k`` exactly (whatever ``w_1`` is: the first step replaces it);
+* Robbins-Monro for the root of ``g(w) = w - E[X]``, observed with noise as ``w_k - x_k``:
+  ``w_{k+1} = w_k - a_k (w_k - x_k)``. With ``a_k = 1 / k`` it is the incremental mean. It
+  converges to ``E[X]`` with probability 1 when ``sum_k a_k = inf`` and ``sum_k a_k^2 < inf``,
+  e.g. ``a_k = 1 / k^p`` with ``1/2 < p <= 1``; a constant ``a`` does not converge but tracks a
+  weighted mean of recent samples (useful when ``E[X]`` drifts, as in GPI).
+
+Indices follow the book: sample ``x_k`` (``k = 1 .. T``, stored at array index ``k - 1``) is used
+with step size ``a_k`` to produce ``w_{k+1}``. Each function takes one stream ``[T]``; vmap for
+many streams.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SCHEDULES = ("constant", "harmonic", "power")
+
+
+def robbins_monro_mean(x: jax.Array, a: jax.Array, *, w_1: jax.typing.ArrayLike = 0.0) -> jax.Array:
+    """Robbins-Monro mean estimation: ``w_{k+1} = w_k - a_k (w_k - x_k)``, one ``lax.scan``.
+
+    Zhao, ch. 6.2 (Robbins-Monro), ch. 6.1 (mean estimation as its special case).
+
+    Args:
+        x: ``[T]`` float samples ``x_1 .. x_T``.
+        a: ``[T]`` float step sizes ``a_1 .. a_T`` (see :func:`step_sizes`).
+        w_1: the initial estimate ``w_1``.
+
+    Returns:
+        ``[T]`` the estimates ``w_2 .. w_{T+1}``: entry ``k - 1`` has seen ``x_1 .. x_k``.
+    """
+    chex.assert_rank([x, a], 1)
+    chex.assert_equal_shape([x, a])
+    chex.assert_type([x, a], float)
+
+    def update(w, inputs):
+        x_k, a_k = inputs
+        w = w - a_k * (w - x_k)
+        return w, w
+
+    _, w = jax.lax.scan(update, jnp.asarray(w_1, x.dtype), (x, a.astype(x.dtype)))
+    return w
+
+
+def incremental_mean(x: jax.Array) -> jax.Array:
+    """The running sample means, incrementally: ``w_{k+1} = w_k - (1 / k) (w_k - x_k)``.
+
+    Zhao, ch. 6.1, eq. (6.2). This is :func:`robbins_monro_mean` with ``a_k = 1 / k``; the first
+    step has ``a_1 = 1``, so ``w_1`` does not matter.
+
+    Args:
+        x: ``[T]`` float samples.
+
+    Returns:
+        ``[T]``: entry ``k - 1`` is ``(x_1 + ... + x_k) / k`` (up to rounding).
+    """
+    chex.assert_rank(x, 1)
+    chex.assert_type(x, float)
+    return robbins_monro_mean(x, step_sizes(x.shape[0], schedule="harmonic", dtype=x.dtype))
+
+
+def step_sizes(
+    num_steps: int,
+    *,
+    schedule: str,
+    scale: float = 1.0,
+    power: float = 1.0,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """The step sizes ``a_1 .. a_T`` of a schedule.
+
+    * ``"constant"``: ``a_k = scale`` (no convergence: the estimate keeps a variance of about
+      ``scale Var[X] / (2 - scale)``);
+    * ``"harmonic"``: ``a_k = scale / k`` (``scale = 1`` gives the sample mean);
+    * ``"power"``: ``a_k = scale / k^power``; the Robbins-Monro conditions hold for
+      ``1/2 < power <= 1``.
+
+    Args:
+        num_steps: ``T``, a positive integer.
+        schedule: one of ``SCHEDULES``.
+        scale: positive factor (for ``"constant"``, the step size itself, at most 2 for the
+            iteration to be stable).
+        power: positive exponent of ``"power"``.
+        dtype: float dtype of the result.
+
+    Returns:
+        ``[T]`` step sizes.
+
+    Raises:
+        ValueError: naming the argument, for an unknown schedule or a non-positive value.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    for name, value in (("scale", scale), ("power", power)):
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    k = jnp.arange(1, num_steps + 1, dtype=dtype)
+    if schedule == "constant":
+        return jnp.full((num_steps,), scale, dtype)
+    if schedule == "harmonic":
+        return scale / k
+    return scale / k**power

@@ -1,0 +1,573 @@
+"""Monte Carlo control on the grid world: MC basic, MC exploring starts and MC epsilon-greedy.
+
+Zhao, "Mathematical Foundations of Reinforcement Learning", ch. 5. All three are generalized
+policy iteration in which the action values of the current policy are estimated from sampled
+returns instead of being computed from the model. The task is the book's continuing one, so an
+"episode" is a trajectory cut after ``L`` steps and its returns are truncated:
+``g_t = r_{t+1} + gamma r_{t+2} + ... + gamma^{L-1-t} r_L``. (Arrays hold ``rewards[t]``, the
+book's ``r_{t+1}``: the reward received after acting at step ``t``.)
+
+* **MC basic** (ch. 5.2, Algorithm 5.1). Policy iteration with a model-free evaluation step: for
+  every pair ``(s, a)`` one episode of ``L`` steps starts with ``a`` in ``s`` and then follows the
+  deterministic policy ``pi_k``; its return is ``q_k(s, a)``; ``pi_{k+1}`` is greedy in
+  ``q_k``. The grid world and ``pi_k`` are deterministic, so one episode per pair gives the exact
+  ``L``-step truncated action value (the book's remark), and MC basic is deterministic. All
+  ``S * A`` episodes run as one vmapped ``lax.scan`` (:func:`truncated_action_values`). Short
+  episodes cannot see the target from far away, so their values there are 0 and their policy is
+  poor: the book's example on the episode length (ch. 5.2), reproduced by sweeping
+  ``episode_length``.
+
+* **MC exploring starts** (ch. 5.3, Algorithm 5.2). Each episode starts from a pair
+  ``(s_0, a_0)`` drawn uniformly from all ``S * A`` pairs (so every pair keeps being explored)
+  and then follows the current greedy policy; after the episode the returns are averaged into
+  ``q`` (first-visit or every-visit, a static option) and the policy becomes greedy in ``q``
+  (generalized policy iteration: one episode per improvement).
+
+* **MC epsilon-greedy** (ch. 5.4, Algorithm 5.3). No exploring starts: each episode starts in a
+  uniformly drawn state and every action, the first included, comes from the current
+  epsilon-greedy policy (the book's: greedy action with probability ``1 - eps (|A| - 1) / |A|``).
+  Every-visit returns are averaged; the policy is improved to epsilon-greedy in ``q``. With a
+  fixed epsilon the target is the best epsilon-greedy policy
+  (:func:`jaxrl.dp.epsilon_greedy_value_iteration`), not the optimal policy.
+
+The last two are one algorithm with two start rules and run through the experiment runner:
+``make_experiment(config)`` returns a :class:`jaxrl.run.Experiment` whose ``train_chunk`` is a
+``lax.scan`` over episodes (each an inner ``lax.scan`` over steps); the runner vmaps it over seeds
+and settings. Per-episode randomness comes from counter-based uniforms
+(:func:`jaxrl.envs.rng.counter_uniforms`) indexed by the global step number, so no key is split
+in the loop. MC basic runs through the runner too (one seed suffices: it is deterministic), with
+``episode_length`` a swept value, so the book's sweep over episode lengths is one program; and it
+is available as the plain function :func:`mc_basic` for figures.
+
+Averaging is incremental: after an episode in which pair ``p`` collected ``k`` counted returns
+summing to ``G``, ``n(p) <- n(p) + k`` and ``q(p) <- q(p) + (G - k q(p)) / n(p)``, which is the
+exact mean of all returns of ``p`` so far (ch. 5.3's ``Returns / Num``) without carrying sums.
+Options beyond the book: ``tail_steps``, the number of final steps of each episode whose own
+(shortest-horizon) returns are not averaged but only complete the earlier ones, which bounds the
+truncation bias of every averaged return by ``gamma^tail_steps max|r| / (1 - gamma)``; and
+``epsilon > 0`` for exploring starts.
+
+Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v_target(s)|`` where ``pi`` is
+the policy the algorithm would act with now (greedy, or epsilon-greedy in ``q``) evaluated
+exactly by :func:`jaxrl.dp.evaluate_policy`, and ``v_target`` the values of the best policy of
+that kind (the optimal policy, or the best epsilon-greedy one); ``optimal`` = 1 if
+``value_error < 1e-4``; ``q_error`` = ``max |q - q_target|``; ``return`` = mean discounted
+return from the episodes' starts in the chunk. MC basic reports ``value_error``, ``q_error``
+(its truncated estimates against ``q*``), ``optimal`` and ``policy_changes``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import dp
+from jaxrl.envs import gridworld, rng
+from jaxrl.run.experiment import Experiment
+from jaxrl.tabular.common import epsilon_greedy_action, grid_from_config
+
+METHODS = ("basic", "exploring_starts", "epsilon_greedy")
+VISITS = ("first", "every")
+OPTIMAL_TOL = 1e-4
+
+
+# ---------------------------------------------------------------------------------------------
+# Returns and averaging: one episode at a time.
+
+
+def discounted_returns(rewards: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
+    """The truncated discounted returns of one episode, by a backward ``lax.scan``.
+
+    ``g_t = rewards[t] + gamma g_{t+1}`` with ``g_T = 0`` (Zhao, ch. 5.3: the backward loop of
+    Algorithm 5.2). ``rewards[t]`` is the book's ``r_{t+1}``.
+
+    Args:
+        rewards: ``[T]`` float rewards of one episode.
+        gamma: discount.
+
+    Returns:
+        ``[T]`` returns ``g_0 .. g_{T-1}``.
+    """
+    chex.assert_rank(rewards, 1)
+    chex.assert_type(rewards, float)
+
+    def back(g, r):
+        g = r + gamma * g
+        return g, g
+
+    _, g = jax.lax.scan(back, jnp.zeros((), rewards.dtype), rewards, reverse=True)
+    return g
+
+
+def first_visit_mask(pairs: jax.Array, num_pairs: int) -> jax.Array:
+    """``[T]`` bool: whether step ``t`` is the first visit of its pair ``pairs[t]`` in the episode.
+
+    Computed in ``O(T + num_pairs)`` by a scatter-min of the step index into the pairs.
+
+    Args:
+        pairs: ``[T]`` int pair indices ``s * A + a``, each in ``[0, num_pairs)``.
+        num_pairs: the number of pairs.
+    """
+    chex.assert_rank(pairs, 1)
+    chex.assert_type(pairs, int)
+    steps = jnp.arange(pairs.shape[0], dtype=jnp.int32)
+    first_step = jnp.full((num_pairs,), pairs.shape[0], jnp.int32).at[pairs].min(steps)
+    return first_step[pairs] == steps
+
+
+def average_returns(
+    q: jax.Array, counts: jax.Array, pairs: jax.Array, returns: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Adds one episode's returns to the running averages: ``q(p) = Returns(p) / Num(p)``.
+
+    With ``k(p) = sum_t w_t [pairs_t = p]`` and ``G(p) = sum_t w_t g_t [pairs_t = p]``:
+    ``n(p) <- n(p) + k(p)``, ``q(p) <- q(p) + (G(p) - k(p) q(p)) / n(p)`` (unchanged where
+    ``n(p) = 0``). Zhao, ch. 5.3 (Algorithm 5.2) in incremental form (ch. 6.1).
+
+    Args:
+        q: ``[P]`` float current averages, one per pair (flattened ``[S * A]``).
+        counts: ``[P]`` float number of returns averaged so far.
+        pairs: ``[T]`` int pair of each step.
+        returns: ``[T]`` float return of each step.
+        weights: ``[T]`` float, 1 for a counted return, 0 for one left out (first-visit, tail).
+
+    Returns:
+        ``(q, counts)`` updated.
+    """
+    chex.assert_rank([q, counts, pairs, returns, weights], [1, 1, 1, 1, 1])
+    chex.assert_equal_shape([q, counts])
+    chex.assert_equal_shape([pairs, returns, weights])
+    k = jnp.zeros_like(counts).at[pairs].add(weights)
+    total = jnp.zeros_like(q).at[pairs].add(weights * returns)
+    counts = counts + k
+    q = q + (total - k * q) / jnp.maximum(counts, 1.0)
+    return q, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# MC basic.
+
+
+def truncated_action_values(
+    next_state: jax.Array,
+    reward: jax.Array,
+    policy: jax.Array,
+    *,
+    gamma: jax.typing.ArrayLike,
+    episode_length: jax.typing.ArrayLike,
+    max_length: int,
+) -> jax.Array:
+    """MC basic's policy evaluation: the return of one episode from every pair ``(s, a)``.
+
+    The episode from ``(s, a)`` takes ``a`` in ``s`` and then ``policy``'s action for
+    ``episode_length - 1`` more steps; ``q(s, a) = sum_{t < L} gamma^t r_{t+1}`` (Zhao, ch. 5.2).
+    In a deterministic MDP with a deterministic policy this is the exact ``L``-step truncated
+    action value of the policy. All pairs run in one vmapped ``lax.scan`` of ``max_length``
+    steps; steps ``t >= episode_length`` are masked out, so ``episode_length`` may be traced
+    (a sweep over lengths compiles once).
+
+    Args:
+        next_state: ``[S, A]`` int deterministic successor table.
+        reward: ``[S, A]`` float reward table.
+        policy: ``[S]`` int action of the deterministic policy in each state.
+        gamma: discount.
+        episode_length: ``L``, between 1 and ``max_length``.
+        max_length: static scan length.
+
+    Returns:
+        ``[S, A]`` float32 returns.
+    """
+    chex.assert_rank([next_state, reward, policy], [2, 2, 1])
+    chex.assert_equal_shape([next_state, reward])
+    chex.assert_type([next_state, reward, policy], [int, float, int])
+    num_states, num_actions = reward.shape
+
+    def one_episode(s0, a0):
+        def step(carry, t):
+            s, a, g, discount = carry
+            live = (t < episode_length).astype(reward.dtype)
+            g = g + live * discount * reward[s, a]
+            s = next_state[s, a]
+            return (s, policy[s], g, discount * gamma), None
+
+        zero = jnp.zeros((), reward.dtype)
+        init = (s0, a0, zero, jnp.ones((), reward.dtype))
+        (_, _, g, _), _ = jax.lax.scan(step, init, jnp.arange(max_length))
+        return g
+
+    states = jnp.arange(num_states, dtype=jnp.int32)
+    actions = jnp.arange(num_actions, dtype=jnp.int32)
+    return jax.vmap(jax.vmap(one_episode, (None, 0)), (0, None))(states, actions)
+
+
+class MCBasicResult(NamedTuple):
+    """What :func:`mc_basic` returns (``K`` iterations).
+
+    Attributes:
+        q: ``[S, A]`` the last estimates ``q_{K-1}`` (of the policy ``pi_{K-1}``).
+        policy: ``[S]`` int the final greedy policy ``pi_K``.
+        q_history: ``[K, S, A]``: entry ``k`` estimates the policy ``policy_history[k]``.
+        policy_history: ``[K + 1, S]`` int: ``pi_0 .. pi_K``.
+    """
+
+    q: jax.Array
+    policy: jax.Array
+    q_history: jax.Array
+    policy_history: jax.Array
+
+
+def _check_deterministic(grid: gridworld.GridWorld) -> None:
+    if grid.slip or grid.absorbing_target:
+        raise ValueError(
+            "MC basic uses one episode per pair, exact only in the deterministic, non-absorbing "
+            f"grid world; got slip={grid.slip}, absorbing_target={grid.absorbing_target}"
+        )
+
+
+def _check_length(name: str, value) -> int:
+    if float(value) != int(value) or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def mc_basic(
+    grid: gridworld.GridWorld,
+    *,
+    gamma: float,
+    episode_length: int,
+    num_iterations: int,
+    initial_policy: jax.Array | None = None,
+) -> MCBasicResult:
+    """MC basic: ``q_k`` = one ``L``-step episode per pair under ``pi_k``; ``pi_{k+1}`` greedy.
+
+    Zhao, ch. 5.2, Algorithm 5.1, for a fixed number of iterations (ties of the greedy policy go
+    to the lowest action index, as in :func:`jaxrl.dp.greedy_policy`).
+
+    Args:
+        grid: a deterministic, non-absorbing grid world.
+        gamma: discount in [0, 1).
+        episode_length: ``L`` >= 1.
+        num_iterations: ``K`` >= 1 evaluate-improve steps.
+        initial_policy: ``[S]`` int actions of ``pi_0`` (default: all ``UP``, action 0).
+
+    Returns:
+        :class:`MCBasicResult`.
+    """
+    _check_deterministic(grid)
+    dp.check_gamma(gamma)
+    length = _check_length("episode_length", episode_length)
+    iterations = _check_length("num_iterations", num_iterations)
+    next_state, reward = gridworld.to_grid_mdp(grid).deterministic_tables()
+    if initial_policy is None:
+        initial_policy = jnp.zeros((grid.num_states,), jnp.int32)
+    if tuple(np.shape(initial_policy)) != (grid.num_states,):
+        raise ValueError(
+            f"initial_policy must have shape [S] = [{grid.num_states}], "
+            f"got {list(np.shape(initial_policy))}"
+        )
+    return _mc_basic(
+        next_state,
+        reward,
+        jnp.asarray(initial_policy, jnp.int32),
+        jnp.float32(gamma),
+        length=length,
+        num_iterations=iterations,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("length", "num_iterations"))
+def _mc_basic(next_state, reward, policy0, gamma, *, length, num_iterations):
+    def iteration(policy, _):
+        q = truncated_action_values(
+            next_state, reward, policy, gamma=gamma, episode_length=length, max_length=length
+        )
+        new_policy = jnp.argmax(q, axis=-1).astype(jnp.int32)
+        return new_policy, (q, policy)
+
+    policy, (qs, policies) = jax.lax.scan(iteration, policy0, None, length=num_iterations)
+    history = jnp.concatenate([policies, policy[None]], axis=0)
+    return MCBasicResult(q=qs[-1], policy=policy, q_history=qs, policy_history=history)
+
+
+class BasicHparams(NamedTuple):
+    """Swept values of MC basic (scalars for one run; the runner batches them)."""
+
+    episode_length: jax.Array  # L, an integer stored as float32 by the runner
+    gamma: jax.Array
+
+
+class BasicCarry(NamedTuple):
+    """MC basic's state (deterministic: the seed is not used)."""
+
+    policy: jax.Array  # [S] int32 current policy pi_k
+    q: jax.Array  # [S, A] estimates of the previous policy (zeros before the first iteration)
+    q_star: jax.Array  # [S, A]
+    v_star: jax.Array  # [S]
+
+
+def _episode_lengths(config) -> list[int]:
+    """The episode lengths a config runs (its default and its sweep), validated."""
+    values = list(config.sweep.get("episode_length", ())) or [config.hparams.episode_length]
+    return [_check_length("episode_length", v) for v in values]
+
+
+def make_basic_experiment(config) -> Experiment:
+    """MC basic for the runner: one train step is one evaluate-improve iteration.
+
+    ``config.total_steps`` and ``config.chunk_steps`` count iterations; the scan length of an
+    episode is the longest ``episode_length`` of the config, shorter ones are masked.
+    """
+    grid = grid_from_config(config.env)
+    _check_deterministic(grid)
+    max_length = max(_episode_lengths(config))
+    dense = gridworld.to_mdp(grid)
+    next_state, reward = gridworld.to_grid_mdp(grid).deterministic_tables()
+    num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
+    chunk_steps = int(config.chunk_steps)
+
+    def init(key: jax.Array, hparams: BasicHparams) -> BasicCarry:
+        del key  # MC basic is deterministic
+        solution = dp.value_iteration(dense, gamma=hparams.gamma, tol=1e-6)
+        return BasicCarry(
+            policy=jnp.zeros((num_states,), jnp.int32),  # pi_0: always UP
+            q=jnp.zeros((num_states, num_actions), jnp.float32),
+            q_star=solution.q_values,
+            v_star=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+        )
+
+    def iteration(carry: BasicCarry, hparams: BasicHparams) -> BasicCarry:
+        q = truncated_action_values(
+            next_state,
+            reward,
+            carry.policy,
+            gamma=hparams.gamma,
+            episode_length=hparams.episode_length,
+            max_length=max_length,
+        )
+        return carry._replace(policy=jnp.argmax(q, axis=-1).astype(jnp.int32), q=q)
+
+    def train_chunk(carry: BasicCarry, hparams: BasicHparams) -> tuple[BasicCarry, dict]:
+        before = jax.lax.scan(
+            lambda c, _: (iteration(c, hparams), None), carry, None, length=chunk_steps - 1
+        )[0]
+        carry = iteration(before, hparams)
+        policy = jax.nn.one_hot(carry.policy, num_actions, dtype=jnp.float32)
+        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
+        value_error = jnp.max(jnp.abs(v_pi - carry.v_star))
+        metrics = {
+            "value_error": value_error,
+            "q_error": jnp.max(jnp.abs(carry.q - carry.q_star)),
+            "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
+            "policy_changes": jnp.sum(carry.policy != before.policy).astype(jnp.float32),
+        }
+        return carry, metrics
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=BasicHparams,
+        metrics=("value_error", "q_error", "optimal", "policy_changes"),
+        main_metric="value_error",
+        env_steps_per_chunk=chunk_steps * num_states * num_actions * max_length,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MC exploring starts and MC epsilon-greedy.
+
+
+class Hparams(NamedTuple):
+    """Swept values of MC exploring starts / epsilon-greedy (scalars for one run)."""
+
+    epsilon: jax.Array  # exploration of the behaviour (and improved) policy; 0 = greedy
+    gamma: jax.Array
+
+
+class Carry(NamedTuple):
+    """Training state of one seed and setting."""
+
+    q: jax.Array  # [S, A] average of the returns collected for each pair
+    counts: jax.Array  # [S, A] float32 number of returns averaged
+    episode: jax.Array  # [] int32 episodes done (the counter of the random streams)
+    key_data: jax.Array  # [2] uint32 raw key of this seed
+    q_target: jax.Array  # [S, A] action values of the best (epsilon-)greedy policy
+    v_target: jax.Array  # [S] its exact values
+
+
+class Episode(NamedTuple):
+    """One episode: ``states[t]``, ``actions[t]`` and ``rewards[t]`` (the book's ``r_{t+1}``)."""
+
+    states: jax.Array  # [L] int32
+    actions: jax.Array  # [L] int32
+    rewards: jax.Array  # [L] float32
+
+
+def generate_episode(
+    q: jax.Array,
+    key_data: jax.Array,
+    episode: jax.Array,
+    *,
+    params: gridworld.EnvParams,
+    epsilon: jax.Array,
+    length: int,
+    exploring_start: bool,
+) -> Episode:
+    """One episode of ``length`` steps following the epsilon-greedy policy of ``q``.
+
+    The start is drawn from the uniforms ``counter_uniforms(key_data, episode, stream=0)``: the
+    state uniformly, and with ``exploring_start`` the first action uniformly too (Zhao, ch. 5.3);
+    otherwise the first action comes from the policy like the others (ch. 5.4). The action at
+    step ``t >= 1`` uses ``counter_uniforms(key_data, episode * length + t, stream=1)``; the
+    environment's own randomness (slip) uses ``counter_key(..., stream=2)`` of the same step.
+
+    Args:
+        q: ``[S, A]`` action values defining the (epsilon-)greedy policy.
+        key_data: ``[2]`` uint32 raw key of the seed.
+        episode: ``[]`` int32 episode index.
+        params: the grid world's :class:`jaxrl.envs.gridworld.EnvParams`.
+        epsilon: exploration in [0, 1] (0: greedy).
+        length: static number of steps ``L``.
+        exploring_start: draw the first action uniformly rather than from the policy.
+    """
+    chex.assert_rank(q, 2)
+    num_states, num_actions = q.shape
+    u_state, u_action = rng.counter_uniforms(key_data, episode, stream=0)
+    s0 = jnp.minimum(jnp.floor(u_state * num_states), num_states - 1).astype(jnp.int32)
+    if exploring_start:
+        a0 = jnp.minimum(jnp.floor(u_action * num_actions), num_actions - 1).astype(jnp.int32)
+    else:
+        a0 = epsilon_greedy_action(q[s0], u_action, epsilon)
+    first_step = episode * length
+    # Without slip the move is deterministic and the step never reads its key: skip the hash.
+    unused_key = jax.random.wrap_key_data(jnp.zeros((2,), jnp.uint32), impl="threefry2x32")
+
+    def step(carry, t):
+        s, a = carry
+        if params.mdp.slip:
+            env_key = rng.counter_key(key_data, first_step + t, stream=2)
+        else:
+            env_key = unused_key
+        state = gridworld.EnvState(position=s, time=jnp.int32(0))
+        _, next_state, reward, _, _ = gridworld.step(env_key, state, a, params)
+        s_next = next_state.position
+        u, _ = rng.counter_uniforms(key_data, first_step + t + 1, stream=1)
+        a_next = epsilon_greedy_action(q[s_next], u, epsilon)
+        return (s_next, a_next), (s, a, reward)
+
+    _, (states, actions, rewards) = jax.lax.scan(step, (s0, a0), jnp.arange(length))
+    return Episode(states=states, actions=actions, rewards=rewards)
+
+
+def make_sampling_experiment(config) -> Experiment:
+    """MC exploring starts or MC epsilon-greedy (``config.method``) for the runner.
+
+    ``config.total_steps`` and ``config.chunk_steps`` count environment steps; a chunk is
+    ``chunk_steps / episode_length`` episodes, each followed by policy evaluation (averaging)
+    and improvement.
+    """
+    if config.method not in ("exploring_starts", "epsilon_greedy"):
+        raise ValueError(
+            f"config.method must be 'exploring_starts' or 'epsilon_greedy', got {config.method!r}"
+        )
+    if config.visits not in VISITS:
+        raise ValueError(f"config.visits must be one of {VISITS}, got {config.visits!r}")
+    length = _check_length("config.episode_length", config.episode_length)
+    tail = int(config.tail_steps)
+    if tail != config.tail_steps or not 0 <= tail < length:
+        raise ValueError(
+            f"config.tail_steps must be an integer in [0, episode_length) = [0, {length}), "
+            f"got {config.tail_steps!r}"
+        )
+    if config.chunk_steps % length:
+        raise ValueError(
+            f"config.chunk_steps ({config.chunk_steps}) must be a multiple of "
+            f"config.episode_length ({length})"
+        )
+    exploring_start = config.method == "exploring_starts"
+    first_visit = config.visits == "first"
+    grid = grid_from_config(config.env)
+    params = gridworld.make_params(grid)
+    dense = gridworld.to_mdp(grid)
+    num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
+    num_pairs = num_states * num_actions
+    episodes_per_chunk = int(config.chunk_steps) // length
+    counted = (jnp.arange(length) < length - tail).astype(jnp.float32)  # [L] tail left out
+
+    def init(key: jax.Array, hparams: Hparams) -> Carry:
+        solution = dp.epsilon_greedy_value_iteration(
+            dense, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
+        )
+        return Carry(
+            q=jnp.zeros((num_states, num_actions), jnp.float32),
+            counts=jnp.zeros((num_states, num_actions), jnp.float32),
+            episode=jnp.int32(0),
+            key_data=jax.random.key_data(key),
+            q_target=solution.q_values,
+            # The exact values of the best policy (a linear solve), not VI's approximation.
+            v_target=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+        )
+
+    def train_episode(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
+        episode = generate_episode(
+            carry.q,
+            carry.key_data,
+            carry.episode,
+            params=params,
+            epsilon=hparams.epsilon,
+            length=length,
+            exploring_start=exploring_start,
+        )
+        returns = discounted_returns(episode.rewards, gamma=hparams.gamma)
+        pairs = episode.states * num_actions + episode.actions
+        weights = counted * first_visit_mask(pairs, num_pairs) if first_visit else counted
+        q, counts = average_returns(
+            carry.q.reshape(-1), carry.counts.reshape(-1), pairs, returns, weights
+        )
+        # Improvement is implicit: the policy is always (epsilon-)greedy in the current q.
+        carry = carry._replace(
+            q=q.reshape(num_states, num_actions),
+            counts=counts.reshape(num_states, num_actions),
+            episode=carry.episode + 1,
+        )
+        return carry, returns[0]
+
+    def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:
+        carry, start_returns = jax.lax.scan(
+            lambda c, _: train_episode(c, hparams), carry, None, length=episodes_per_chunk
+        )
+        policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
+        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
+        value_error = jnp.max(jnp.abs(v_pi - carry.v_target))
+        metrics = {
+            "value_error": value_error,
+            "q_error": jnp.max(jnp.abs(carry.q - carry.q_target)),
+            "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
+            "return": jnp.mean(start_returns),
+        }
+        return carry, metrics
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        metrics=("value_error", "q_error", "optimal", "return"),
+        main_metric="value_error",
+        env_steps_per_chunk=episodes_per_chunk * length,
+    )
+
+
+def make_experiment(config) -> Experiment:
+    """The runner's view of the Monte Carlo method ``config.method`` (one of ``METHODS``).
+
+    See ``jaxrl/configs/mc_basic.py``, ``mc_exploring_starts.py`` and ``mc_epsilon_greedy.py``.
+    """
+    if config.method not in METHODS:
+        raise ValueError(f"config.method must be one of {METHODS}, got {config.method!r}")
+    if config.method == "basic":
+        return make_basic_experiment(config)
+    return make_sampling_experiment(config)
