@@ -19,7 +19,9 @@ The algorithm is ``jaxrl.tabular.q_learning`` (Zhao, ch. 7.4) on the book's 5 x 
   CPU core), so the peer uses lists. It is checked first: run for ``--check_steps`` steps, its
   greedy policy must be optimal (its exact values equal value iteration's within 1e-4).
 
-``ratio`` is our updates per second / the peer's (goal >= 100). ``scaling`` reports our updates
+``ratio`` is our updates per second / the peer's (goal >= 100). ``sarsa`` reports the same
+comparison for ``jaxrl.tabular.sarsa`` (variant ``sarsa``, constant step size, no restarts)
+against ``python_sarsa``, the same loop with the next action drawn before the update. ``scaling`` reports our updates
 per second for each seed count in ``--scaling`` (best of ``min(rounds, 2)`` rounds each).
 
     python -m experiments.benchmarks.tabular_sweep [--num_seeds=1024] [--steps=20000] \\
@@ -38,8 +40,9 @@ from absl import app, flags
 from experiments.benchmarks import common
 from jaxrl import dp
 from jaxrl.configs import q_learning as q_learning_config
+from jaxrl.configs import sarsa as sarsa_config
 from jaxrl.envs import gridworld
-from jaxrl.tabular import q_learning
+from jaxrl.tabular import q_learning, sarsa
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 1024, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer("steps", 20_000, "Q-learning updates per seed in our program.")
@@ -108,6 +111,58 @@ def python_q_learning(
     return q
 
 
+def python_sarsa(
+    next_state: list[list[int]],
+    reward: list[list[float]],
+    *,
+    steps: int,
+    learning_rate: float,
+    epsilon: float,
+    gamma: float,
+    seed: int,
+) -> list[list[float]]:
+    """The Sarsa peer: the same loop, with the next action drawn before the update and used in
+    the target ``r + gamma q(s', a')`` (the library's ``sarsa`` variant, constant step size)."""
+    rnd = random.Random(seed)
+    uniform = rnd.random
+    num_states = len(next_state)
+    q = [[0.0] * NUM_ACTIONS for _ in range(num_states)]
+    scale = NUM_ACTIONS / epsilon if epsilon > 0 else 0.0
+
+    def act(q_s):
+        u = uniform()
+        if u < epsilon:
+            return min(int(u * scale), NUM_ACTIONS - 1)
+        return q_s.index(max(q_s))
+
+    s = rnd.randrange(num_states)
+    a = act(q[s])
+    for _ in range(steps):
+        s_next = next_state[s][a]
+        a_next = act(q[s_next])
+        q_s = q[s]
+        q_s[a] += learning_rate * (reward[s][a] + gamma * q[s_next][a_next] - q_s[a])
+        s, a = s_next, a_next
+    return q
+
+
+def make_ours_sarsa(steps: int, num_seeds: int):
+    """Our vmapped Sarsa (``jaxrl.tabular.sarsa``, variant ``sarsa``, constant step size)."""
+    config = sarsa_config.get_config()
+    with config.unlocked():
+        config.chunk_steps = steps
+        config.step_size = "constant"
+        config.restart_every = 0
+    experiment = sarsa.make_experiment(config)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
+    hparams = sarsa.Hparams(
+        *(jnp.full((num_seeds,), x, jnp.float32) for x in (LEARNING_RATE, EPSILON, GAMMA))
+    )
+    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
+    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
+    return lambda: train_chunk(carry, hparams)
+
+
 def check_peer(grid, next_state, reward, steps: int) -> float:
     """Runs the peer for ``steps`` updates; its greedy policy must be optimal. Returns its
     ``max_s |v_pi - v*|``."""
@@ -173,6 +228,23 @@ def run(
     ours_rate = num_seeds * steps / times["ours"]
     peer_rate = peer_steps / times["peer"]
 
+    def peer_sarsa():
+        return python_sarsa(
+            next_state,
+            reward,
+            steps=peer_steps,
+            learning_rate=LEARNING_RATE,
+            epsilon=EPSILON,
+            gamma=GAMMA,
+            seed=1,
+        )
+
+    sarsa_times = common.best_times(
+        {"ours": make_ours_sarsa(steps, num_seeds), "peer": peer_sarsa}, rounds=rounds
+    )
+    sarsa_ours = num_seeds * steps / sarsa_times["ours"]
+    sarsa_peer = peer_steps / sarsa_times["peer"]
+
     table = []
     for n in scaling:
         fn = ours if n == num_seeds else make_ours(config, n)
@@ -198,6 +270,7 @@ def run(
         "peer_check_steps": check_steps if check else 0,
         "peer_check_value_error": peer_error,
         "scaling": table,
+        "sarsa": {"ours": sarsa_ours, "peer_value": sarsa_peer, "ratio": sarsa_ours / sarsa_peer},
         "device": common.device_description(),
     }
 
@@ -224,6 +297,11 @@ def main(argv):
         f"{result['steps']} steps in {result['ours_seconds']:.3f} s; "
         f"{result['ours_optimal_fraction']:.2f} of seeds optimal), "
         f"python {result['peer_value'] / 1e6:.3f} M updates/s (x{result['ratio']:.1f})"
+    )
+    sarsa_result = result["sarsa"]
+    print(
+        f"sarsa: ours {sarsa_result['ours'] / 1e6:.2f} M updates/s, python "
+        f"{sarsa_result['peer_value'] / 1e6:.3f} M updates/s (x{sarsa_result['ratio']:.1f})"
     )
     print("seeds  M updates/s")
     for row in result["scaling"]:

@@ -42,3 +42,31 @@ def test_tabular_sweep_benchmark_runs():
     assert [row["num_seeds"] for row in result["scaling"]] == [1, 8]
     assert all(row["updates_per_s"] > 0 for row in result["scaling"])
     assert result["device"]
+    assert result["sarsa"]["ours"] > 0 and result["sarsa"]["peer_value"] > 0
+
+
+def test_python_sarsa_peer_is_sarsa():
+    """The Sarsa peer with epsilon = 1 (a uniform behaviour) evaluates the uniform policy: its
+    q is q_pi of the uniform policy, whose state values (the mean over actions) are the book's
+    figure for the random policy (top row -3.8, -3.8, -3.6, -3.1, -3.2), up to the noise of a
+    constant step size 0.02 (a stationary standard deviation of about sqrt(0.02 / 2) times the
+    target's spread, about 0.15; the mean over a row of five states is tighter)."""
+    import numpy as np
+
+    from experiments.benchmarks.tabular_sweep import python_sarsa
+    from jaxrl.envs import gridworld
+
+    tables = gridworld.to_grid_mdp(gridworld.book_grid()).deterministic_tables()
+    q = np.asarray(
+        python_sarsa(
+            np.asarray(tables[0]).tolist(),
+            np.asarray(tables[1]).astype(float).tolist(),
+            steps=300_000,
+            learning_rate=0.02,
+            epsilon=1.0,
+            gamma=0.9,
+            seed=0,
+        )
+    )
+    top_row = q.mean(axis=1)[:5]
+    assert abs(top_row.mean() - np.mean([-3.8, -3.8, -3.6, -3.1, -3.2])) < 0.3
