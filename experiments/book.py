@@ -1,4 +1,4 @@
-r"""The grid-world examples of chapters 2-4 of Zhao's book: figures, values.json and report.html.
+r"""The grid-world examples of chapters 2-5 and 7 of Zhao's book: figures, values.json, report.html.
 
 Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
 
@@ -7,7 +7,12 @@ Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
 * ch. 3: optimal values and policies for several discounts, for a strongly punished forbidden
   area, and the invariance of the optimal policy under r -> r + b (value iteration);
 * ch. 4: the sequence of policies of policy iteration, and ||v_k - v*||_inf against k for value
-  iteration, truncated policy iteration with several truncation lengths and policy iteration.
+  iteration, truncated policy iteration with several truncation lengths and policy iteration;
+* ch. 5: MC basic's values and policies for several episode lengths, and the best epsilon-greedy
+  policies and their values for several epsilons;
+* ch. 7: learning curves (mean and 95% interval over seeds) of TD(0), Q-learning on and off
+  policy, Sarsa and expected Sarsa against the dynamic-programming answers, run as
+  ``jax.jit(jax.vmap(experiment.train_chunk))`` over seeds, and off-policy Q-learning's policy.
 
 Usage::
 
@@ -37,7 +42,15 @@ from ml_collections import config_flags
 
 from jaxrl import dp, plotting
 from jaxrl.configs import book as book_config
+from jaxrl.configs import expected_sarsa as expected_sarsa_config
+from jaxrl.configs import q_learning as q_learning_config
+from jaxrl.configs import q_learning_off_policy as q_learning_off_policy_config
+from jaxrl.configs import sarsa as sarsa_config
+from jaxrl.configs import td0 as td0_config
 from jaxrl.envs import gridworld as gw
+from jaxrl.run.experiment import seed_keys
+from jaxrl.run.stats import summarize
+from jaxrl.tabular import monte_carlo, q_learning, sarsa, td0
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory to write figures and results into.")
 _CONFIG = config_flags.DEFINE_config_file(
@@ -109,6 +122,26 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError("config.truncations must hold at least one truncation length")
     for j in truncations:
         _check_positive_int("truncations", j)
+    lengths = tuple(config.mc_episode_lengths)
+    if not lengths:
+        raise ValueError("config.mc_episode_lengths must hold at least one episode length")
+    for n in lengths:
+        _check_positive_int("mc_episode_lengths", n)
+    epsilons = tuple(config.epsilons)
+    if not epsilons:
+        raise ValueError("config.epsilons must hold at least one epsilon")
+    for e in epsilons:
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0.0 <= e <= 1.0:
+            raise ValueError(f"config.epsilons must each be in [0, 1], got {e!r}")
+    for name in ("mc_iterations", "td_num_seeds", "td_steps", "td_chunks"):
+        _check_positive_int(name, config[name])
+    if isinstance(config.td_seed, bool) or not isinstance(config.td_seed, (int, np.integer)):
+        raise ValueError(f"config.td_seed must be an integer, got {config.td_seed!r}")
+    if config.td_steps % config.td_chunks:
+        raise ValueError(
+            f"config.td_chunks must divide config.td_steps, got td_steps={config.td_steps} and "
+            f"td_chunks={config.td_chunks}"
+        )
     try:  # GridWorld validates the rewards (finite) and names the field.
         book_grid(config)
         book_grid(config, reward_forbidden=config.strong_reward_forbidden)
@@ -300,6 +333,162 @@ def chapter4(config, grid: gw.GridWorld) -> dict:
     return {"sequence": sequence, "curves": curves, "v_star": np.asarray(v_star)}
 
 
+def chapter5(config, grid: gw.GridWorld) -> dict:
+    """MC basic for several episode lengths, and optimal epsilon-greedy policies (Zhao, ch. 5)."""
+    mdp = gw.to_mdp(grid)
+    optimal = solve(grid, gamma=config.gamma, config=config)
+    v_star = np.asarray(dp.evaluate_policy(mdp, optimal["policy"], gamma=config.gamma))
+    q_star = optimal["q_values"]
+    mc = []
+    for length in config.mc_episode_lengths:
+        result = monte_carlo.mc_basic(
+            grid,
+            gamma=config.gamma,
+            episode_length=int(length),
+            num_iterations=config.mc_iterations,
+        )
+        q = np.asarray(result.q)
+        policy = one_hot_policy(np.asarray(result.policy))
+        exact = np.asarray(dp.evaluate_policy(mdp, policy, gamma=config.gamma))
+        mc.append(
+            {
+                "episode_length": int(length),
+                # The estimated state values max_a q(s, a) (q of the last evaluated policy).
+                "values": q.max(-1),
+                "policy": policy,
+                "value_error": float(np.abs(q.max(-1) - v_star).max()),
+                "policy_optimal": bool(np.abs(exact - v_star).max() < 1e-3),
+            }
+        )
+    eps = []
+    for epsilon in config.epsilons:
+        result = dp.epsilon_greedy_value_iteration(
+            mdp, epsilon=float(epsilon), gamma=config.gamma, tol=config.tol
+        )
+        if not bool(result.converged):
+            logging.warning("epsilon-greedy value iteration did not converge, eps=%s", epsilon)
+        policy = np.asarray(result.policy)
+        # Exact values of that policy (a linear solve), as in chapter 4.
+        values = np.asarray(dp.evaluate_policy(mdp, policy, gamma=config.gamma))
+        # States whose greedy action (the most likely one) is not optimal (not argmax of q*).
+        greedy = policy.argmax(-1)
+        chosen = q_star[np.arange(grid.num_states), greedy]
+        not_optimal = int(np.sum(chosen < q_star.max(-1) - 1e-4 * (1 + np.abs(q_star).max())))
+        eps.append(
+            {
+                "epsilon": float(epsilon),
+                "policy": policy,
+                "values": values,
+                "non_optimal_greedy_states": not_optimal,
+            }
+        )
+    return {"mc_basic": mc, "epsilon_greedy": eps}
+
+
+# Chapter 7: (name, module, library config, what the error is measured against, metric).
+TD_ALGORITHMS = (
+    ("TD(0)", td0, td0_config, "v_pi (uniform policy)", "value_error"),
+    ("Q-learning (on-policy)", q_learning, q_learning_config, "v*", "value_error"),
+    ("Q-learning (off-policy)", q_learning, q_learning_off_policy_config, "v*", "value_error"),
+    ("Sarsa", sarsa, sarsa_config, "v_eps* (best eps-greedy)", "value_gap"),
+    ("expected Sarsa", sarsa, expected_sarsa_config, "v_eps* (best eps-greedy)", "value_gap"),
+)
+
+
+def td_config(config, library_config) -> ml_collections.ConfigDict:
+    """A library config with the book's grid, gamma and budget (the hparams stay the library's)."""
+    cfg = library_config.get_config()
+    with cfg.unlocked():
+        cfg.num_seeds = config.td_num_seeds
+        cfg.total_steps = config.td_steps
+        cfg.chunk_steps = config.td_steps // config.td_chunks
+        cfg.hparams.gamma = config.gamma
+        for name in ("reward_boundary", "reward_forbidden", "reward_target", "reward_step"):
+            cfg.env[name] = config[name]
+    return cfg
+
+
+def run_seeds(module, cfg, *, seed: int, num_seeds: int, num_chunks: int, metric: str):
+    """``num_seeds`` runs of ``module.make_experiment(cfg)`` in one vmapped program per chunk.
+
+    Returns:
+        ``(carry, errors [num_chunks, num_seeds])``: the final carry (leaves ``[num_seeds, ...]``)
+        and ``metric`` after each chunk.
+    """
+    experiment = module.make_experiment(cfg)
+    hparams = experiment.hparams_type(
+        **{k: jnp.full((num_seeds,), v, jnp.float32) for k, v in cfg.hparams.items()}
+    )
+    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(seed, num_seeds), hparams)
+    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
+    errors = []
+    for k in range(num_chunks):
+        carry, metrics = train_chunk(carry, hparams)
+        chunk_errors = np.asarray(metrics[metric])
+        if not np.all(np.isfinite(chunk_errors)):
+            bad = int(np.argmin(np.isfinite(chunk_errors)))
+            raise FloatingPointError(f"non-finite {metric} in chunk {k}, seed index {bad}")
+        errors.append(chunk_errors)
+    return carry, np.stack(errors)
+
+
+def _step_size_text(cfg) -> str:
+    """The step-size schedule of a library config in words, e.g. ``lr / n(s, a)^0.6``."""
+    n = "n(s)" if cfg.algorithm == "td0" else "n(s, a)"
+    if cfg.step_size == "constant":
+        return "constant lr"
+    if cfg.step_size == "harmonic":
+        return f"lr / {n}"
+    return f"lr / {n}^{cfg.step_power:g}"
+
+
+def chapter7(config, grid: gw.GridWorld, v_star: np.ndarray) -> dict:
+    """Learning curves of TD(0), Q-learning (on and off policy), Sarsa and expected Sarsa."""
+    chunk_steps = config.td_steps // config.td_chunks
+    curves = {}
+    off_policy_q = None
+    for name, module, library_config, truth, metric in TD_ALGORITHMS:
+        cfg = td_config(config, library_config)
+        start = time.perf_counter()
+        carry, errors = run_seeds(
+            module,
+            cfg,
+            seed=config.td_seed,
+            num_seeds=config.td_num_seeds,
+            num_chunks=config.td_chunks,
+            metric=metric,
+        )
+        logging.info("ch. 7 %s: %.1f s", name, time.perf_counter() - start)
+        stats = summarize(errors, axis=1)  # over the seeds
+        curves[name] = {
+            "truth": truth,
+            "metric": metric,
+            "hparams": {k: float(v) for k, v in cfg.hparams.items()},
+            "step_size": _step_size_text(cfg),
+            "restart_every": int(cfg.get("restart_every", 0)),
+            "errors": errors,
+            **stats,
+        }
+        if name == "Q-learning (off-policy)":
+            off_policy_q = np.asarray(carry.q)
+    # The greedy policy of seed 0's off-policy estimates, and its exact values.
+    mdp = gw.to_mdp(grid)
+    greedy = np.asarray(dp.greedy_policy(jnp.asarray(off_policy_q[0])))
+    greedy_values = np.asarray(dp.evaluate_policy(mdp, greedy, gamma=config.gamma))
+    final = curves["Q-learning (off-policy)"]["errors"][-1]
+    return {
+        "steps": chunk_steps * np.arange(1, config.td_chunks + 1),
+        "curves": curves,
+        "off_policy": {
+            "policy": greedy,
+            "values": greedy_values,
+            "value_error_seed0": float(np.abs(greedy_values - v_star).max()),
+            "final_value_error_max": float(final.max()),
+            "optimal_fraction": float(np.mean(final < 1e-4)),
+        },
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures.
 
@@ -313,11 +502,28 @@ def _pair_figure(grid, panels, *, dpi, path, panel_size=2.9):
     return plotting.save_figure(fig, path, dpi=dpi)
 
 
+def _pair_rows(grid, panels, *, dpi, path, per_row=4, panel_size=2.6):
+    """Like :func:`_pair_figure`, wrapped after ``per_row`` columns (two axes rows per row)."""
+    ncols = min(per_row, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plotting.new_figure(2 * nrows, ncols, panel_size=panel_size)
+    for i, (title, policy, values) in enumerate(panels):
+        r, c = divmod(i, ncols)
+        plotting.plot_grid(axes[2 * r, c], grid, policy=policy, title=title)
+        plotting.plot_grid(axes[2 * r + 1, c], grid, values=values)
+    for i in range(len(panels), nrows * ncols):
+        r, c = divmod(i, ncols)
+        axes[2 * r, c].set_axis_off()
+        axes[2 * r + 1, c].set_axis_off()
+    return plotting.save_figure(fig, path, dpi=dpi)
+
+
 def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[str, str]]]:
     """Writes every PNG; returns ``{chapter: [(filename, caption), ...]}``."""
     grid, c2, c3, c4 = results["grid"], results["ch2"], results["ch3"], results["ch4"]
     gamma = results["gamma"]
-    figures = {"ch2": [], "ch3": [], "ch4": []}
+    c4_optimal = {"policy": c2["policies"]["optimal"]["policy"], "values": c4["v_star"]}
+    figures = {"ch2": [], "ch3": [], "ch4": [], "ch5": [], "ch7": []}
 
     def add(chapter, name, caption):
         figures[chapter].append((name, caption))
@@ -440,6 +646,121 @@ def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[st
         "the flat tails near 1e-5 are float32 round-off, and an error of exactly 0 (policy "
         "iteration once it has found the optimal policy) cannot be drawn on a log axis.",
     )
+    c5 = results["ch5"]
+    panels = [(f"L = {e['episode_length']}", e["policy"], e["values"]) for e in c5["mc_basic"]]
+    _pair_rows(grid, panels, dpi=dpi, path=os.path.join(workdir, "ch5_episode_length.png"))
+    optimal_lengths = [e["episode_length"] for e in c5["mc_basic"] if e["policy_optimal"]]
+    if optimal_lengths:
+        reach = (
+            f"From L = {optimal_lengths[0]} (of those shown) the final policy is optimal (its "
+            "exact values are v*), but the values are truncated sums of rewards"
+        )
+    else:
+        reach = "For none of these lengths is the final policy optimal"
+    last = c5["mc_basic"][-1]
+    add(
+        "ch5",
+        "ch5_episode_length.png",
+        f"MC basic (ch. 5.2) with episode length L: the final greedy policy (top) and the "
+        f"estimated state values max_a q(s, a) (bottom) after {results['mc_iterations']} "
+        "evaluate-improve iterations from 'always up', one L-step episode per state-action pair "
+        "(the grid is deterministic). With a short episode only states from which the target "
+        "can be reached within L steps see a positive return (L = 1: the target and its four "
+        "neighbours); the others keep whatever action avoids a penalty soonest. The reach grows "
+        f"with L. {reach}; at L = {last['episode_length']} the largest difference from the "
+        f"optimal values is {last['value_error']:.1e}.",
+    )
+
+    panels = [
+        (f"epsilon = {e['epsilon']:g}", e["policy"], e["values"]) for e in c5["epsilon_greedy"]
+    ]
+    _pair_figure(grid, panels, dpi=dpi, path=os.path.join(workdir, "ch5_epsilon.png"))
+    top = ", ".join(f"{e['values'][0]:.2f}" for e in c5["epsilon_greedy"])
+    changed = ", ".join(
+        f"{e['non_optimal_greedy_states']} (epsilon = {e['epsilon']:g})"
+        for e in c5["epsilon_greedy"]
+    )
+    add(
+        "ch5",
+        "ch5_epsilon.png",
+        "The best epsilon-greedy policy (top; arrow length and opacity show the probabilities: "
+        "greedy action 1 - 4 epsilon / 5, every other action epsilon / 5) and its exact values "
+        "(bottom) for each epsilon (ch. 5.4), by value iteration over epsilon-greedy policies. "
+        "The values fall in every state as epsilon grows, since the random actions lead into "
+        f"forbidden cells and off the boundary: v(0, 0) = {top} for epsilon = "
+        f"{', '.join(f'{e:g}' for e in results['epsilons'])}. States whose greedy action is not "
+        f"optimal for the original problem: {changed}. With a large epsilon the greedy part of the "
+        "best epsilon-greedy policy can stop being optimal (it weighs the random moves into the "
+        "forbidden cells), one reason to keep epsilon small or let it decay.",
+    )
+
+    c7 = results["ch7"]
+    groups = (
+        ("TD(0): max_s |v(s) - v_pi(s)|", ("TD(0)",)),
+        (
+            "Q-learning: max_s |v_greedy(s) - v*(s)|",
+            ("Q-learning (on-policy)", "Q-learning (off-policy)"),
+        ),
+        ("Sarsa: max_s v_eps*(s) - v_pi(s)", ("Sarsa", "expected Sarsa")),
+    )
+    fig, axes = plotting.new_figure(1, len(groups), panel_size=4.2)
+    for ax, (title, names) in zip(axes[0], groups, strict=True):
+        plotting.plot_learning_curves(
+            ax,
+            c7["steps"],
+            np.stack([c7["curves"][n]["mean"] for n in names]),
+            np.stack([c7["curves"][n]["ci_low"] for n in names]),
+            np.stack([c7["curves"][n]["ci_high"] for n in names]),
+            labels=list(names),
+            ylabel="value error",
+            title=title,
+        )
+        ax.set_ylim(bottom=0.0)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    plotting.save_figure(fig, os.path.join(workdir, "ch7_learning_curves.png"), dpi=dpi)
+    hp = {n: c["hparams"] for n, c in c7["curves"].items()}
+    add(
+        "ch7",
+        "ch7_learning_curves.png",
+        f"Temporal-difference learning on the 5x5 grid (ch. 7), one long trajectory per seed: the "
+        f"mean over {results['td_num_seeds']} seeds and its 95% t-interval (shaded) of the "
+        "error after every chunk, against dynamic programming's answer. Left: TD(0) evaluating "
+        f"the uniform random policy (step size {c7['curves']['TD(0)']['step_size']}, lr = "
+        f"{hp['TD(0)']['learning_rate']:g}), error against its exact v_pi. Middle: Q-learning "
+        "with an epsilon-greedy behaviour (epsilon = "
+        f"{hp['Q-learning (on-policy)']['epsilon']:g}) and off-policy from a uniform behaviour "
+        f"(step size {c7['curves']['Q-learning (off-policy)']['step_size']}, lr = "
+        f"{hp['Q-learning (off-policy)']['learning_rate']:g}); the error is "
+        "that of the greedy policy's exact values against v*, 0 once the greedy policy is "
+        "optimal. Right: Sarsa and expected Sarsa with epsilon = "
+        f"{hp['Sarsa']['epsilon']:g} (step size {c7['curves']['Sarsa']['step_size']}, lr = "
+        f"{hp['Sarsa']['learning_rate']:g}, a random restart every "
+        f"{c7['curves']['Sarsa']['restart_every']} steps), the gap of the "
+        "learned epsilon-greedy policy's exact values to the best epsilon-greedy policy's.",
+    )
+
+    off = c7["off_policy"]
+    _pair_figure(
+        grid,
+        [
+            ("off-policy Q-learning, seed 0", off["policy"], off["values"]),
+            ("optimal (value iteration)", c4_optimal["policy"], c4_optimal["values"]),
+        ],
+        dpi=dpi,
+        path=os.path.join(workdir, "ch7_off_policy.png"),
+    )
+    add(
+        "ch7",
+        "ch7_off_policy.png",
+        "Off-policy Q-learning (ch. 7.4.2): the behaviour picks each action with probability 1/5 "
+        f"and never looks at the estimates. After {results['td_steps']} steps the greedy policy "
+        "of seed 0's estimates (left, with its exact values) "
+        + ("is optimal" if off["value_error_seed0"] < 1e-3 else "is not yet optimal")
+        + f": max_s |v_greedy(s) - v*(s)| = {off['value_error_seed0']:.1e} (largest over all "
+        f"{results['td_num_seeds']} seeds: {off['final_value_error_max']:.1e}; optimal in "
+        f"{100 * off['optimal_fraction']:.0f}% of the seeds). Right: an optimal policy by value "
+        "iteration; where several actions are optimal the two may pick different ones.",
+    )
     return figures
 
 
@@ -533,6 +854,56 @@ def values_json(config, results) -> dict:
                 "iterations": config.num_iterations,
                 "errors": {name: _sig(e) for name, e in c4["curves"].items()},
             },
+        },
+        "chapter5": {
+            "gamma": config.gamma,
+            "mc_basic": [
+                {
+                    "episode_length": e["episode_length"],
+                    "policy_optimal": e["policy_optimal"],
+                    "max_abs_error_to_v_star": float(f"{e['value_error']:.3g}"),
+                    **_solution_json(grid, e),
+                }
+                for e in results["ch5"]["mc_basic"]
+            ],
+            "mc_iterations": config.mc_iterations,
+            "epsilon_greedy": [
+                {
+                    "epsilon": e["epsilon"],
+                    "non_optimal_greedy_states": e["non_optimal_greedy_states"],
+                    **_solution_json(grid, e),
+                }
+                for e in results["ch5"]["epsilon_greedy"]
+            ],
+        },
+        "chapter7": _chapter7_json(config, grid, results["ch7"]),
+    }
+
+
+def _chapter7_json(config, grid, c7) -> dict:
+    off = c7["off_policy"]
+    return {
+        "gamma": config.gamma,
+        "num_seeds": config.td_num_seeds,
+        "steps": [int(x) for x in c7["steps"]],
+        "curves": {
+            name: {
+                "truth": c["truth"],
+                "metric": c["metric"],
+                "hparams": c["hparams"],
+                "step_size": c["step_size"],
+                "mean": _sig(c["mean"]),
+                "ci_low": _sig(c["ci_low"]),
+                "ci_high": _sig(c["ci_high"]),
+                "final_max_over_seeds": float(f"{c['errors'][-1].max():.4g}"),
+            }
+            for name, c in c7["curves"].items()
+        },
+        "off_policy_greedy": {
+            **_solution_json(grid, off),
+            "value_error_seed0": float(f"{off['value_error_seed0']:.3g}"),
+            "final_value_error_max": float(f"{off['final_value_error_max']:.3g}"),
+            "optimal_fraction": off["optimal_fraction"],
         },
     }
 
@@ -628,12 +999,36 @@ def report_html(config, results, figures, workdir: str) -> str:
         '<table class="kv"><tr><th>method</th><th>k=0</th>'
         f"<th>k={min(10, k_last)}</th><th>k={k_last}</th></tr>{conv_rows}</table>"
     )
+    c5, c7 = results["ch5"], results["ch7"]
+    ch5_mc_tables = "".join(
+        _values_table(grid, e["values"], e["policy"], f"MC basic, L={e['episode_length']}")
+        for e in c5["mc_basic"]
+    )
+    ch5_eps_tables = "".join(
+        _values_table(grid, e["values"], e["policy"], f"epsilon={e['epsilon']:g}")
+        for e in c5["epsilon_greedy"]
+    )
+    td_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(c['truth'])}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v:g}' for k, v in c['hparams'].items()))}"
+        f"; step size {html.escape(c['step_size'])}</td>"
+        f"<td>{c['mean'][0]:.3g} [{c['ci_low'][0]:.3g}, {c['ci_high'][0]:.3g}]</td>"
+        f"<td>{c['mean'][-1]:.3g} [{c['ci_low'][-1]:.3g}, {c['ci_high'][-1]:.3g}]</td></tr>"
+        for name, c in c7["curves"].items()
+    )
+    steps = c7["steps"]
+    td_table = (
+        '<table class="kv"><tr><th>algorithm</th><th>error against</th><th>hparams</th>'
+        f"<th>after {steps[0]} steps</th><th>after {steps[-1]} steps</th></tr>{td_rows}</table>"
+    )
+    off = c7["off_policy"]
+    off_table = _values_table(grid, off["values"], off["policy"], "off-policy Q-learning, seed 0")
     config_json = html.escape(json.dumps(config.to_dict(), indent=1))
     gamma = config.gamma
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-4 grid world</title>
+<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-7 grid world</title>
 <style>{_CSS}</style></head><body>
-<h1>Grid-world examples of chapters 2-4</h1>
+<h1>Grid-world examples of chapters 2-5 and 7</h1>
 <p>S. Zhao, <i>Mathematical Foundations of Reinforcement Learning</i>. The 5x5 grid has the target
 (cyan) at (3, 2) and forbidden cells (orange) at {html.escape(str(list(grid.forbidden)))}; cells
 are (row, col), 0-based, row 0 at the top. Rewards: boundary {grid.reward_boundary:g}, forbidden
@@ -654,6 +1049,22 @@ r<sub>&pi;</sub>, with &gamma; = {gamma}.</p>
 {imgs["ch4"]}
 <h3>Policy iteration: values of each policy</h3><div>{ch4_tables}</div>
 <h3>||v<sub>k</sub> - v*||<sub>&infin;</sub></h3>{conv_table}
+<h2>Chapter 5: Monte Carlo methods</h2>
+<p>MC basic (Algorithm 5.1) replaces the model-based policy evaluation of policy iteration by the
+return of one episode of length L from every state-action pair (one is enough: the grid is
+deterministic), starting from "always up", {config.mc_iterations} iterations, &gamma; = {gamma}.
+The second figure shows the best epsilon-greedy policies, the target of MC epsilon-greedy (and of
+Sarsa) with a fixed &epsilon;: exploration costs value, the more the larger &epsilon;.</p>
+{imgs["ch5"]}
+<h3>MC basic: estimated state values max<sub>a</sub> q(s, a)</h3><div>{ch5_mc_tables}</div>
+<h3>Best epsilon-greedy policies: exact state values</h3><div>{ch5_eps_tables}</div>
+<h2>Chapter 7: temporal-difference learning</h2>
+<p>{config.td_num_seeds} seeds per algorithm, {config.td_steps} steps each on one long trajectory
+(the continuing task), errors measured every {steps[0]} steps; every error is computed against the
+exact dynamic-programming answer. Mean over seeds with the 95% t-interval in brackets.</p>
+{imgs["ch7"]}
+<h3>Value errors</h3>{td_table}
+<h3>Off-policy Q-learning: the learned greedy policy</h3><div>{off_table}</div>
 <h2>Configuration</h2><pre>{config_json}</pre>
 </body></html>
 """
@@ -675,11 +1086,17 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, str]:
     grid = book_grid(config)
     results = {
         "gamma": config.gamma,
+        "mc_iterations": config.mc_iterations,
+        "epsilons": tuple(config.epsilons),
+        "td_num_seeds": config.td_num_seeds,
+        "td_steps": config.td_steps,
         "grid": grid,
         "ch2": chapter2(config, grid),
         "ch3": chapter3(config, grid),
         "ch4": chapter4(config, grid),
+        "ch5": chapter5(config, grid),
     }
+    results["ch7"] = chapter7(config, grid, results["ch4"]["v_star"])
     logging.info("computed all examples in %.1f s", time.perf_counter() - start)
     figures = write_figures(results, workdir, dpi=config.dpi)
 

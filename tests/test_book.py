@@ -1,7 +1,8 @@
 """Smoke tests of the experiments.book binary, run as the user runs it (a subprocess).
 
-The binary runs once per session (about 10 s on 2 CPU cores); the tests then read what it wrote.
-A subprocess keeps the binary's absl flags out of the test process.
+The binary runs once per session (about 30 s on 2 CPU cores, with a reduced chapter 7 budget that
+is still enough for its claims); the tests then read what it wrote. A subprocess keeps the
+binary's absl flags out of the test process.
 """
 
 import json
@@ -23,7 +24,14 @@ FIGURES = (
     "ch3_affine.png",
     "ch4_policy_iteration.png",
     "ch4_convergence.png",
+    "ch5_episode_length.png",
+    "ch5_epsilon.png",
+    "ch7_learning_curves.png",
+    "ch7_off_policy.png",
 )
+# Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
+# but enough for off-policy Q-learning to find the optimal policy in every seed.
+TD_FLAGS = ("--config.td_num_seeds=16", "--config.td_steps=100000", "--config.td_chunks=10")
 
 
 def _run(*args, timeout=120):
@@ -41,7 +49,7 @@ def _run(*args, timeout=120):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
-    proc = _run(f"--workdir={workdir}")
+    proc = _run(f"--workdir={workdir}", *TD_FLAGS)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"wrote {workdir / 'report.html'}" in proc.stderr  # absl logging says where
     return workdir
@@ -62,7 +70,7 @@ def test_writes_everything_into_workdir(workdir):
 
 def test_report_is_self_contained(workdir):
     report = (workdir / "report.html").read_text()
-    for chapter in ("Chapter 2", "Chapter 3", "Chapter 4"):
+    for chapter in ("Chapter 2", "Chapter 3", "Chapter 4", "Chapter 5", "Chapter 7"):
         assert chapter in report
     assert report.count('src="data:image/png;base64,') == len(FIGURES)
     # No reference to any other file: every src is a data URI and there are no links.
@@ -132,9 +140,78 @@ def test_chapter4_policy_iteration_and_convergence(values):
     assert values["config"]["gamma"] == 0.9
 
 
+def test_chapter5_mc_basic_episode_length(values):
+    ch5 = values["chapter5"]
+    mc = {e["episode_length"]: e for e in ch5["mc_basic"]}
+    assert sorted(mc) == [1, 2, 3, 4, 14, 15, 30, 100]
+    optimal = np.array(values["chapter4"]["convergence"]["v_star"])
+    # L = 100: the truncation costs gamma^100 * 10 < 3e-4, so these are the optimal values.
+    v100 = np.array(mc[100]["values"])
+    np.testing.assert_allclose(np.round(v100[0], 1), [5.8, 5.6, 6.2, 6.5, 5.8])
+    np.testing.assert_allclose(v100, optimal, atol=1e-3)
+    assert mc[100]["policy_optimal"] and not mc[4]["policy_optimal"]
+    # L = 1: only the immediate reward counts: 1 at the target and where one step reaches it,
+    # 0 everywhere else (a free neighbour or staying is always available).
+    expected = np.zeros((5, 5))
+    for cell in ((3, 2), (2, 2), (4, 2), (3, 1), (3, 3)):
+        expected[cell] = 1.0
+    np.testing.assert_allclose(mc[1]["values"], expected, atol=1e-6)
+    # The values grow with the episode length (longer sums of non-negative optimal rewards).
+    v14, v30 = np.array(mc[14]["values"]), np.array(mc[30]["values"])
+    assert np.all(v14 <= v30 + 1e-3) and np.all(v30 <= v100 + 1e-3)
+
+
+def test_chapter5_epsilon_lowers_values(values):
+    eps = sorted(values["chapter5"]["epsilon_greedy"], key=lambda e: e["epsilon"])
+    assert [e["epsilon"] for e in eps] == [0.0, 0.1, 0.2, 0.5]
+    stacked = np.array([e["values"] for e in eps])  # [E, 5, 5]
+    assert np.all(np.diff(stacked, axis=0) < 0)  # strictly lower in every state
+    np.testing.assert_allclose(stacked[0], values["chapter4"]["convergence"]["v_star"], atol=2e-3)
+    assert eps[0]["policy"]["actions"] is not None  # epsilon = 0: deterministic
+    assert eps[1]["policy"]["actions"] is None  # stochastic
+    probs = np.array(eps[3]["policy"]["probabilities"])
+    np.testing.assert_allclose(probs.max(-1), 1 - 0.5 * 4 / 5, atol=1e-3)  # greedy action
+    np.testing.assert_allclose(probs.min(-1), 0.5 / 5, atol=1e-3)
+
+
+def test_chapter7_learning_curves(values):
+    ch7 = values["chapter7"]
+    assert ch7["num_seeds"] == 16
+    assert ch7["steps"] == [10_000 * k for k in range(1, 11)]
+    curves = ch7["curves"]
+    assert set(curves) == {
+        "TD(0)",
+        "Q-learning (on-policy)",
+        "Q-learning (off-policy)",
+        "Sarsa",
+        "expected Sarsa",
+    }
+    for name, c in curves.items():
+        mean, low, high = (np.array(c[k]) for k in ("mean", "ci_low", "ci_high"))
+        assert mean.shape == (10,), name
+        assert np.all(low <= mean + 1e-6) and np.all(mean <= high + 1e-6), name
+        assert np.all(mean >= -1e-6), name  # errors and gaps are non-negative
+        # The errors fall: the last chunk below the first, the second half below the first.
+        assert mean[-1] < 0.5 * mean[0], name
+        assert mean[5:].mean() < mean[:5].mean(), name
+    assert curves["TD(0)"]["mean"][-1] < 0.2
+    off = curves["Q-learning (off-policy)"]
+    assert off["final_max_over_seeds"] < 1e-3  # optimal in every seed
+    greedy = ch7["off_policy_greedy"]
+    assert greedy["optimal_fraction"] == 1.0 and greedy["value_error_seed0"] < 1e-3
+    np.testing.assert_allclose(
+        greedy["values"], values["chapter4"]["convergence"]["v_star"], atol=1e-3
+    )
+
+
 @pytest.mark.parametrize(
     "flag, field",
-    [("--config.gamma=1.0", "gamma"), ("--config.truncations=(3,0)", "truncations")],
+    [
+        ("--config.gamma=1.0", "gamma"),
+        ("--config.truncations=(3,0)", "truncations"),
+        ("--config.mc_episode_lengths=(1,0)", "mc_episode_lengths"),
+        ("--config.td_chunks=7", "td_chunks"),
+    ],
 )
 def test_bad_config_fails_fast(tmp_path, flag, field):
     workdir = tmp_path / "never"

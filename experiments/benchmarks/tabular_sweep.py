@@ -21,8 +21,9 @@ The algorithm is ``jaxrl.tabular.q_learning`` (Zhao, ch. 7.4) on the book's 5 x 
 
 ``ratio`` is our updates per second / the peer's (goal >= 100). ``sarsa`` reports the same
 comparison for ``jaxrl.tabular.sarsa`` (variant ``sarsa``, constant step size, no restarts)
-against ``python_sarsa``, the same loop with the next action drawn before the update. ``scaling`` reports our updates
-per second for each seed count in ``--scaling`` (best of ``min(rounds, 2)`` rounds each).
+against ``python_sarsa``, the same loop with the next action drawn before the update.
+``scaling`` reports our updates per second for each seed count in ``--scaling`` (best of
+``min(rounds, 2)`` rounds each).
 
     python -m experiments.benchmarks.tabular_sweep [--num_seeds=1024] [--steps=20000] \\
         [--peer_steps=200000] [--rounds=3] [--scaling=1,4,16,64,256,1024,4096]
