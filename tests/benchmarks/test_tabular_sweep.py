@@ -53,7 +53,7 @@ def test_python_sarsa_peer_is_sarsa():
     target's spread, about 0.15; the mean over a row of five states is tighter)."""
     import numpy as np
 
-    from experiments.benchmarks.tabular_sweep import python_sarsa
+    from experiments.benchmarks.peers import python_sarsa
     from jaxrl.envs import gridworld
 
     tables = gridworld.to_grid_mdp(gridworld.book_grid()).deterministic_tables()
