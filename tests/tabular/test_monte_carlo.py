@@ -3,8 +3,6 @@ against a Python replay of the same random numbers, and MC epsilon-greedy agains
 epsilon-greedy policy of DP with a tolerance derived from the spread of the estimates over seeds.
 """
 
-import statistics
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -19,6 +17,7 @@ from jaxrl.envs import gridworld, rng
 from jaxrl.run import stats
 from jaxrl.run.experiment import seed_keys
 from jaxrl.tabular import monte_carlo as mc
+from tests.tabular.near_optimal import check_epsilon_greedy_near_optimal
 
 GAMMA = 0.9
 EPISODE_LENGTHS = (1, 2, 3, 4, 14, 15, 30, 100)
@@ -284,6 +283,8 @@ def _train(config, hparams, num_seeds, num_chunks):
 def test_epsilon_greedy_approaches_the_best_epsilon_greedy_policy():
     """MC epsilon-greedy (every-visit, L = 100, eps = 0.5, gamma = 0.9), 64 seeds x 2M steps.
 
+    The check (tests/tabular/near_optimal.py) is:
+
     Target: the best epsilon-greedy policy pi* and its action values q* (DP). For seed i let
     a_i(s) be its greedy action and pi_i its epsilon-greedy policy, evaluated exactly (no sampling
     noise in the comparison). The performance-difference identity for epsilon-greedy policies,
@@ -305,34 +306,7 @@ def test_epsilon_greedy_approaches_the_best_epsilon_greedy_policy():
     config = _config(eg_config, chunk_steps=1_000_000, total_steps=2_000_000)
     carry, history = _train(config, mc.Hparams(eps, GAMMA), num_seeds, num_chunks=2)
     mdp = gridworld.to_mdp(gridworld.book_grid())
-    best = dp.epsilon_greedy_value_iteration(mdp, epsilon=eps, gamma=GAMMA, tol=1e-7)
-    q_star = np.asarray(best.q_values, np.float64)
-    v_star = np.asarray(dp.evaluate_policy(mdp, best.policy, gamma=GAMMA), np.float64)
-    a_star = q_star.argmax(-1)
-    q_hat = np.asarray(carry.q, np.float64)  # [seeds, S, A]
-    a_hat = q_hat.argmax(-1)  # [seeds, S]
-    states = np.arange(25)
-    diff = q_hat[:, states, a_star][:, :, None] - q_hat  # qhat(s, a*) - qhat(s, a)
-    sd = diff.std(axis=0, ddof=1)  # [S, A]
-    z = statistics.NormalDist().inv_cdf(1.0 - 0.01 / (num_seeds * 25))
-    assert z == pytest.approx(4.37, abs=0.01)
-    gaps = []
-    for i in range(num_seeds):
-        policy = dp.epsilon_greedy_policy(jnp.asarray(carry.q[i]), epsilon=eps)
-        v_i = np.asarray(dp.evaluate_policy(mdp, policy, gamma=GAMMA), np.float64)
-        gap = v_star - v_i
-        assert np.all(gap > -1e-4), "no epsilon-greedy policy beats the DP optimum"
-        allowed = np.where(a_hat[i] != a_star, z * sd[states, a_hat[i]], 0.0)
-        # (I - gamma P_pi)^-1 b is the value of the policy for the reward b(s) in every action.
-        tol = (1 - eps) * np.asarray(
-            dp.evaluate_policy(
-                dp.FiniteMDP(mdp.transitions, jnp.asarray(np.repeat(allowed[:, None], 5, 1))),
-                policy,
-                gamma=GAMMA,
-            )
-        )
-        np.testing.assert_array_less(gap, tol + 1e-4, err_msg=f"seed {i}")
-        gaps.append(gap.max())
+    gaps = check_epsilon_greedy_near_optimal(carry.q, mdp, epsilon=eps, gamma=GAMMA)
     np.testing.assert_allclose(history[-1]["value_error"], gaps, atol=1e-4)  # the metric agrees
     change = stats.summarize(history[1]["value_error"] - history[0]["value_error"], axis=0)
     assert change["ci_high"] < 0.0, change
