@@ -83,3 +83,42 @@ def python_sarsa(
         q_s[a] += learning_rate * (reward[s][a] + gamma * q[s_next][a_next] - q_s[a])
         s, a = s_next, a_next
     return q
+
+
+def python_mc_epsilon_greedy(
+    next_state: list[list[int]],
+    reward: list[list[float]],
+    *,
+    steps: int,
+    episode_length: int,
+    epsilon: float,
+    gamma: float,
+    seed: int,
+) -> list[list[float]]:
+    """MC epsilon-greedy (Zhao, Algorithm 5.3): episodes of ``episode_length`` steps from a
+    uniformly drawn cell, every action epsilon-greedy in the current ``q``; then every-visit
+    returns (computed backwards) averaged into ``q`` incrementally. ``steps`` environment steps."""
+    rnd = random.Random(seed)
+    uniform = rnd.random
+    num_states = len(next_state)
+    q = [[0.0] * NUM_ACTIONS for _ in range(num_states)]
+    counts = [[0] * NUM_ACTIONS for _ in range(num_states)]
+    scale = NUM_ACTIONS / epsilon if epsilon > 0 else 0.0
+    for _ in range(steps // episode_length):
+        s = rnd.randrange(num_states)
+        visited = []
+        for _ in range(episode_length):
+            u = uniform()
+            if u < epsilon:
+                a = min(int(u * scale), NUM_ACTIONS - 1)
+            else:
+                q_s = q[s]
+                a = q_s.index(max(q_s))
+            visited.append((s, a, reward[s][a]))
+            s = next_state[s][a]
+        g = 0.0
+        for s, a, r in reversed(visited):
+            g = r + gamma * g
+            counts[s][a] += 1
+            q[s][a] += (g - q[s][a]) / counts[s][a]
+    return q

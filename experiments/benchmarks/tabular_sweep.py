@@ -21,7 +21,9 @@ The algorithm is ``jaxrl.tabular.q_learning`` (Zhao, ch. 7.4) on the book's 5 x 
 
 ``ratio`` is our updates per second / the peer's (goal >= 100). ``sarsa`` reports the same
 comparison for ``jaxrl.tabular.sarsa`` (variant ``sarsa``, constant step size, no restarts)
-against ``python_sarsa``, the same loop with the next action drawn before the update.
+against ``python_sarsa``, the same loop with the next action drawn before the update, and
+``mc_epsilon_greedy`` for ``jaxrl.tabular.monte_carlo`` (every-visit, episodes of 100 steps,
+epsilon 0.5) against ``python_mc_epsilon_greedy`` (environment steps per second).
 ``scaling`` reports our updates per second for each seed count in ``--scaling`` (best of
 ``min(rounds, 2)`` rounds each).
 
@@ -37,12 +39,17 @@ import numpy as np
 from absl import app, flags
 
 from experiments.benchmarks import common
-from experiments.benchmarks.peers import python_q_learning, python_sarsa
+from experiments.benchmarks.peers import (
+    python_mc_epsilon_greedy,
+    python_q_learning,
+    python_sarsa,
+)
 from jaxrl import dp
+from jaxrl.configs import mc_epsilon_greedy as mc_config
 from jaxrl.configs import q_learning as q_learning_config
 from jaxrl.configs import sarsa as sarsa_config
 from jaxrl.envs import gridworld
-from jaxrl.tabular import q_learning, sarsa
+from jaxrl.tabular import monte_carlo, q_learning, sarsa
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 1024, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer("steps", 20_000, "Q-learning updates per seed in our program.")
@@ -85,6 +92,27 @@ def make_ours_sarsa(steps: int, num_seeds: int):
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
     hparams = sarsa.Hparams(
         *(jnp.full((num_seeds,), x, jnp.float32) for x in (LEARNING_RATE, EPSILON, GAMMA))
+    )
+    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
+    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
+    return lambda: train_chunk(carry, hparams)
+
+
+MC_EPISODE_LENGTH = 100
+MC_EPSILON = 0.5
+
+
+def make_ours_mc(steps: int, num_seeds: int):
+    """Our vmapped MC epsilon-greedy (``jaxrl.tabular.monte_carlo``, every-visit, episodes of
+    100 steps); ``steps`` environment steps per seed."""
+    config = mc_config.get_config()
+    with config.unlocked():
+        config.chunk_steps = steps
+        config.episode_length = MC_EPISODE_LENGTH
+    experiment = monte_carlo.make_experiment(config)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
+    hparams = monte_carlo.Hparams(
+        jnp.full((num_seeds,), MC_EPSILON, jnp.float32), jnp.full((num_seeds,), GAMMA, jnp.float32)
     )
     carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
     train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
@@ -173,6 +201,24 @@ def run(
     sarsa_ours = num_seeds * steps / sarsa_times["ours"]
     sarsa_peer = peer_steps / sarsa_times["peer"]
 
+    def peer_mc():
+        return python_mc_epsilon_greedy(
+            next_state,
+            reward,
+            steps=peer_steps,
+            episode_length=MC_EPISODE_LENGTH,
+            epsilon=MC_EPSILON,
+            gamma=GAMMA,
+            seed=1,
+        )
+
+    mc_steps = max(MC_EPISODE_LENGTH, steps // MC_EPISODE_LENGTH * MC_EPISODE_LENGTH)
+    mc_times = common.best_times(
+        {"ours": make_ours_mc(mc_steps, num_seeds), "peer": peer_mc}, rounds=rounds
+    )
+    mc_ours = num_seeds * mc_steps / mc_times["ours"]
+    mc_peer = peer_steps // MC_EPISODE_LENGTH * MC_EPISODE_LENGTH / mc_times["peer"]
+
     table = []
     for n in scaling:
         fn = ours if n == num_seeds else make_ours(config, n)
@@ -199,6 +245,7 @@ def run(
         "peer_check_value_error": peer_error,
         "scaling": table,
         "sarsa": {"ours": sarsa_ours, "peer_value": sarsa_peer, "ratio": sarsa_ours / sarsa_peer},
+        "mc_epsilon_greedy": {"ours": mc_ours, "peer_value": mc_peer, "ratio": mc_ours / mc_peer},
         "device": common.device_description(),
     }
 
@@ -230,6 +277,11 @@ def main(argv):
     print(
         f"sarsa: ours {sarsa_result['ours'] / 1e6:.2f} M updates/s, python "
         f"{sarsa_result['peer_value'] / 1e6:.3f} M updates/s (x{sarsa_result['ratio']:.1f})"
+    )
+    mc_result = result["mc_epsilon_greedy"]
+    print(
+        f"mc epsilon-greedy: ours {mc_result['ours'] / 1e6:.2f} M steps/s, python "
+        f"{mc_result['peer_value'] / 1e6:.3f} M steps/s (x{mc_result['ratio']:.1f})"
     )
     print("seeds  M updates/s")
     for row in result["scaling"]:

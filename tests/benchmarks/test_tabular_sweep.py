@@ -43,6 +43,8 @@ def test_tabular_sweep_benchmark_runs():
     assert all(row["updates_per_s"] > 0 for row in result["scaling"])
     assert result["device"]
     assert result["sarsa"]["ours"] > 0 and result["sarsa"]["peer_value"] > 0
+    mc = result["mc_epsilon_greedy"]
+    assert mc["ours"] > 0 and mc["peer_value"] > 0
 
 
 def test_python_sarsa_peer_is_sarsa():
@@ -70,3 +72,34 @@ def test_python_sarsa_peer_is_sarsa():
     )
     top_row = q.mean(axis=1)[:5]
     assert abs(top_row.mean() - np.mean([-3.8, -3.8, -3.6, -3.1, -3.2])) < 0.3
+
+
+def test_python_mc_peer_averages_every_visit_returns():
+    """On a 1x2 corridor (target on the right) with epsilon = 1, one episode of 3 steps: the
+    peer's q is the average of the discounted returns that followed each visit, by hand."""
+    import random
+
+    from experiments.benchmarks.peers import python_mc_epsilon_greedy
+
+    # States 0 (left) and 1 (target); actions UP, RIGHT, DOWN, LEFT, STAY.
+    next_state = [[0, 1, 0, 0, 0], [1, 1, 1, 0, 1]]
+    reward = [[-1.0, 1.0, -1.0, -1.0, 0.0], [-1.0, -1.0, -1.0, 0.0, 1.0]]
+    q = python_mc_epsilon_greedy(
+        next_state, reward, steps=3, episode_length=3, epsilon=1.0, gamma=0.5, seed=7
+    )
+    rnd = random.Random(7)  # replay the peer's draws: the start, then one uniform per step
+    s = rnd.randrange(2)
+    visited = []
+    for _ in range(3):
+        a = min(int(rnd.random() * 5), 4)
+        visited.append((s, a, reward[s][a]))
+        s = next_state[s][a]
+    expected, counts, g = {}, {}, 0.0
+    for s, a, r in reversed(visited):
+        g = r + 0.5 * g
+        counts[(s, a)] = counts.get((s, a), 0) + 1
+        expected[(s, a)] = (
+            expected.get((s, a), 0.0) + (g - expected.get((s, a), 0.0)) / counts[(s, a)]
+        )
+    for (s, a), value in expected.items():
+        assert abs(q[s][a] - value) < 1e-12
