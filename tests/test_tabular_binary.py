@@ -11,6 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = [
     "q_learning",
     "q_learning_off_policy",
+    "q_learning_path_finding",
     "sarsa",
     "expected_sarsa",
     "n_step_sarsa",

@@ -28,6 +28,7 @@ Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
@@ -63,6 +64,7 @@ class Carry(NamedTuple):
     visits: jax.Array  # [S, A] float32 visit counts (kept for the "harmonic" step size only)
     position: jax.Array  # [] int32 current state
     step: jax.Array  # [] int32 steps taken (the counter of the random stream)
+    time: jax.Array  # [] int32 steps into the current episode (episodic mode)
     key_data: jax.Array  # [2] uint32 raw key of this seed
     q_star: jax.Array  # [S, A] optimal action values for this gamma
     v_star: jax.Array  # [S]
@@ -89,8 +91,17 @@ def make_experiment(config) -> Experiment:
     behaviour = config.get("behaviour", "epsilon_greedy")
     if behaviour not in BEHAVIOURS:
         raise ValueError(f"config.behaviour must be one of {BEHAVIOURS}, got {behaviour!r}")
+    episodic = bool(config.get("episodic", False))
     grid = grid_from_config(config.env)
-    params = gridworld.make_params(grid)  # continuing task, uniform start
+    if episodic:
+        # The book's path finding (ch. 7): episodes start at env.start and end at the target,
+        # or are cut after max_episode_steps (bootstrapping as usual: truncation is not an end).
+        grid = dataclasses.replace(grid, absorbing_target=True)
+        params = gridworld.make_params(
+            grid, start=tuple(config.env.start), max_steps=int(config.max_episode_steps)
+        )
+    else:
+        params = gridworld.make_params(grid)  # continuing task, uniform start
     mdp = params.mdp
     dense = gridworld.to_mdp(grid)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
@@ -106,6 +117,7 @@ def make_experiment(config) -> Experiment:
             visits=jnp.zeros((num_states, num_actions), jnp.float32),
             position=env_state.position,
             step=jnp.int32(0),
+            time=jnp.int32(0),
             key_data=jax.random.key_data(key),
             q_star=solution.q_values,
             # The exact values of the optimal policy (a linear solve), not VI's approximation.
@@ -118,10 +130,28 @@ def make_experiment(config) -> Experiment:
         # Off-policy from a uniform behaviour policy is epsilon-greedy with epsilon = 1.
         epsilon = 1.0 if behaviour == "uniform" else hparams.epsilon
         a = epsilon_greedy_action(carry.q[s], u_action, epsilon)
-        s_next, reward = move(params, carry.key_data, carry.step, s, a)
+        if episodic:
+            env_key = rng.counter_key(carry.key_data, carry.step, stream=1)
+            state = gridworld.EnvState(position=s, time=carry.time)
+            _, next_state, reward, terminated, truncated = gridworld.step(env_key, state, a, params)
+            s_next, discount = next_state.position, 1.0 - terminated.astype(jnp.float32)
+        else:
+            s_next, reward = move(params, carry.key_data, carry.step, s, a)
+            discount = 1.0
         visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
-        q = q_learning_update(carry.q, s, a, reward, s_next, alpha=alpha, gamma=hparams.gamma)
-        carry = carry._replace(q=q, visits=visits, position=s_next, step=carry.step + 1)
+        q = q_learning_update(
+            carry.q, s, a, reward, s_next, alpha=alpha, gamma=discount * hparams.gamma
+        )
+        position, time = s_next, carry.time + 1
+        if episodic:  # a new episode from the start cell once this one ends
+            restart_key = rng.counter_key(carry.key_data, carry.step, stream=3)
+            _, start = gridworld.reset(restart_key, params)
+            done = jnp.logical_or(terminated, truncated)
+            position = jnp.where(done, start.position, s_next)
+            time = jnp.where(done, 0, time)
+        carry = carry._replace(
+            q=q, visits=visits, position=position, time=time, step=carry.step + 1
+        )
         return carry, reward
 
     def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:
@@ -137,13 +167,35 @@ def make_experiment(config) -> Experiment:
             "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
             "reward": jnp.mean(rewards),
         }
+        if episodic:
+            metrics["path_length"] = greedy_path_length(carry.q)
         return carry, metrics
+
+    next_state_table, _ = mdp.deterministic_tables()
+    target = grid.state_index(grid.target)
+
+    def greedy_path_length(q: jax.Array) -> jax.Array:
+        """Steps the greedy policy of ``q`` takes from the start cell to the target (capped at
+        ``max_episode_steps``, which then means it does not get there)."""
+        start = grid.state_index(tuple(config.env.start))
+
+        def follow(carry, _):
+            s, steps = carry
+            arrived = s == target
+            s_next = next_state_table[s, jnp.argmax(q[s])]
+            return (jnp.where(arrived, s, s_next), steps + jnp.where(arrived, 0, 1)), None
+
+        (_, steps), _ = jax.lax.scan(
+            follow, (jnp.int32(start), jnp.int32(0)), None, length=int(config.max_episode_steps)
+        )
+        return steps.astype(jnp.float32)
 
     return Experiment(
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        metrics=("value_error", "q_error", "optimal", "reward"),
+        metrics=("value_error", "q_error", "optimal", "reward")
+        + (("path_length",) if episodic else ()),
         main_metric="value_error",
         env_steps_per_chunk=chunk_steps,
     )

@@ -110,3 +110,32 @@ def test_a_1024_seed_by_4_rate_sweep_is_one_compilation(tmp_path):
 def test_bad_step_size_is_refused():
     with pytest.raises(ValueError, match="step_size"):
         q_learning.make_experiment(_config(step_size="adaptive"))
+
+
+def test_path_finding_every_seed_learns_the_optimal_path(tmp_path):
+    """The book's episodic setting (start (0, 0), r_target = 0, r_forbidden = r_boundary = -10,
+    r_step = -1, episodes end at the target): after 100k steps every one of 64 seeds' greedy
+    policy walks from the start to the target in exactly as many steps as the optimal policy of
+    value iteration on the same episodic MDP (an exact ground truth, computed here)."""
+    from jaxrl.configs import q_learning_path_finding
+
+    config = q_learning_path_finding.get_config()
+    with config.unlocked():
+        config.sweep.learning_rate = (0.1,)
+    run.run(q_learning.make_experiment(config), config, str(tmp_path), log=lambda _: None)
+    lengths = run.result_arrays(str(tmp_path))["path_length"][-1, 0]
+    grid = gridworld.book_grid(
+        reward_target=0.0,
+        reward_forbidden=-10.0,
+        reward_boundary=-10.0,
+        reward_step=-1.0,
+        absorbing_target=True,
+    )
+    best = dp.value_iteration(gridworld.to_mdp(grid), gamma=0.9, tol=1e-7)
+    next_state, _ = gridworld.to_grid_mdp(grid).deterministic_tables()
+    s, optimal_length = 0, 0
+    while s != grid.state_index(grid.target):
+        s = int(next_state[s, int(np.argmax(best.q_values[s]))])
+        optimal_length += 1
+    assert optimal_length == 11
+    np.testing.assert_array_equal(lengths, np.full(64, optimal_length))
