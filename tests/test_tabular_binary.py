@@ -12,6 +12,7 @@ CONFIGS = [
     "q_learning",
     "q_learning_off_policy",
     "q_learning_path_finding",
+    "sarsa_path_finding",
     "sarsa",
     "expected_sarsa",
     "n_step_sarsa",

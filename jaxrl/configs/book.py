@@ -61,6 +61,22 @@ def get_config() -> ml_collections.ConfigDict:
     config.mc_iterations = 20
     # Chapter 5: epsilons of the optimal epsilon-greedy policies (each in [0, 1]).
     config.epsilons = (0.0, 0.1, 0.2, 0.5)
+    # Chapter 6: base seed of the mean-estimation samples; seed i uses fold_in(key(sa_seed), i).
+    config.sa_seed = 0
+    # Chapter 6: independent sample streams (seeds), for the mean, 95% band and spread.
+    config.sa_num_seeds = 64
+    # Chapter 6: samples x_1..x_K per stream (K, the last k of the curves).
+    config.sa_steps = 2000
+    # Chapter 6: X is uniform on [sa_low, sa_high] (E[X] is their midpoint); sa_low < sa_high.
+    config.sa_low = -5.0
+    # Chapter 6: upper end of X's range (see sa_low).
+    config.sa_high = 15.0
+    # Chapter 6: the initial estimate w_1 (the 1/k step replaces it at once; a constant one not).
+    config.sa_initial_estimate = 0.0
+    # Chapter 6: exponent p of the Robbins-Monro step a_k = 1/k^p, in (1/2, 1].
+    config.sa_power = 0.75
+    # Chapter 6: the constant step size a_k = a, in (0, 1] (it does not converge).
+    config.sa_constant_step = 0.05
     # Chapter 7: base seed of the TD runs; seed i uses fold_in(key(td_seed), i).
     config.td_seed = 0
     # Chapter 7: independent runs (seeds) per algorithm, for the mean and 95% band.
@@ -69,6 +85,17 @@ def get_config() -> ml_collections.ConfigDict:
     config.td_steps = 200_000
     # Chapter 7: chunks (points of each learning curve); must divide td_steps.
     config.td_chunks = 40
+    # Chapter 7 path finding (Q-learning and Sarsa path-finding configs): base seed.
+    config.pf_seed = 0
+    # Chapter 7 path finding: the constant learning rate of every algorithm (overrides the
+    # library configs' hparams.learning_rate; epsilon and gamma stay theirs).
+    config.pf_learning_rate = 0.1
+    # Chapter 7 path finding: independent runs (seeds) per algorithm.
+    config.pf_num_seeds = 16
+    # Chapter 7 path finding: environment steps per seed (episodes restart at the start cell).
+    config.pf_steps = 100_000
+    # Chapter 7 path finding: chunks (points of the path-length curve); must divide pf_steps.
+    config.pf_chunks = 10
     # Resolution of the PNG figures, dots per inch.
     config.dpi = 90
     config.lock()

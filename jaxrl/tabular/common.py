@@ -79,3 +79,57 @@ def move(params: gridworld.EnvParams, key_data, step, state, action):
     env_state = gridworld.EnvState(position=state, time=jnp.int32(0))
     _, next_state, reward, _, _ = gridworld.step(env_key, env_state, action, params)
     return next_state.position, reward
+
+
+def episodic_params(grid: gridworld.GridWorld, config):
+    """The book's path-finding task (ch. 7): episodes from ``config.env.start`` to the target,
+    which becomes absorbing, cut after ``config.max_episode_steps`` (truncation, not an end).
+    Returns ``(grid, params)``."""
+    import dataclasses
+
+    grid = dataclasses.replace(grid, absorbing_target=True)
+    params = gridworld.make_params(
+        grid, start=tuple(config.env.start), max_steps=int(config.max_episode_steps)
+    )
+    return grid, params
+
+
+def episodic_step(params, key_data, step, state, time, action):
+    """One step of an episodic task: ``(landed, next_state, next_time, reward, discount, done)``.
+
+    ``landed`` is where the move ended (to bootstrap from), ``next_state`` where the agent goes
+    on from.
+
+    ``discount`` is 0 when the episode terminated (nothing to bootstrap from) and 1 otherwise;
+    when the episode ended (terminated or truncated), ``next_state``/``next_time`` are a fresh
+    start (drawn with the counter stream 3), and the caller must not carry on from the old one.
+    """
+    from jaxrl.envs import rng
+
+    env_key = rng.counter_key(key_data, step, stream=1)
+    env_state = gridworld.EnvState(position=state, time=time)
+    _, landed, reward, terminated, truncated = gridworld.step(env_key, env_state, action, params)
+    _, start = gridworld.reset(rng.counter_key(key_data, step, stream=3), params)
+    done = jnp.logical_or(terminated, truncated)
+    return (
+        landed.position,
+        jnp.where(done, start.position, landed.position),
+        jnp.where(done, 0, time + 1),
+        reward,
+        1.0 - terminated.astype(jnp.float32),
+        done,
+    )
+
+
+def greedy_path_length(q, next_state_table, *, start: int, target: int, max_steps: int):
+    """Steps the greedy policy of ``q`` takes from ``start`` to ``target`` (``max_steps`` if it
+    does not get there), following the deterministic moves ``next_state_table [S, A]``."""
+
+    def follow(carry, _):
+        s, steps = carry
+        arrived = s == target
+        s_next = next_state_table[s, jnp.argmax(q[s])]
+        return (jnp.where(arrived, s, s_next), steps + jnp.where(arrived, 0, 1)), None
+
+    (_, steps), _ = jax.lax.scan(follow, (jnp.int32(start), jnp.int32(0)), None, length=max_steps)
+    return steps.astype(jnp.float32)

@@ -28,7 +28,7 @@ Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for 
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -39,7 +39,10 @@ from jaxrl.envs import gridworld, rng
 from jaxrl.run.experiment import Experiment
 from jaxrl.tabular.common import (
     check_step_size,
+    episodic_params,
+    episodic_step,
     epsilon_greedy_action,
+    greedy_path_length,
     grid_from_config,
     move,
     step_size,
@@ -94,12 +97,7 @@ def make_experiment(config) -> Experiment:
     episodic = bool(config.get("episodic", False))
     grid = grid_from_config(config.env)
     if episodic:
-        # The book's path finding (ch. 7): episodes start at env.start and end at the target,
-        # or are cut after max_episode_steps (bootstrapping as usual: truncation is not an end).
-        grid = dataclasses.replace(grid, absorbing_target=True)
-        params = gridworld.make_params(
-            grid, start=tuple(config.env.start), max_steps=int(config.max_episode_steps)
-        )
+        grid, params = episodic_params(grid, config)
     else:
         params = gridworld.make_params(grid)  # continuing task, uniform start
     mdp = params.mdp
@@ -131,24 +129,16 @@ def make_experiment(config) -> Experiment:
         epsilon = 1.0 if behaviour == "uniform" else hparams.epsilon
         a = epsilon_greedy_action(carry.q[s], u_action, epsilon)
         if episodic:
-            env_key = rng.counter_key(carry.key_data, carry.step, stream=1)
-            state = gridworld.EnvState(position=s, time=carry.time)
-            _, next_state, reward, terminated, truncated = gridworld.step(env_key, state, a, params)
-            s_next, discount = next_state.position, 1.0 - terminated.astype(jnp.float32)
+            s_next, position, time, reward, discount, _ = episodic_step(
+                params, carry.key_data, carry.step, s, carry.time, a
+            )
         else:
             s_next, reward = move(params, carry.key_data, carry.step, s, a)
-            discount = 1.0
+            position, time, discount = s_next, carry.time + 1, 1.0
         visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
         q = q_learning_update(
             carry.q, s, a, reward, s_next, alpha=alpha, gamma=discount * hparams.gamma
         )
-        position, time = s_next, carry.time + 1
-        if episodic:  # a new episode from the start cell once this one ends
-            restart_key = rng.counter_key(carry.key_data, carry.step, stream=3)
-            _, start = gridworld.reset(restart_key, params)
-            done = jnp.logical_or(terminated, truncated)
-            position = jnp.where(done, start.position, s_next)
-            time = jnp.where(done, 0, time)
         carry = carry._replace(
             q=q, visits=visits, position=position, time=time, step=carry.step + 1
         )
@@ -168,27 +158,17 @@ def make_experiment(config) -> Experiment:
             "reward": jnp.mean(rewards),
         }
         if episodic:
-            metrics["path_length"] = greedy_path_length(carry.q)
+            metrics["path_length"] = path(carry.q)
         return carry, metrics
 
     next_state_table, _ = mdp.deterministic_tables()
-    target = grid.state_index(grid.target)
-
-    def greedy_path_length(q: jax.Array) -> jax.Array:
-        """Steps the greedy policy of ``q`` takes from the start cell to the target (capped at
-        ``max_episode_steps``, which then means it does not get there)."""
-        start = grid.state_index(tuple(config.env.start))
-
-        def follow(carry, _):
-            s, steps = carry
-            arrived = s == target
-            s_next = next_state_table[s, jnp.argmax(q[s])]
-            return (jnp.where(arrived, s, s_next), steps + jnp.where(arrived, 0, 1)), None
-
-        (_, steps), _ = jax.lax.scan(
-            follow, (jnp.int32(start), jnp.int32(0)), None, length=int(config.max_episode_steps)
-        )
-        return steps.astype(jnp.float32)
+    path = functools.partial(
+        greedy_path_length,
+        next_state_table=next_state_table,
+        start=grid.state_index(tuple(config.env.start)) if episodic else 0,
+        target=grid.state_index(grid.target),
+        max_steps=int(config.get("max_episode_steps", 1)),
+    )
 
     return Experiment(
         init=init,

@@ -27,6 +27,7 @@ epsilon-greedy policy (0 when ``pi`` is that policy); ``optimal`` = 1 if ``value
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -37,8 +38,11 @@ from jaxrl.envs import gridworld, rng
 from jaxrl.run.experiment import Experiment
 from jaxrl.tabular.common import (
     check_step_size,
+    episodic_params,
+    episodic_step,
     epsilon_greedy_action,
     epsilon_greedy_probs,
+    greedy_path_length,
     grid_from_config,
     move,
     step_size,
@@ -60,6 +64,7 @@ class Carry(NamedTuple):
     position: jax.Array  # [] s_t
     action: jax.Array  # [] a_t, already drawn from the policy
     step: jax.Array  # [] t, the counter of the random stream
+    time: jax.Array  # [] steps into the current episode (episodic mode)
     key_data: jax.Array  # [2] uint32
     states: jax.Array  # [n] the last n states (a circular buffer; n-step Sarsa)
     actions: jax.Array  # [n] the last n actions
@@ -76,8 +81,17 @@ def make_experiment(config) -> Experiment:
     n = int(config.n) if variant == "n_step_sarsa" else 1
     if n < 1:
         raise ValueError(f"config.n must be a positive integer, got {config.n!r}")
+    episodic = bool(config.get("episodic", False))
     grid = grid_from_config(config.env)
-    params = gridworld.make_params(grid)
+    if episodic:
+        if variant == "n_step_sarsa" or int(config.get("restart_every", 0)):
+            raise ValueError(
+                "config.episodic supports variant 'sarsa' or 'expected_sarsa' with "
+                "restart_every = 0 (n-step returns would cross episode ends)"
+            )
+        grid, params = episodic_params(grid, config)
+    else:
+        params = gridworld.make_params(grid)
     dense = gridworld.to_mdp(grid)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
@@ -100,6 +114,7 @@ def make_experiment(config) -> Experiment:
             position=env_state.position,
             action=epsilon_greedy_action(q[env_state.position], u, hparams.epsilon),
             step=jnp.int32(0),
+            time=jnp.int32(0),
             key_data=key_data,
             states=jnp.zeros((n,), jnp.int32),
             actions=jnp.zeros((n,), jnp.int32),
@@ -110,7 +125,13 @@ def make_experiment(config) -> Experiment:
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         s, a, t = carry.position, carry.action, carry.step
-        s_next, reward = move(params, carry.key_data, t, s, a)
+        if episodic:
+            s_next, position, time, reward, discount, done = episodic_step(
+                params, carry.key_data, t, s, carry.time, a
+            )
+        else:
+            s_next, reward = move(params, carry.key_data, t, s, a)
+            position, time, discount = s_next, carry.time + 1, 1.0
         u, u_restart = rng.counter_uniforms(carry.key_data, t + 1, stream=2)
         a_next = epsilon_greedy_action(carry.q[s_next], u, hparams.epsilon)
         q = carry.q
@@ -134,9 +155,12 @@ def make_experiment(config) -> Experiment:
                 bootstrap = q[s_next, a_next]
             else:
                 bootstrap = jnp.sum(epsilon_greedy_probs(q[s_next], hparams.epsilon) * q[s_next])
-            target = reward + hparams.gamma * bootstrap
+            target = reward + discount * hparams.gamma * bootstrap
             visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
             q = q.at[s, a].add(alpha * (target - q[s, a]))
+        if episodic:  # the next episode's first action, from its start cell
+            a_start = epsilon_greedy_action(q[position], u, hparams.epsilon)
+            s_next, a_next = position, jnp.where(done, a_start, a_next)
         if restart_every:
             # Coverage: every restart_every steps the agent continues from a uniformly random
             # state. The update above used the real (s', a'), so only where the agent is changes.
@@ -152,6 +176,7 @@ def make_experiment(config) -> Experiment:
             position=s_next,
             action=a_next,
             step=t + 1,
+            time=time,
             states=states,
             actions=actions,
             rewards=rewards,
@@ -170,13 +195,24 @@ def make_experiment(config) -> Experiment:
             "optimal": (gap < OPTIMAL_TOL).astype(jnp.float32),
             "reward": jnp.mean(rewards),
         }
+        if episodic:
+            metrics["path_length"] = path(carry.q)
         return carry, metrics
+
+    next_state_table, _ = gridworld.to_grid_mdp(grid).deterministic_tables()
+    path = functools.partial(
+        greedy_path_length,
+        next_state_table=next_state_table,
+        start=grid.state_index(tuple(config.env.start)) if episodic else 0,
+        target=grid.state_index(grid.target),
+        max_steps=int(config.get("max_episode_steps", 1)),
+    )
 
     return Experiment(
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        metrics=("value_gap", "optimal", "reward"),
+        metrics=("value_gap", "optimal", "reward") + (("path_length",) if episodic else ()),
         main_metric="value_gap",
         env_steps_per_chunk=chunk_steps,
     )

@@ -185,3 +185,50 @@ def test_sarsa_approaches_the_best_epsilon_greedy_policy(variant):
     np.testing.assert_allclose(np.asarray(last["value_gap"]), gaps, atol=1e-4)
     change = stats.summarize(np.asarray(last["value_gap"] - first["value_gap"]), axis=0)
     assert change["ci_high"] < 0.0, change
+
+
+@pytest.mark.parametrize("variant", ["sarsa", "expected_sarsa"])
+def test_path_finding_every_seed_learns_the_optimal_path(variant):
+    """The book's episodic setting (start (0, 0), r_target = 0, r_forbidden = r_boundary = -10,
+    r_step = -1, epsilon 0.1): after 100k steps every one of 64 seeds' greedy path from the start
+    has the length of the greedy path of the best epsilon-greedy policy (DP on the same episodic
+    MDP, computed here: 11 steps)."""
+    from jaxrl import dp
+    from jaxrl.configs import sarsa_path_finding
+    from jaxrl.run.experiment import seed_keys
+
+    config = sarsa_path_finding.get_config()
+    with config.unlocked():
+        config.variant = variant
+        config.chunk_steps = 100_000
+    experiment = sarsa.make_experiment(config)
+    hparams = sarsa.Hparams(jnp.full((64,), 1.0), jnp.full((64,), 0.1), jnp.full((64,), GAMMA))
+    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(0, 64), hparams)
+    _, metrics = jax.jit(jax.vmap(experiment.train_chunk))(carry, hparams)
+    grid = gridworld.book_grid(
+        reward_target=0.0,
+        reward_forbidden=-10.0,
+        reward_boundary=-10.0,
+        reward_step=-1.0,
+        absorbing_target=True,
+    )
+    best = dp.epsilon_greedy_value_iteration(
+        gridworld.to_mdp(grid), epsilon=0.1, gamma=GAMMA, tol=1e-7
+    )
+    next_state, _ = gridworld.to_grid_mdp(grid).deterministic_tables()
+    s, optimal_length = 0, 0
+    while s != grid.state_index(grid.target):
+        s = int(next_state[s, int(np.argmax(best.q_values[s]))])
+        optimal_length += 1
+    assert optimal_length == 11
+    np.testing.assert_array_equal(np.asarray(metrics["path_length"]), np.full(64, 11.0))
+
+
+def test_episodic_n_step_is_refused():
+    from jaxrl.configs import sarsa_path_finding
+
+    config = sarsa_path_finding.get_config()
+    with config.unlocked():
+        config.variant = "n_step_sarsa"
+    with pytest.raises(ValueError, match="episodic"):
+        sarsa.make_experiment(config)

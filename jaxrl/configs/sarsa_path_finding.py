@@ -1,0 +1,34 @@
+"""Sarsa path finding on the book's 5x5 grid (Zhao, ch. 7.2, the episodic example).
+
+Episodes start at the top-left cell (0, 0) and end at the target (3, 2); r_target = 0,
+r_forbidden = r_boundary = -10, r_step = -1. The policy is epsilon-greedy (epsilon 0.1) in the
+current estimates; ``path_length`` is the number of steps its greedy part takes from the start
+to the target (``max_episode_steps`` means it does not get there). ``variant`` may also be
+``"expected_sarsa"`` (n-step returns would cross episode ends and are refused).
+
+Run:
+
+    python -m experiments.tabular --config=jaxrl/configs/sarsa_path_finding.py --workdir=DIR
+
+Expected: 64 seeds x 3 learning-rate scales (step size ``lr / n(s, a)^0.6``); ``path_length``
+reaches 11 steps, the greedy path of the best epsilon-greedy policy (DP), for every seed. With a
+constant step size Sarsa's sampled next action keeps the estimates noisy, and some seeds' greedy
+paths loop at any given moment.
+"""
+
+from jaxrl.configs import q_learning_path_finding, sarsa
+
+
+def get_config():
+    config = sarsa.get_config()
+    path_finding = q_learning_path_finding.get_config()
+    with config.unlocked():
+        config.episodic = True  # episodes from env.start to the (absorbing) target
+        config.max_episode_steps = path_finding.max_episode_steps  # cut after this many steps
+        config.restart_every = 0  # episodes restart at the start cell instead
+        config.num_seeds = 64
+        config.total_steps = 100_000
+        config.chunk_steps = 10_000
+        config.hparams.epsilon = 0.1
+        config.env = path_finding.env
+    return config
