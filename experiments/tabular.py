@@ -29,7 +29,7 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of hosts (m
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This host's index (multi-host).")
 flags.mark_flag_as_required("workdir")
 
-ALGORITHMS = ("q_learning", "sarsa", "td0", "monte_carlo")
+ALGORITHMS = ("q_learning", "sarsa", "td0", "monte_carlo", "mean_estimation")
 
 
 def main(argv):

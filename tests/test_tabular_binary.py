@@ -19,6 +19,7 @@ CONFIGS = [
     "td0",
     "mc_exploring_starts",
     "mc_epsilon_greedy",
+    "mean_estimation",
 ]
 
 
@@ -44,6 +45,12 @@ def test_binary_runs_each_config(tmp_path, name):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("chunk ") >= 3  # a progress line per chunk (absl logs to stderr)
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["config"]["algorithm"] in ("q_learning", "sarsa", "td0", "monte_carlo")
+    assert summary["config"]["algorithm"] in (
+        "q_learning",
+        "sarsa",
+        "td0",
+        "monte_carlo",
+        "mean_estimation",
+    )
     for name_ in ("metrics.csv", "per_seed.npz", "curves.png"):
         assert (workdir / name_).stat().st_size > 0

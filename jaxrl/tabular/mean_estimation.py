@@ -18,6 +18,8 @@ many streams.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -112,3 +114,66 @@ def step_sizes(
     if schedule == "harmonic":
         return scale / k
     return scale / k**power
+
+
+# ---------------------------------------------------------------------------------------------
+# As a runner experiment: many seeds and step-size schedules in one program.
+
+
+class Hparams(NamedTuple):
+    """Swept values: ``a_k = scale / k^power`` (``power = 0``: constant; ``1``: harmonic)."""
+
+    scale: jax.Array
+    power: jax.Array
+
+
+class Carry(NamedTuple):
+    w: jax.Array  # [] the estimate w_k
+    k: jax.Array  # [] samples used so far
+    key_data: jax.Array  # [2] uint32
+
+
+def normal_sample(key_data: jax.Array, k: jax.Array, *, mean, std) -> jax.Array:
+    """Sample ``x_k ~ N(mean, std^2)`` by Box-Muller from one counter-based Threefry block."""
+    from jaxrl.envs import rng
+
+    u1, u2 = rng.counter_uniforms(key_data, k)
+    radius = jnp.sqrt(-2.0 * jnp.log1p(-u1))  # 1 - u1 is in (0, 1]: the log is finite
+    return mean + std * radius * jnp.cos(2.0 * jnp.pi * u2)
+
+
+def make_experiment(config):
+    """Robbins-Monro mean estimation of ``E[X]``, ``X ~ N(config.true_mean, config.noise_std^2)``,
+    for the runner (see ``jaxrl/configs/mean_estimation.py``). Metrics per chunk: ``abs_error``
+    ``|w - E[X]|`` and the ``estimate`` itself."""
+    from jaxrl.run.experiment import Experiment
+
+    mean, std = float(config.true_mean), float(config.noise_std)
+    if not np.isfinite(mean) or not np.isfinite(std) or std < 0:
+        raise ValueError(
+            f"config.true_mean must be finite and config.noise_std >= 0, got {mean}, {std}"
+        )
+    chunk_steps = int(config.chunk_steps)
+
+    def init(key, hparams):
+        del hparams
+        return Carry(w=jnp.float32(0), k=jnp.int32(0), key_data=jax.random.key_data(key))
+
+    def train_chunk(carry: Carry, hparams: Hparams):
+        def update(c: Carry, _):
+            k = c.k + 1
+            x = normal_sample(c.key_data, k, mean=mean, std=std)
+            a = hparams.scale / k.astype(jnp.float32) ** hparams.power
+            return c._replace(w=c.w - a * (c.w - x), k=k), None
+
+        carry, _ = jax.lax.scan(update, carry, None, length=chunk_steps)
+        return carry, {"abs_error": jnp.abs(carry.w - mean), "estimate": carry.w}
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        metrics=("abs_error", "estimate"),
+        main_metric="abs_error",
+        env_steps_per_chunk=chunk_steps,
+    )
