@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import importlib
 import json
 import os
 import time
@@ -38,6 +39,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import app, flags, logging
+from matplotlib.patches import Rectangle
 from ml_collections import config_flags
 
 from jaxrl import dp, plotting
@@ -51,6 +53,7 @@ from jaxrl.envs import gridworld as gw
 from jaxrl.run.experiment import seed_keys
 from jaxrl.run.stats import summarize
 from jaxrl.tabular import monte_carlo, q_learning, sarsa, td0
+from jaxrl.tabular.mean_estimation import robbins_monro_mean, step_sizes
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory to write figures and results into.")
 _CONFIG = config_flags.DEFINE_config_file(
@@ -141,6 +144,34 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.td_chunks must divide config.td_steps, got td_steps={config.td_steps} and "
             f"td_chunks={config.td_chunks}"
+        )
+    for name in ("sa_num_seeds", "sa_steps", "pf_num_seeds", "pf_steps", "pf_chunks"):
+        _check_positive_int(name, config[name])
+    for name in ("sa_seed", "pf_seed"):
+        if isinstance(config[name], bool) or not isinstance(config[name], (int, np.integer)):
+            raise ValueError(f"config.{name} must be an integer, got {config[name]!r}")
+    if config.sa_num_seeds < 2:
+        raise ValueError(
+            f"config.sa_num_seeds must be at least 2 (for a spread), got {config.sa_num_seeds!r}"
+        )
+    for name in ("sa_low", "sa_high", "sa_initial_estimate"):
+        if not np.isfinite(config[name]):
+            raise ValueError(f"config.{name} must be a finite number, got {config[name]!r}")
+    if not config.sa_low < config.sa_high:
+        raise ValueError(
+            f"config.sa_high must be above config.sa_low, got sa_low={config.sa_low} and "
+            f"sa_high={config.sa_high}"
+        )
+    if not 0.5 < config.sa_power <= 1.0:
+        raise ValueError(f"config.sa_power must be in (0.5, 1], got {config.sa_power!r}")
+    if not 0.0 < config.sa_constant_step <= 1.0:
+        raise ValueError(
+            f"config.sa_constant_step must be in (0, 1], got {config.sa_constant_step!r}"
+        )
+    if config.pf_steps % config.pf_chunks:
+        raise ValueError(
+            f"config.pf_chunks must divide config.pf_steps, got pf_steps={config.pf_steps} and "
+            f"pf_chunks={config.pf_chunks}"
         )
     try:  # GridWorld validates the rewards (finite) and names the field.
         book_grid(config)
@@ -385,6 +416,61 @@ def chapter5(config, grid: gw.GridWorld) -> dict:
     return {"mc_basic": mc, "epsilon_greedy": eps}
 
 
+def chapter6(config) -> dict:
+    """Mean estimation by Robbins-Monro with three step sizes (Zhao, ch. 6.1-6.2).
+
+    ``x_k`` uniform on ``[sa_low, sa_high]``, one stream per seed; ``w_{k+1} = w_k - a_k (w_k -
+    x_k)`` with ``a_k = 1/k`` (the incremental sample mean), ``1/k^p`` and a constant ``a``. The
+    streams are vmapped (one compile per schedule).
+    """
+    num_steps, low, high = config.sa_steps, config.sa_low, config.sa_high
+    keys = seed_keys(config.sa_seed, config.sa_num_seeds)
+    samples = jax.vmap(lambda key: jax.random.uniform(key, (num_steps,), minval=low, maxval=high))(
+        keys
+    )
+    true_mean = 0.5 * (low + high)
+    sigma = (high - low) / np.sqrt(12.0)  # standard deviation of the uniform distribution
+    a = config.sa_constant_step
+    schedules = {
+        "a_k = 1/k (incremental mean)": step_sizes(num_steps, schedule="harmonic"),
+        f"a_k = 1/k^{config.sa_power:g}": step_sizes(
+            num_steps, schedule="power", power=config.sa_power
+        ),
+        f"a_k = {a:g} (constant)": step_sizes(num_steps, schedule="constant", scale=a),
+    }
+    estimate = jax.jit(
+        jax.vmap(
+            lambda x, a_k: robbins_monro_mean(x, a_k, w_1=config.sa_initial_estimate), (0, None)
+        )
+    )
+    k = np.arange(1, num_steps + 1)
+    curves = {}
+    for name, a_k in schedules.items():
+        w = np.asarray(estimate(samples, a_k), np.float64)  # [seeds, K]: w_{k+1}, k = 1..K
+        if not np.all(np.isfinite(w)):
+            raise FloatingPointError(f"non-finite estimate for the step size {name}")
+        stats = summarize(w, axis=0)
+        curves[name] = {
+            "estimates": w,
+            **stats,
+            "p025": np.percentile(w, 2.5, axis=0),
+            "p975": np.percentile(w, 97.5, axis=0),
+            # Root mean squared error over the seeds, sqrt(mean_i (w_i - E[X])^2).
+            "rmse": np.sqrt(np.mean((w - true_mean) ** 2, axis=0)),
+        }
+    # The sample mean's standard error, and the constant step's stationary spread
+    # sqrt(a Var[X] / (2 - a)) (w = sum_j a (1 - a)^j x_{k-j} for large k).
+    return {
+        "k": k,
+        "true_mean": true_mean,
+        "sigma": sigma,
+        "standard_error": sigma / np.sqrt(k),
+        "constant_spread": float(sigma * np.sqrt(a / (2.0 - a))),
+        "curves": curves,
+        "samples_seed0": np.asarray(samples[0]),
+    }
+
+
 # Chapter 7: (name, module, library config, what the error is measured against, metric).
 TD_ALGORITHMS = (
     ("TD(0)", td0, td0_config, "v_pi (uniform policy)", "value_error"),
@@ -489,6 +575,123 @@ def chapter7(config, grid: gw.GridWorld, v_star: np.ndarray) -> dict:
     }
 
 
+# Chapter 7 path finding: (name, tabular module, config module under jaxrl.configs). A config
+# that is not there (yet) is skipped, and the report says so.
+PATH_FINDING = (
+    ("Q-learning", q_learning, "q_learning_path_finding"),
+    ("Sarsa", sarsa, "sarsa_path_finding"),
+)
+
+
+def path_finding_config(config, config_name: str) -> ml_collections.ConfigDict | None:
+    """A path-finding library config with the book config's budget, or ``None`` if missing.
+
+    The hparams (learning rate, epsilon, gamma) and the step-size schedule stay the library's.
+    """
+    try:
+        module = importlib.import_module(f"jaxrl.configs.{config_name}")
+    except ModuleNotFoundError:
+        return None
+    cfg = module.get_config()
+    with cfg.unlocked():
+        cfg.num_seeds = config.pf_num_seeds
+        cfg.total_steps = config.pf_steps
+        cfg.chunk_steps = config.pf_steps // config.pf_chunks
+    return cfg
+
+
+def path_grid(cfg) -> gw.GridWorld:
+    """The episodic grid of a path-finding config: its layout and rewards, the target absorbing."""
+    env = cfg.env
+    return gw.GridWorld(
+        shape=tuple(env.shape),
+        target=tuple(env.target),
+        forbidden=tuple(tuple(c) for c in env.forbidden),
+        reward_boundary=env.reward_boundary,
+        reward_forbidden=env.reward_forbidden,
+        reward_target=env.reward_target,
+        reward_step=env.reward_step,
+        absorbing_target=True,
+    )
+
+
+def greedy_path(grid: gw.GridWorld, actions, *, start, max_steps: int) -> list[tuple[int, int]]:
+    """The cells the deterministic policy ``actions [S]`` visits from ``start`` to the target.
+
+    Stops at the target, on a revisit (a loop: it never gets there) or after ``max_steps``.
+    """
+    next_state, _ = gw.to_grid_mdp(grid).deterministic_tables()
+    next_state = np.asarray(next_state)
+    s, target = grid.state_index(tuple(start)), grid.state_index(grid.target)
+    path = [s]
+    while s != target and len(path) <= max_steps:
+        s = int(next_state[s, int(actions[s])])
+        if s in path:
+            path.append(s)
+            break
+        path.append(s)
+    return [grid.cell(x) for x in path]
+
+
+def path_finding(config) -> dict:
+    """Q-learning (and Sarsa) on the book's episodic path-finding task (Zhao, ch. 7).
+
+    Each algorithm runs its path-finding config (its learning rate and epsilon) for
+    ``pf_num_seeds`` seeds x ``pf_steps`` steps as ``jax.jit(jax.vmap(train_chunk))``; the
+    optimal path comes from value iteration on the same episodic MDP.
+    """
+    runs, missing = {}, []
+    grid = start = gamma = max_steps = None
+    for name, module, config_name in PATH_FINDING:
+        cfg = path_finding_config(config, config_name)
+        if cfg is None:
+            logging.warning("no jaxrl/configs/%s.py: %s path finding skipped", config_name, name)
+            missing.append(f"jaxrl/configs/{config_name}.py")
+            continue
+        t0 = time.perf_counter()
+        carry, lengths = run_seeds(
+            module,
+            cfg,
+            seed=config.pf_seed,
+            num_seeds=config.pf_num_seeds,
+            num_chunks=config.pf_chunks,
+            metric="path_length",
+        )
+        logging.info("ch. 7 path finding, %s: %.1f s", name, time.perf_counter() - t0)
+        grid, start = path_grid(cfg), tuple(cfg.env.start)
+        gamma, max_steps = float(cfg.hparams.gamma), int(cfg.max_episode_steps)
+        actions = np.asarray(carry.q[0]).argmax(-1)
+        actions[grid.state_index(grid.target)] = S  # terminal: drawn as "stay"
+        runs[name] = {
+            "hparams": {k: float(v) for k, v in cfg.hparams.items()},
+            "step_size": _step_size_text(cfg),
+            "max_episode_steps": max_steps,
+            "lengths": lengths,  # [chunks, seeds]
+            **summarize(lengths, axis=1),
+            "policy_seed0": one_hot_policy(actions.reshape(grid.shape)),
+            "path_seed0": greedy_path(grid, actions, start=start, max_steps=max_steps),
+        }
+    if not runs:
+        raise ValueError("no path-finding library config found: " + ", ".join(missing))
+    solution = dp.value_iteration(
+        gw.to_grid_mdp(grid), gamma=gamma, tol=config.tol, max_iterations=config.max_iterations
+    )
+    actions = np.asarray(solution.policy).argmax(-1)
+    actions[grid.state_index(grid.target)] = S
+    optimal_path = greedy_path(grid, actions, start=start, max_steps=max_steps)
+    return {
+        "grid": grid,
+        "start": start,
+        "gamma": gamma,
+        "steps": (config.pf_steps // config.pf_chunks) * np.arange(1, config.pf_chunks + 1),
+        "runs": runs,
+        "missing": missing,
+        "optimal_policy": one_hot_policy(actions.reshape(grid.shape)),
+        "optimal_path": optimal_path,
+        "optimal_length": len(optimal_path) - 1,
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures.
 
@@ -523,7 +726,7 @@ def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[st
     grid, c2, c3, c4 = results["grid"], results["ch2"], results["ch3"], results["ch4"]
     gamma = results["gamma"]
     c4_optimal = {"policy": c2["policies"]["optimal"]["policy"], "values": c4["v_star"]}
-    figures = {"ch2": [], "ch3": [], "ch4": [], "ch5": [], "ch7": []}
+    figures = {"ch2": [], "ch3": [], "ch4": [], "ch5": [], "ch6": [], "ch7": [], "ch7pf": []}
 
     def add(chapter, name, caption):
         figures[chapter].append((name, caption))
@@ -694,6 +897,78 @@ def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[st
         "forbidden cells), one reason to keep epsilon small or let it decay.",
     )
 
+    c6 = results["ch6"]
+    k, names = c6["k"], list(c6["curves"])
+    fig, axes = plotting.new_figure(1, len(names) + 1, panel_size=3.6)
+    lows = [c6["curves"][n]["p025"].min() for n in names]
+    highs = [c6["curves"][n]["p975"].max() for n in names]
+    span = (min(lows[0], c6["true_mean"] - 3), max(highs[0], c6["true_mean"] + 3))
+    for i, (ax, name) in enumerate(zip(axes[0, :-1], names, strict=True)):
+        c = c6["curves"][name]
+        color = f"C{i}"
+        ax.fill_between(
+            k,
+            c["p025"],
+            c["p975"],
+            color=color,
+            alpha=0.15,
+            linewidth=0,
+            label="2.5-97.5% of seeds",
+        )
+        ax.plot(k, c["estimates"][0], color=color, linewidth=0.7, alpha=0.6, label="seed 0")
+        ax.plot(k, c["mean"], color=color, linewidth=1.8, label="mean over seeds")
+        ax.fill_between(
+            k,
+            c["ci_low"],
+            c["ci_high"],
+            color=color,
+            alpha=0.45,
+            linewidth=0,
+            label="95% CI of the mean",
+        )
+        ax.axhline(c6["true_mean"], color="black", linestyle="--", linewidth=1.0, label="E[X]")
+        ax.set_xscale("log")
+        ax.set_ylim(*span)
+        ax.set_xlabel("sample k")
+        ax.set_ylabel("estimate w_{k+1}" if i == 0 else "")
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize="x-small", loc="lower right")
+    ax = axes[0, -1]
+    plotting.plot_convergence(
+        ax,
+        {
+            **{n: c6["curves"][n]["rmse"] for n in names},
+            "sigma / sqrt(k)": c6["standard_error"],
+        },
+        first_iteration=1,
+        xlabel="sample k",
+        ylabel="RMS error over seeds",
+        title="root mean squared error",
+        styles={"sigma / sqrt(k)": {"color": "black", "linestyle": "--", "linewidth": 1.0}},
+    )
+    ax.axhline(c6["constant_spread"], color="C2", linestyle=":", linewidth=1.2)
+    ax.set_xscale("log")
+    plotting.save_figure(fig, os.path.join(workdir, "ch6_mean_estimation.png"), dpi=dpi)
+    final = {n: c6["curves"][n] for n in names}
+    add(
+        "ch6",
+        "ch6_mean_estimation.png",
+        f"Mean estimation by stochastic approximation (ch. 6.1-6.2): x_k uniform on "
+        f"[{results['sa_range'][0]:g}, {results['sa_range'][1]:g}] (E[X] = "
+        f"{c6['true_mean']:g}, sigma = {c6['sigma']:.3g}), w_{{k+1}} = w_k - a_k (w_k - x_k) from "
+        f"w_1 = {results['sa_initial_estimate']:g}, {len(c6['curves'][names[0]]['estimates'])} "
+        "seeds. Left three panels (log k axis): seed 0 (thin), the mean over seeds with its 95% "
+        "t-interval (dark band) and the middle 95% of the seeds (light band). Right: the RMS "
+        "error over seeds against k, log-log. With a_k = 1/k (the sample mean) it follows the "
+        "standard error sigma/sqrt(k) (dashed); 1/k^p also converges, more slowly; the "
+        "constant step stops improving: its spread stays near sqrt(a Var[X] / (2 - a)) = "
+        f"{c6['constant_spread']:.3g} (dotted). Spread over seeds at k = {k[-1]}: "
+        + ", ".join(f"{final[n]['std'][-1]:.3g} ({n})" for n in names)
+        + ".",
+    )
+
     c7 = results["ch7"]
     groups = (
         ("TD(0): max_s |v(s) - v_pi(s)|", ("TD(0)",)),
@@ -761,7 +1036,98 @@ def write_figures(results, workdir: str, *, dpi: int) -> dict[str, list[tuple[st
         f"{100 * off['optimal_fraction']:.0f}% of the seeds). Right: an optimal policy by value "
         "iteration; where several actions are optimal the two may pick different ones.",
     )
+    pf = results["pf"]
+    pgrid = pf["grid"]
+    panels = [(f"{n}, seed 0", r["policy_seed0"], r["path_seed0"]) for n, r in pf["runs"].items()]
+    panels.append(("optimal (value iteration)", pf["optimal_policy"], pf["optimal_path"]))
+    fig, axes = plotting.new_figure(1, len(panels), panel_size=3.3)
+    for ax, (title, policy, path) in zip(axes[0], panels, strict=True):
+        arrives = tuple(path[-1]) == pgrid.target
+        length = f"{len(path) - 1} steps" if arrives else "never arrives"
+        plotting.plot_grid(ax, pgrid, policy=policy, title=f"{title}: {length}")
+        draw_path(ax, path)
+    plotting.save_figure(fig, os.path.join(workdir, "ch7_path_finding_policy.png"), dpi=dpi)
+    add(
+        "ch7pf",
+        "ch7_path_finding_policy.png",
+        "Path finding (ch. 7, the episodic task): episodes start at "
+        f"{pf['start']} (S) and end at the target; r_step = {pgrid.reward_step:g}, "
+        f"r_forbidden = r_boundary = {pgrid.reward_forbidden:g}, r_target = "
+        f"{pgrid.reward_target:g}. The greedy policy of seed 0's estimates after "
+        f"{pf['steps'][-1]} steps (arrows) and the path it takes from the start (red line "
+        "through the shaded cells), next to an optimal policy of the same episodic MDP by value "
+        "iteration. States the agent never visited keep q = 0 and show the first action (up); "
+        "the target is terminal (circle).",
+    )
+    fig, axes = plotting.new_figure(1, 1, panel_size=5.0)
+    fig.set_size_inches(7.0, 4.4)
+    ax = axes[0, 0]
+    names = list(pf["runs"])
+    plotting.plot_learning_curves(
+        ax,
+        pf["steps"],
+        np.stack([pf["runs"][n]["mean"] for n in names]),
+        np.stack([pf["runs"][n]["ci_low"] for n in names]),
+        np.stack([pf["runs"][n]["ci_high"] for n in names]),
+        labels=names,
+        ylabel="greedy path length from the start (steps)",
+        title="path finding: greedy path length",
+    )
+    ax.axhline(pf["optimal_length"], color="black", linestyle="--", linewidth=1.0)
+    ax.text(
+        pf["steps"][0],
+        pf["optimal_length"],
+        f"optimal: {pf['optimal_length']}",
+        va="bottom",
+        fontsize=9,
+    )
+    ax.set_yscale("log")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    plotting.save_figure(fig, os.path.join(workdir, "ch7_path_finding_length.png"), dpi=dpi)
+    first = pf["runs"][names[0]]
+    cap = first["max_episode_steps"]
+    add(
+        "ch7pf",
+        "ch7_path_finding_length.png",
+        "The number of steps the greedy policy takes from the start to the target, mean over "
+        f"{first['lengths'].shape[1]} seeds with its 95% t-interval, against environment steps "
+        f"(log y axis; {cap} means the greedy path loops and never arrives). Dashed: the "
+        f"optimal {pf['optimal_length']} steps. Step sizes: "
+        + "; ".join(
+            f"{n}: {r['step_size']}, lr = {r['hparams']['learning_rate']:g}, epsilon = "
+            f"{r['hparams']['epsilon']:g}"
+            for n, r in pf["runs"].items()
+        )
+        + ". Seeds with the optimal length at the end: "
+        + ", ".join(
+            f"{int(np.sum(r['lengths'][-1] == pf['optimal_length']))} of "
+            f"{r['lengths'].shape[1]} ({n})"
+            for n, r in pf["runs"].items()
+        )
+        + ".",
+    )
     return figures
+
+
+def draw_path(ax, path) -> None:
+    """Shades the cells of ``path`` (``[(row, col)]``) and draws a line through their centres."""
+    for r, c in path:
+        ax.add_patch(Rectangle((c, r), 1, 1, facecolor="#d62728", alpha=0.12, linewidth=0))
+    rows = [r + 0.5 for r, _ in path]
+    cols = [c + 0.5 for _, c in path]
+    ax.plot(cols, rows, color="#d62728", linewidth=2.0, alpha=0.75, zorder=3)
+    ax.plot(cols[:1], rows[:1], "o", color="#d62728", markersize=6, zorder=4)
+    ax.text(
+        cols[0] - 0.32,
+        rows[0] - 0.3,
+        "S",
+        color="#d62728",
+        fontsize=10,
+        weight="bold",
+        ha="center",
+        va="center",
+        zorder=4,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -876,7 +1242,71 @@ def values_json(config, results) -> dict:
                 for e in results["ch5"]["epsilon_greedy"]
             ],
         },
-        "chapter7": _chapter7_json(config, grid, results["ch7"]),
+        "chapter6": _chapter6_json(config, results["ch6"]),
+        "chapter7": {
+            **_chapter7_json(config, grid, results["ch7"]),
+            "path_finding": _path_finding_json(config, results["pf"]),
+        },
+    }
+
+
+def _checkpoints(num_steps: int) -> list[int]:
+    """k = 1, 10, 100, ... below ``num_steps``, and ``num_steps``."""
+    ks = [10**i for i in range(int(np.log10(num_steps)) + 1) if 10**i < num_steps]
+    return [*ks, num_steps]
+
+
+def _chapter6_json(config, c6) -> dict:
+    ks = _checkpoints(len(c6["k"]))
+    at = lambda x: _sig(np.asarray(x)[np.asarray(ks) - 1])  # noqa: E731
+    return {
+        "distribution": f"uniform on [{config.sa_low:g}, {config.sa_high:g}]",
+        "true_mean": c6["true_mean"],
+        "sigma": float(f"{c6['sigma']:.6g}"),
+        "num_seeds": config.sa_num_seeds,
+        "initial_estimate": config.sa_initial_estimate,
+        "k": ks,
+        "standard_error": at(c6["standard_error"]),
+        "constant_spread_predicted": float(f"{c6['constant_spread']:.4g}"),
+        "curves": {
+            name: {
+                "mean": at(c["mean"]),
+                "ci_low": at(c["ci_low"]),
+                "ci_high": at(c["ci_high"]),
+                "std": at(c["std"]),
+                "rmse": at(c["rmse"]),
+                "final_estimates": _sig(c["estimates"][:, -1], 6),
+            }
+            for name, c in c6["curves"].items()
+        },
+    }
+
+
+def _path_finding_json(config, pf) -> dict:
+    return {
+        "num_seeds": config.pf_num_seeds,
+        "steps": [int(x) for x in pf["steps"]],
+        "start": list(pf["start"]),
+        "gamma": pf["gamma"],
+        "grid": _grid_json(pf["grid"]),
+        "optimal_length": pf["optimal_length"],
+        "optimal_path": [list(c) for c in pf["optimal_path"]],
+        "missing_configs": pf["missing"],
+        "runs": {
+            name: {
+                "hparams": r["hparams"],
+                "step_size": r["step_size"],
+                "max_episode_steps": r["max_episode_steps"],
+                "mean": _sig(r["mean"]),
+                "ci_low": _sig(r["ci_low"]),
+                "ci_high": _sig(r["ci_high"]),
+                "final_lengths": [int(x) for x in r["lengths"][-1]],
+                "optimal_fraction": float(np.mean(r["lengths"][-1] == pf["optimal_length"])),
+                "path_seed0": [list(c) for c in r["path_seed0"]],
+                "policy_seed0": _policy_json(pf["grid"], r["policy_seed0"])["actions"],
+            }
+            for name, r in pf["runs"].items()
+        },
     }
 
 
@@ -1023,12 +1453,47 @@ def report_html(config, results, figures, workdir: str) -> str:
     )
     off = c7["off_policy"]
     off_table = _values_table(grid, off["values"], off["policy"], "off-policy Q-learning, seed 0")
+    c6 = results["ch6"]
+    ch6_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        f"<td>{c['mean'][-1]:.3f} [{c['ci_low'][-1]:.3f}, {c['ci_high'][-1]:.3f}]</td>"
+        f"<td>{c['std'][-1]:.3g}</td><td>{c['rmse'][-1]:.3g}</td></tr>"
+        for name, c in c6["curves"].items()
+    )
+    kk = len(c6["k"])
+    ch6_table = (
+        '<table class="kv"><tr><th>step size</th><th>mean of w at k=' + str(kk) + " [95% CI]</th>"
+        f"<th>std over seeds</th><th>RMS error</th></tr>{ch6_rows}"
+        f"<tr><td>sigma/sqrt(k)</td><td></td><td>{c6['standard_error'][-1]:.3g}</td><td></td></tr>"
+        f"<tr><td>sqrt(a Var/(2-a))</td><td></td><td>{c6['constant_spread']:.3g}</td><td></td>"
+        "</tr></table>"
+    )
+    pf = results["pf"]
+    pf_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v:g}' for k, v in r['hparams'].items()))}; "
+        f"step size {html.escape(r['step_size'])}</td>"
+        f"<td>{r['mean'][-1]:.3g} [{r['ci_low'][-1]:.3g}, {r['ci_high'][-1]:.3g}]</td>"
+        f"<td>{int(np.sum(r['lengths'][-1] == pf['optimal_length']))} of "
+        f"{r['lengths'].shape[1]}</td><td>{len(r['path_seed0']) - 1}</td></tr>"
+        for name, r in pf["runs"].items()
+    )
+    pf_table = (
+        '<table class="kv"><tr><th>algorithm</th><th>hparams</th>'
+        f"<th>path length after {pf['steps'][-1]} steps</th><th>seeds optimal</th>"
+        f"<th>seed 0</th></tr>{pf_rows}</table>"
+    )
+    pf_missing = (
+        "<p>Not run (config not found): " + html.escape(", ".join(pf["missing"])) + ".</p>"
+        if pf["missing"]
+        else ""
+    )
     config_json = html.escape(json.dumps(config.to_dict(), indent=1))
     gamma = config.gamma
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-7 grid world</title>
+<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-7</title>
 <style>{_CSS}</style></head><body>
-<h1>Grid-world examples of chapters 2-5 and 7</h1>
+<h1>Examples of chapters 2-7</h1>
 <p>S. Zhao, <i>Mathematical Foundations of Reinforcement Learning</i>. The 5x5 grid has the target
 (cyan) at (3, 2) and forbidden cells (orange) at {html.escape(str(list(grid.forbidden)))}; cells
 are (row, col), 0-based, row 0 at the top. Rewards: boundary {grid.reward_boundary:g}, forbidden
@@ -1058,6 +1523,16 @@ Sarsa) with a fixed &epsilon;: exploration costs value, the more the larger &eps
 {imgs["ch5"]}
 <h3>MC basic: estimated state values max<sub>a</sub> q(s, a)</h3><div>{ch5_mc_tables}</div>
 <h3>Best epsilon-greedy policies: exact state values</h3><div>{ch5_eps_tables}</div>
+<h2>Chapter 6: stochastic approximation</h2>
+<p>Mean estimation (ch. 6.1-6.2): from samples x<sub>k</sub> of X, uniform on
+[{config.sa_low:g}, {config.sa_high:g}] (E[X] = {c6["true_mean"]:g}), the Robbins-Monro iteration
+w<sub>k+1</sub> = w<sub>k</sub> - a<sub>k</sub> (w<sub>k</sub> - x<sub>k</sub>) with
+a<sub>k</sub> = 1/k (the incremental sample mean), 1/k<sup>{config.sa_power:g}</sup> (both satisfy
+&sum; a<sub>k</sub> = &infin;, &sum; a<sub>k</sub><sup>2</sup> &lt; &infin;) and the constant
+{config.sa_constant_step:g} (it does not: the estimate keeps fluctuating);
+{config.sa_num_seeds} seeds of {config.sa_steps} samples each.</p>
+{imgs["ch6"]}
+<h3>Estimates at k = {kk}</h3>{ch6_table}
 <h2>Chapter 7: temporal-difference learning</h2>
 <p>{config.td_num_seeds} seeds per algorithm, {config.td_steps} steps each on one long trajectory
 (the continuing task), errors measured every {steps[0]} steps; every error is computed against the
@@ -1065,6 +1540,15 @@ exact dynamic-programming answer. Mean over seeds with the 95% t-interval in bra
 {imgs["ch7"]}
 <h3>Value errors</h3>{td_table}
 <h3>Off-policy Q-learning: the learned greedy policy</h3><div>{off_table}</div>
+<h3>Path finding (the episodic task)</h3>
+<p>The book's path-finding example: episodes from {html.escape(str(pf["start"]))} to the
+(absorbing) target, r_step = {pf["grid"].reward_step:g}, r_forbidden = r_boundary =
+{pf["grid"].reward_forbidden:g}, r_target = {pf["grid"].reward_target:g}, &gamma; =
+{pf["gamma"]:g}; {config.pf_num_seeds} seeds x {config.pf_steps} steps per algorithm, run as
+<code>jax.jit(jax.vmap(train_chunk))</code>. The optimal path (value iteration on the same MDP)
+takes {pf["optimal_length"]} steps.</p>{pf_missing}
+{imgs["ch7pf"]}
+{pf_table}
 <h2>Configuration</h2><pre>{config_json}</pre>
 </body></html>
 """
@@ -1096,7 +1580,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, str]:
         "ch4": chapter4(config, grid),
         "ch5": chapter5(config, grid),
     }
+    results["ch6"] = chapter6(config)
+    results["sa_range"] = (config.sa_low, config.sa_high)
+    results["sa_initial_estimate"] = config.sa_initial_estimate
     results["ch7"] = chapter7(config, grid, results["ch4"]["v_star"])
+    results["pf"] = path_finding(config)
     logging.info("computed all examples in %.1f s", time.perf_counter() - start)
     figures = write_figures(results, workdir, dpi=config.dpi)
 

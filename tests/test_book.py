@@ -26,8 +26,11 @@ FIGURES = (
     "ch4_convergence.png",
     "ch5_episode_length.png",
     "ch5_epsilon.png",
+    "ch6_mean_estimation.png",
     "ch7_learning_curves.png",
     "ch7_off_policy.png",
+    "ch7_path_finding_policy.png",
+    "ch7_path_finding_length.png",
 )
 # Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
 # but enough for off-policy Q-learning to find the optimal policy in every seed.
@@ -70,8 +73,10 @@ def test_writes_everything_into_workdir(workdir):
 
 def test_report_is_self_contained(workdir):
     report = (workdir / "report.html").read_text()
-    for chapter in ("Chapter 2", "Chapter 3", "Chapter 4", "Chapter 5", "Chapter 7"):
+    for chapter in ("Chapter 2", "Chapter 3", "Chapter 4", "Chapter 5", "Chapter 6", "Chapter 7"):
         assert chapter in report
+    assert report.index("Chapter 5") < report.index("Chapter 6") < report.index("Chapter 7")
+    assert "Path finding (the episodic task)" in report
     assert report.count('src="data:image/png;base64,') == len(FIGURES)
     # No reference to any other file: every src is a data URI and there are no links.
     assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', report))
@@ -204,6 +209,50 @@ def test_chapter7_learning_curves(values):
     )
 
 
+def test_chapter6_mean_estimation(values):
+    ch6 = values["chapter6"]
+    mu, sigma, n = ch6["true_mean"], ch6["sigma"], ch6["num_seeds"]
+    assert mu == 5.0 and sigma == pytest.approx(20 / np.sqrt(12), rel=1e-5)
+    k = ch6["k"][-1]
+    curves = ch6["curves"]
+    harmonic = curves["a_k = 1/k (incremental mean)"]
+    # w_{k+1} is the sample mean of k samples: standard error sigma / sqrt(k). Every seed within
+    # 5 standard errors (each fails with probability 6e-7), the mean over the n seeds within 4 of
+    # its own, sigma / sqrt(k n).
+    standard_error = sigma / np.sqrt(k)
+    assert ch6["standard_error"][-1] == pytest.approx(standard_error, rel=1e-3)
+    final = np.array(harmonic["final_estimates"])
+    assert final.shape == (n,)
+    assert np.all(np.abs(final - mu) < 5 * standard_error)
+    assert abs(harmonic["mean"][-1] - mu) < 4 * standard_error / np.sqrt(n)
+    # The spread over seeds is the standard error (its estimate from n seeds is within ~25%).
+    assert harmonic["std"][-1] == pytest.approx(standard_error, rel=0.25)
+    rm = curves["a_k = 1/k^0.75"]
+    assert abs(rm["mean"][-1] - mu) < 4 * rm["std"][-1] / np.sqrt(n)
+    # The constant step keeps a spread near sqrt(a Var / (2 - a)), far above the 1/k ones.
+    constant = curves["a_k = 0.05 (constant)"]
+    assert constant["std"][-1] == pytest.approx(ch6["constant_spread_predicted"], rel=0.25)
+    assert constant["std"][-1] > 3 * rm["std"][-1] > 3 * harmonic["std"][-1]
+    assert harmonic["rmse"][-1] < harmonic["rmse"][0] / 10
+
+
+def test_chapter7_path_finding(values):
+    pf = values["chapter7"]["path_finding"]
+    assert pf["optimal_length"] == 11  # value iteration on the episodic MDP
+    assert pf["optimal_path"][0] == [0, 0] and pf["optimal_path"][-1] == [3, 2]
+    assert len(pf["optimal_path"]) == 12 and pf["steps"][-1] == 100_000
+    runs = pf["runs"]
+    assert set(runs) | {m.split("/")[-1] for m in pf["missing_configs"]} >= {"Q-learning"}
+    # 100k steps at lr 0.1, epsilon 0.1 suffice for Q-learning in 64 of 64 seeds.
+    q = runs["Q-learning"]
+    assert q["hparams"]["learning_rate"] == 0.1 and q["hparams"]["epsilon"] == 0.1
+    assert q["final_lengths"] == [11] * pf["num_seeds"]
+    assert q["optimal_fraction"] == 1.0 and len(q["path_seed0"]) == 12
+    for name, run in runs.items():
+        assert len(run["mean"]) == 10, name
+        assert all(1 <= x <= run["max_episode_steps"] for x in run["final_lengths"]), name
+
+
 @pytest.mark.parametrize(
     "flag, field",
     [
@@ -211,6 +260,8 @@ def test_chapter7_learning_curves(values):
         ("--config.truncations=(3,0)", "truncations"),
         ("--config.mc_episode_lengths=(1,0)", "mc_episode_lengths"),
         ("--config.td_chunks=7", "td_chunks"),
+        ("--config.sa_power=0.4", "sa_power"),
+        ("--config.pf_chunks=7", "pf_chunks"),
     ],
 )
 def test_bad_config_fails_fast(tmp_path, flag, field):

@@ -87,9 +87,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.td_chunks = 40
     # Chapter 7 path finding (Q-learning and Sarsa path-finding configs): base seed.
     config.pf_seed = 0
-    # Chapter 7 path finding: the constant learning rate of every algorithm (overrides the
-    # library configs' hparams.learning_rate; epsilon and gamma stay theirs).
-    config.pf_learning_rate = 0.1
     # Chapter 7 path finding: independent runs (seeds) per algorithm.
     config.pf_num_seeds = 16
     # Chapter 7 path finding: environment steps per seed (episodes restart at the start cell).
