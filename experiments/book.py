@@ -1,4 +1,4 @@
-r"""The grid-world examples of chapters 2-5 and 7 of Zhao's book: figures, values.json, report.html.
+r"""The examples of chapters 2-7 of Zhao's book: figures, values.json, report.html.
 
 Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
 
@@ -10,9 +10,13 @@ Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
   iteration, truncated policy iteration with several truncation lengths and policy iteration;
 * ch. 5: MC basic's values and policies for several episode lengths, and the best epsilon-greedy
   policies and their values for several epsilons;
+* ch. 6: mean estimation by Robbins-Monro with a_k = 1/k (the incremental mean), 1/k^p and a
+  constant step: estimates against k over seeds, and the RMS error against sigma / sqrt(k);
 * ch. 7: learning curves (mean and 95% interval over seeds) of TD(0), Q-learning on and off
   policy, Sarsa and expected Sarsa against the dynamic-programming answers, run as
-  ``jax.jit(jax.vmap(experiment.train_chunk))`` over seeds, and off-policy Q-learning's policy.
+  ``jax.jit(jax.vmap(experiment.train_chunk))`` over seeds, and off-policy Q-learning's policy;
+  path finding (the episodic task) by Q-learning and Sarsa: seed 0's greedy policy and path,
+  and the greedy path length against steps next to the optimal 11 steps.
 
 Usage::
 

@@ -1,9 +1,10 @@
-"""The grid-world examples of chapters 2-5 and 7 of the book: figures, a values file, a report.
+"""The examples of chapters 2-7 of the book: figures, a values file, a report.
 
 Reference: S. Zhao, "Mathematical Foundations of Reinforcement Learning" ch. 2 (state
 values and the Bellman equation), ch. 3 (the Bellman optimality equation) and ch. 4 (value
 iteration, policy iteration and truncated policy iteration), ch. 5 (MC basic and the episode
-length; optimal epsilon-greedy policies) and ch. 7 (TD(0), Sarsa, expected Sarsa, Q-learning);
+length; optimal epsilon-greedy policies), ch. 6 (mean estimation, Robbins-Monro) and ch. 7
+(TD(0), Sarsa, expected Sarsa, Q-learning; path finding);
 https://github.com/MathFoundationRL/Book-Mathematical-Foundation-of-Reinforcement-Learning
 
 Run::
@@ -20,7 +21,11 @@ for value iteration and for truncated policy iteration, faster the longer the tr
 MC basic's values with L = 1 are 0 except at and next to the target, and optimal for L = 100; the
 optimal epsilon-greedy values fall in every state as epsilon grows. Ch. 7 (64 seeds x 200k steps,
 about 15 s): every error curve falls; off-policy Q-learning from a uniform behaviour finds the
-optimal policy in every seed (value error 0).
+optimal policy in every seed (value error 0). Ch. 6: with a_k = 1/k the estimate of E[X] = 5
+is within a few standard errors sigma/sqrt(k) of it (spread over seeds 0.13 at k = 2000), while
+the constant step 0.05 keeps a spread near sqrt(a Var[X] / (2 - a)) = 0.92. Ch. 7 path finding
+(16 seeds x 100k steps, a few seconds): Q-learning's greedy path from (0, 0) takes the optimal
+11 steps in every seed.
 """
 
 import ml_collections
