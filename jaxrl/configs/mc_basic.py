@@ -24,6 +24,8 @@ farther than ``L`` steps keep value 0). For the value maps and policies per leng
 
 import ml_collections
 
+from jaxrl.configs import grid
+
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
@@ -44,13 +46,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.sweep = ml_collections.ConfigDict()
     config.sweep.episode_length = (1, 2, 3, 4, 14, 15, 30, 100)
 
-    config.env = ml_collections.ConfigDict()  # the grid world (static: changing it recompiles)
-    config.env.shape = (5, 5)
-    config.env.target = (3, 2)
-    config.env.forbidden = ((1, 1), (1, 2), (2, 2), (3, 1), (3, 3), (4, 1))
-    config.env.reward_boundary = -1.0
-    config.env.reward_forbidden = -1.0
-    config.env.reward_target = 1.0
-    config.env.reward_step = 0.0
+    config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()
     return config
