@@ -20,8 +20,8 @@ Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
 
 Usage::
 
-    python -m experiments.book --workdir=/tmp/book
-    python -m experiments.book --workdir=/tmp/book --config.gamma=0.5
+    python -m experiments.book --workdir=runs/book
+    python -m experiments.book --workdir=runs/book --config.gamma=0.5
 
 Everything is written into ``--workdir`` (created if missing): ``*.png``, ``values.json`` (every
 value and policy, rounded, with the config) and ``report.html`` (self-contained: the images are

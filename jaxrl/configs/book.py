@@ -9,8 +9,8 @@ https://github.com/MathFoundationRL/Book-Mathematical-Foundation-of-Reinforcemen
 
 Run::
 
-    python -m experiments.book --workdir=/tmp/book
-    python -m experiments.book --workdir=/tmp/book_r10 --config.reward_forbidden=-10
+    python -m experiments.book --workdir=runs/book
+    python -m experiments.book --workdir=runs/book_r10 --config.reward_forbidden=-10
 
 It writes PNG figures, ``values.json`` and a self-contained ``report.html`` into the workdir in
 well under a minute on a 2-core CPU. With the defaults the optimal state values of the 5x5 grid at
