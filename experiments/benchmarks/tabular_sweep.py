@@ -49,6 +49,7 @@ from jaxrl.configs import mc_epsilon_greedy as mc_config
 from jaxrl.configs import q_learning as q_learning_config
 from jaxrl.configs import sarsa as sarsa_config
 from jaxrl.envs import gridworld
+from jaxrl.run.experiment import seed_keys
 from jaxrl.tabular import monte_carlo, q_learning, sarsa
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 1024, "Seeds vmapped in our timed program.")
@@ -69,16 +70,19 @@ GAMMA = 0.9
 NUM_ACTIONS = gridworld.NUM_ACTIONS
 
 
+def _vmapped_chunk(experiment, num_seeds: int, values):
+    """A call of ``jit(vmap(train_chunk))`` for ``num_seeds`` seeds (seed_keys(0, n)), every seed
+    with the hyperparameters ``values`` (in ``experiment.hparams_type`` field order)."""
+    hparams = experiment.hparams_type(*(jnp.full((num_seeds,), x, jnp.float32) for x in values))
+    carry = common.block(jax.jit(jax.vmap(experiment.init))(seed_keys(0, num_seeds), hparams))
+    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
+    return lambda: train_chunk(carry, hparams)
+
+
 def make_ours(config, num_seeds: int):
     """Our jitted, vmapped ``train_chunk`` and its arguments for ``num_seeds`` seeds."""
     experiment = q_learning.make_experiment(config)
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
-    hparams = q_learning.Hparams(
-        *(jnp.full((num_seeds,), x, jnp.float32) for x in (LEARNING_RATE, EPSILON, GAMMA))
-    )
-    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
-    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    return lambda: train_chunk(carry, hparams)
+    return _vmapped_chunk(experiment, num_seeds, (LEARNING_RATE, EPSILON, GAMMA))
 
 
 def make_ours_sarsa(steps: int, num_seeds: int):
@@ -89,13 +93,7 @@ def make_ours_sarsa(steps: int, num_seeds: int):
         config.step_size = "constant"
         config.restart_every = 0
     experiment = sarsa.make_experiment(config)
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
-    hparams = sarsa.Hparams(
-        *(jnp.full((num_seeds,), x, jnp.float32) for x in (LEARNING_RATE, EPSILON, GAMMA))
-    )
-    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
-    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    return lambda: train_chunk(carry, hparams)
+    return _vmapped_chunk(experiment, num_seeds, (LEARNING_RATE, EPSILON, GAMMA))
 
 
 MC_EPISODE_LENGTH = 100
@@ -110,13 +108,7 @@ def make_ours_mc(steps: int, num_seeds: int):
         config.chunk_steps = steps
         config.episode_length = MC_EPISODE_LENGTH
     experiment = monte_carlo.make_experiment(config)
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(num_seeds))
-    hparams = monte_carlo.Hparams(
-        jnp.full((num_seeds,), MC_EPSILON, jnp.float32), jnp.full((num_seeds,), GAMMA, jnp.float32)
-    )
-    carry = common.block(jax.jit(jax.vmap(experiment.init))(keys, hparams))
-    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    return lambda: train_chunk(carry, hparams)
+    return _vmapped_chunk(experiment, num_seeds, (MC_EPSILON, GAMMA))
 
 
 def check_peer(grid, next_state, reward, steps: int) -> float:
