@@ -14,7 +14,7 @@ Reproduces S. Zhao, "Mathematical Foundations of Reinforcement Learning":
   constant step: estimates against k over seeds, and the RMS error against sigma / sqrt(k);
 * ch. 7: learning curves (mean and 95% interval over seeds) of TD(0), Q-learning on and off
   policy, Sarsa and expected Sarsa against the dynamic-programming answers, run as
-  ``jax.jit(jax.vmap(experiment.train_chunk))`` over seeds, and off-policy Q-learning's policy;
+  one compiled program over seeds (``jaxrl.run.train``), and off-policy Q-learning's policy;
   path finding (the episodic task) by Q-learning and Sarsa: seed 0's greedy policy and path,
   and the greedy path length against steps next to the optimal 11 steps.
 
@@ -47,6 +47,7 @@ from matplotlib.patches import Rectangle
 from ml_collections import config_flags
 
 from jaxrl import dp, plotting
+from jaxrl import run as runner
 from jaxrl.configs import book as book_config
 from jaxrl.configs import expected_sarsa as expected_sarsa_config
 from jaxrl.configs import q_learning as q_learning_config
@@ -506,25 +507,15 @@ def run_seeds(module, cfg, *, seed: int, num_seeds: int, num_chunks: int, metric
         and ``metric`` after each chunk.
     """
     experiment = module.make_experiment(cfg)
-    hparams = experiment.hparams_type(
-        **{k: jnp.full((num_seeds,), v, jnp.float32) for k, v in cfg.hparams.items()}
-    )
-    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(seed, num_seeds), hparams)
-    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    errors = []
-    for k in range(num_chunks):
-        carry, metrics = train_chunk(carry, hparams)
-        chunk_errors = np.asarray(metrics[metric])
-        if not np.all(np.isfinite(chunk_errors)):
-            bad = int(np.argmin(np.isfinite(chunk_errors)))
-            raise FloatingPointError(f"non-finite {metric} in chunk {k}, seed index {bad}")
-        errors.append(chunk_errors)
-    return carry, np.stack(errors)
+    hparams = runner.make_settings(experiment, dict(cfg.hparams), {}).hparams  # one setting
+    result = runner.train(experiment, hparams, seed_keys(seed, num_seeds), num_chunks=num_chunks)
+    carry = jax.tree.map(lambda x: x[0], result.carry)
+    return carry, result.metrics[metric][:, 0]
 
 
 def _step_size_text(cfg) -> str:
     """The step-size schedule of a library config in words, e.g. ``lr / n(s, a)^0.6``."""
-    n = "n(s)" if cfg.algorithm == "td0" else "n(s, a)"
+    n = "n(s)" if cfg.experiment == "jaxrl.tabular.td0" else "n(s, a)"
     if cfg.step_size == "constant":
         return "constant lr"
     if cfg.step_size == "harmonic":
@@ -641,7 +632,7 @@ def path_finding(config) -> dict:
     """Q-learning (and Sarsa) on the book's episodic path-finding task (Zhao, ch. 7).
 
     Each algorithm runs its path-finding config (its learning rate and epsilon) for
-    ``pf_num_seeds`` seeds x ``pf_steps`` steps as ``jax.jit(jax.vmap(train_chunk))``; the
+    ``pf_num_seeds`` seeds x ``pf_steps`` steps as one program (``jaxrl.run.train``); the
     optimal path comes from value iteration on the same episodic MDP.
     """
     runs, missing = {}, []
@@ -1549,8 +1540,8 @@ exact dynamic-programming answer. Mean over seeds with the 95% t-interval in bra
 (absorbing) target, r_step = {pf["grid"].reward_step:g}, r_forbidden = r_boundary =
 {pf["grid"].reward_forbidden:g}, r_target = {pf["grid"].reward_target:g}, &gamma; =
 {pf["gamma"]:g}; {config.pf_num_seeds} seeds x {config.pf_steps} steps per algorithm, run as
-<code>jax.jit(jax.vmap(train_chunk))</code>. The optimal path (value iteration on the same MDP)
-takes {pf["optimal_length"]} steps.</p>{pf_missing}
+one compiled program (<code>jaxrl.run.train</code>). The optimal path (value iteration on the
+same MDP) takes {pf["optimal_length"]} steps.</p>{pf_missing}
 {imgs["ch7pf"]}
 {pf_table}
 <h2>Configuration</h2><pre>{config_json}</pre>

@@ -337,6 +337,7 @@ def plot_learning_curves(
     xlabel: str = "environment steps per seed",
     ylabel: str = "",
     title: str | None = None,
+    allow_nan: bool = False,
 ) -> None:
     """Learning curves: one line per setting (the mean over seeds) with a shaded interval.
 
@@ -345,12 +346,19 @@ def plot_learning_curves(
         steps: ``[K]`` x positions.
         means, lows, highs: ``[H, K]`` mean and interval bounds per setting.
         labels: ``H`` legend labels.
+        allow_nan: accept NaN points (a metric undefined at some steps); they show as gaps.
 
     Raises:
-        ValueError: for shapes that do not match or non-finite values.
+        ValueError: for shapes that do not match or non-finite values (infinite ones, and NaN
+            unless ``allow_nan``).
     """
     x = _as_numpy("steps", steps)
-    arrays = [_as_numpy(n, a) for n, a in (("means", means), ("lows", lows), ("highs", highs))]
+    arrays = [
+        _as_numpy(n, np.where(np.isnan(a), 0.0, a) if allow_nan else a)
+        for n, a in (("means", means), ("lows", lows), ("highs", highs))
+    ]
+    if allow_nan:
+        arrays = [np.asarray(a, np.float64) for a in (means, lows, highs)]
     shape = (len(labels), x.size)
     for name, a in zip(("means", "lows", "highs"), arrays, strict=True):
         if a.shape != shape:

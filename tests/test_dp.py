@@ -641,3 +641,80 @@ def test_epsilon_greedy_optimum_equals_a_slippery_grid():
         np.testing.assert_allclose(result.values, slippery.values, atol=1e-4)
     with pytest.raises(ValueError, match="epsilon"):
         dp.epsilon_greedy_value_iteration(gw.to_mdp(gw.book_grid()), epsilon=1.5, gamma=GAMMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy evaluation to a stated bound, without a solve (what compiled runs use).
+
+U32 = 2.0**-24  # float32 unit roundoff
+
+
+def _random_finite_mdp(rng, num_states, num_actions):
+    p = rng.dirichlet(np.ones(num_states) * 0.3, size=(num_states, num_actions))
+    r = rng.uniform(-1.0, 1.0, size=(num_states, num_actions))
+    return dp.FiniteMDP(jnp.asarray(p, jnp.float32), jnp.asarray(r, jnp.float32)), p, r
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bounded_evaluation_is_within_its_bound_of_the_exact_values(gamma, seed):
+    """Against the closed form in float64. In exact arithmetic the error after k sweeps from 0 is
+    at most gamma^k ||r_pi|| / (1 - gamma) <= error_bound. Float32 adds at most about
+    (S + 2) u ||v|| per sweep (a dot product of S terms, a multiply and an add; u = 2^-24), which
+    the contraction sums to (S + 2) u ||r_pi|| / (1 - gamma)^2: the allowance below. Too few
+    sweeps would show: at gamma = 0.9 half of them leave an error near 1e-2, far above it."""
+    rng = np.random.default_rng(seed)
+    num_states = 12
+    mdp, p, r = _random_finite_mdp(rng, num_states, 3)
+    policy = rng.dirichlet(np.ones(3), size=num_states)
+    p_pi, r_pi = np.einsum("sa,sat->st", policy, p), np.sum(policy * r, axis=-1)
+    exact = np.linalg.solve(np.eye(num_states) - gamma * p_pi, r_pi)
+    result = dp.evaluate_policy_bounded(mdp, jnp.asarray(policy, jnp.float32), gamma=gamma)
+    scale = np.abs(r_pi).max() / (1 - gamma)
+    rounding = (num_states + 2) * U32 * scale / (1 - gamma)
+    assert float(result.error_bound) <= 1e-5
+    np.testing.assert_array_less(np.abs(np.asarray(result.values) - exact), 1e-5 + rounding)
+    # The number of sweeps is the smallest that meets the bound.
+    k = int(result.sweeps)
+    if gamma == 0.0:
+        assert k == 1
+        np.testing.assert_allclose(np.asarray(result.values), r_pi, rtol=1e-6)
+    else:
+        assert gamma**k * scale <= 1e-5 * (1 + 1e-5) < gamma ** (k - 1) * scale
+
+
+def test_bounded_evaluation_of_the_book_grid_structured_and_dense_agree():
+    grid = gw.book_grid()
+    uniform = jnp.full((25, 5), 0.2)
+    exact = np.asarray(dp.evaluate_policy(gw.to_mdp(grid), uniform, gamma=0.9))
+    for mdp in (gw.to_mdp(grid), gw.to_grid_mdp(grid)):
+        result = dp.evaluate_policy_bounded(mdp, uniform, gamma=0.9, error_bound=1e-4)
+        # 1e-4 bound plus float32 rounding (27 u ||r|| / (1 - gamma)^2 = 1.6e-4 at most).
+        np.testing.assert_allclose(np.asarray(result.values), exact, atol=1e-4 + 1.7e-4)
+    np.testing.assert_allclose(exact[:5], [-3.8, -3.8, -3.6, -3.1, -3.2], atol=0.05)
+
+
+def test_bounded_evaluation_vmapped_over_gamma_equals_one_at_a_time():
+    """Each element of a vmapped sweep runs its own number of sweeps and gets its own values,
+    bit for bit: the loop runs to the longest and masks the others. (With the structured grid
+    MDP, whose backup is elementwise; a dense MDP's batched matrix-vector product may round
+    differently from the unbatched one.)"""
+    mdp = gw.to_grid_mdp(gw.book_grid())
+    policy = jnp.full((25, 5), 0.2)
+    gammas = jnp.asarray([0.0, 0.5, 0.9, 0.95], jnp.float32)
+    batched = jax.jit(jax.vmap(lambda g: dp.evaluate_policy_bounded(mdp, policy, gamma=g)))(gammas)
+    for i, g in enumerate(np.asarray(gammas)):
+        alone = dp.evaluate_policy_bounded(mdp, policy, gamma=g)
+        assert int(batched.sweeps[i]) == int(alone.sweeps)
+        np.testing.assert_array_equal(np.asarray(batched.values[i]), np.asarray(alone.values))
+
+
+def test_bounded_evaluation_checks_its_arguments():
+    mdp = gw.to_mdp(gw.book_grid())
+    policy = jnp.full((25, 5), 0.2)
+    with pytest.raises(ValueError, match="gamma"):
+        dp.evaluate_policy_bounded(mdp, policy, gamma=1.0)
+    with pytest.raises(ValueError, match="error_bound"):
+        dp.evaluate_policy_bounded(mdp, policy, gamma=0.9, error_bound=0.0)
+    with pytest.raises(ValueError, match="policy"):
+        dp.evaluate_policy_bounded(mdp, policy[:3], gamma=0.9)

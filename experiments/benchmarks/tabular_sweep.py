@@ -4,12 +4,14 @@ The algorithm is ``jaxrl.tabular.q_learning`` (Zhao, ch. 7.4) on the book's 5 x 
 (continuing task, constant step size 0.1, epsilon-greedy behaviour with epsilon 0.8, gamma 0.9):
 
 * ours: ``num_seeds`` seeds of the experiment from the default config
-  (``jaxrl/configs/q_learning.py``, ``chunk_steps`` set to ``--steps``), ``train_chunk`` vmapped
-  over the seeds and jitted: one compiled program runs ``steps`` updates for every seed. Only the
-  ``train_chunk`` call is timed (compiled and warmed up first, then the best of ``--rounds``).
-  ``train_chunk`` also evaluates each seed's greedy policy once at the end of the chunk (a
-  25 x 25 linear solve per seed) and returns the chunk's rewards; with 20,000 steps per chunk that
-  is a negligible share of the time, and it is counted against us;
+  (``jaxrl/configs/q_learning.py``, ``chunk_steps`` set to ``--steps``), compiled by the runner's
+  core (``jaxrl.run.Program``: ``train_chunk`` vmapped over the seeds, jitted, sharded over the
+  default device layout of the launcher, one XLA host device per core on a CPU-only host): one
+  compiled program runs ``steps`` updates for every seed. Only the ``train_chunk`` call is timed
+  (compiled and warmed up first, then the best of ``--rounds``). ``train_chunk`` also evaluates
+  each seed's greedy policy once at the end of the chunk (about 130 sweeps of the Bellman
+  expectation operator per seed, ``dp.evaluate_policy_bounded``) and returns the chunk's rewards;
+  with 20,000 steps per chunk that is a small share of the time, and it is counted against us;
 * peer: the same algorithm written as a plain Python loop, one seed: the same next-state and
   reward tables (``deterministic_tables()``, as Python lists), a list-of-lists Q table, one
   ``random.Random`` draw per step, the same epsilon-greedy rule (with probability epsilon a
@@ -25,7 +27,8 @@ against ``python_sarsa``, the same loop with the next action drawn before the up
 ``mc_epsilon_greedy`` for ``jaxrl.tabular.monte_carlo`` (every-visit, episodes of 100 steps,
 epsilon 0.5) against ``python_mc_epsilon_greedy`` (environment steps per second).
 ``scaling`` reports our updates per second for each seed count in ``--scaling`` (best of
-``min(rounds, 2)`` rounds each).
+``min(rounds, 2)`` rounds each). ``layout`` compares the default device layout (the devices the
+launcher would use for this batch) with one device, for the Q-learning sweep.
 
     python -m experiments.benchmarks.tabular_sweep [--num_seeds=1024] [--steps=20000] \\
         [--peer_steps=200000] [--rounds=3] [--scaling=1,4,16,64,256,1024,4096]
@@ -38,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from experiments import launch
 from experiments.benchmarks import common
 from experiments.benchmarks.peers import (
     python_mc_epsilon_greedy,
@@ -49,7 +53,8 @@ from jaxrl.configs import mc_epsilon_greedy as mc_config
 from jaxrl.configs import q_learning as q_learning_config
 from jaxrl.configs import sarsa as sarsa_config
 from jaxrl.envs import gridworld
-from jaxrl.run.experiment import seed_keys
+from jaxrl.run import Program, seed_keys
+from jaxrl.tabular import common as tabular_common
 from jaxrl.tabular import monte_carlo, q_learning, sarsa
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 1024, "Seeds vmapped in our timed program.")
@@ -70,19 +75,28 @@ GAMMA = 0.9
 NUM_ACTIONS = gridworld.NUM_ACTIONS
 
 
-def _vmapped_chunk(experiment, num_seeds: int, values):
-    """A call of ``jit(vmap(train_chunk))`` for ``num_seeds`` seeds (seed_keys(0, n)), every seed
-    with the hyperparameters ``values`` (in ``experiment.hparams_type`` field order)."""
-    hparams = experiment.hparams_type(*(jnp.full((num_seeds,), x, jnp.float32) for x in values))
-    carry = common.block(jax.jit(jax.vmap(experiment.init))(seed_keys(0, num_seeds), hparams))
-    train_chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    return lambda: train_chunk(carry, hparams)
+def _vmapped_chunk(experiment, num_seeds: int, values, devices=None):
+    """A call of the runner's compiled ``train_chunk`` for ``num_seeds`` seeds (seed_keys(0, n))
+    of one setting, the hyperparameters ``values`` (in ``experiment.hparams_type`` field order),
+    sharded over ``devices`` (default: the launcher's layout for this batch). Each call continues
+    training from the previous one's carry."""
+    hparams = experiment.hparams_type(*(jnp.asarray([x], jnp.float32) for x in values))
+    if devices is None:
+        devices, _ = launch.choose_devices(num_seeds)
+    program = Program(experiment, hparams, seed_keys(0, num_seeds), devices)
+    state = {"carry": common.block(program.init())}
+
+    def call():
+        state["carry"], metrics = program.chunk(state["carry"])
+        return metrics
+
+    return call
 
 
-def make_ours(config, num_seeds: int):
-    """Our jitted, vmapped ``train_chunk`` and its arguments for ``num_seeds`` seeds."""
+def make_ours(config, num_seeds: int, devices=None):
+    """Our compiled, vmapped ``train_chunk`` for ``num_seeds`` seeds (see ``_vmapped_chunk``)."""
     experiment = q_learning.make_experiment(config)
-    return _vmapped_chunk(experiment, num_seeds, (LEARNING_RATE, EPSILON, GAMMA))
+    return _vmapped_chunk(experiment, num_seeds, (LEARNING_RATE, EPSILON, GAMMA), devices)
 
 
 def make_ours_sarsa(steps: int, num_seeds: int):
@@ -102,10 +116,10 @@ MC_EPSILON = 0.5
 
 def make_ours_mc(steps: int, num_seeds: int):
     """Our vmapped MC epsilon-greedy (``jaxrl.tabular.monte_carlo``, every-visit, episodes of
-    100 steps); ``steps`` environment steps per seed."""
+    100 steps); ``steps`` environment steps per seed (a multiple of 100)."""
     config = mc_config.get_config()
     with config.unlocked():
-        config.chunk_steps = steps
+        config.chunk_steps = steps // MC_EPISODE_LENGTH  # a training step is an episode
         config.episode_length = MC_EPISODE_LENGTH
     experiment = monte_carlo.make_experiment(config)
     return _vmapped_chunk(experiment, num_seeds, (MC_EPSILON, GAMMA))
@@ -152,7 +166,7 @@ def run(
     config = q_learning_config.get_config()
     with config.unlocked():
         config.chunk_steps = steps
-    grid = q_learning.grid_from_config(config.env)
+    grid = tabular_common.grid_from_config(config.env)
     tables = gridworld.to_grid_mdp(grid).deterministic_tables()
     next_state = np.asarray(tables[0]).tolist()
     reward = np.asarray(tables[1]).astype(np.float64).tolist()
@@ -172,7 +186,7 @@ def run(
 
     ours = make_ours(config, num_seeds)
     times = common.best_times({"ours": ours, "peer": peer}, rounds=rounds)
-    _, metrics = ours()
+    metrics = ours()
     ours_rate = num_seeds * steps / times["ours"]
     peer_rate = peer_steps / times["peer"]
 
@@ -217,6 +231,19 @@ def run(
         seconds = common.best_times({"ours": fn}, rounds=min(rounds, 2))["ours"]
         table.append({"num_seeds": n, "updates_per_s": n * steps / seconds})
 
+    default_devices, _ = launch.choose_devices(num_seeds)
+    layout_times = common.best_times(
+        {"default": ours, "one_device": make_ours(config, num_seeds, jax.devices()[:1])},
+        rounds=rounds,
+    )
+    layout = {
+        "devices": len(default_devices),
+        "platform": default_devices[0].platform,
+        "default_updates_per_s": num_seeds * steps / layout_times["default"],
+        "one_device_updates_per_s": num_seeds * steps / layout_times["one_device"],
+        "ratio": layout_times["one_device"] / layout_times["default"],
+    }
+
     return {
         "benchmark": "tabular_sweep",
         "ours": ours_rate,
@@ -236,6 +263,7 @@ def run(
         "peer_check_steps": check_steps if check else 0,
         "peer_check_value_error": peer_error,
         "scaling": table,
+        "layout": layout,
         "sarsa": {"ours": sarsa_ours, "peer_value": sarsa_peer, "ratio": sarsa_ours / sarsa_peer},
         "mc_epsilon_greedy": {"ours": mc_ours, "peer_value": mc_peer, "ratio": mc_ours / mc_peer},
         "device": common.device_description(),
@@ -244,6 +272,7 @@ def run(
 
 def main(argv):
     del argv
+    launch.configure_cpu_devices(None)  # the launcher's default layout: a device per core
     scaling = [int(x) for x in _SCALING.value]
     result = run(
         _NUM_SEEDS.value,
@@ -278,6 +307,12 @@ def main(argv):
     print("seeds  M updates/s")
     for row in result["scaling"]:
         print(f"{row['num_seeds']:>5}  {row['updates_per_s'] / 1e6:10.2f}")
+    layout = result["layout"]
+    print(
+        f"layout: {layout['devices']} {layout['platform']} device(s) "
+        f"{layout['default_updates_per_s'] / 1e6:.2f} M updates/s, one device "
+        f"{layout['one_device_updates_per_s'] / 1e6:.2f} M updates/s (x{layout['ratio']:.2f})"
+    )
     print(f"device: {result['device']}")
     common.emit(result)
 

@@ -11,7 +11,7 @@ and one seed is all it needs. Here one "step" of the runner is one evaluate-impr
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/mc_basic.py --workdir=runs/mc_basic
+    python -m experiments.train --config=jaxrl/configs/mc_basic.py --workdir=runs/mc_basic
 
 Expected (measured, 2-core CPU, a few seconds): ten progress lines, one per iteration, for the
 eight episode lengths 1, 2, 3, 4, 14, 15, 30, 100. The final greedy policy's value error
@@ -29,7 +29,7 @@ from jaxrl.configs import grid
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.algorithm = "monte_carlo"  # module of jaxrl.tabular that provides make_experiment
+    config.experiment = "jaxrl.tabular.monte_carlo"  # module providing make_experiment(config)
     config.method = "basic"  # "basic", "exploring_starts" or "epsilon_greedy"
     config.seed = 0  # base seed (MC basic is deterministic: every seed gives the same run)
     config.num_seeds = 1  # runs per setting; one suffices for a deterministic algorithm
@@ -41,10 +41,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.hparams.episode_length = 100  # L: steps of each episode (a positive integer)
     config.hparams.gamma = 0.9  # discount
 
-    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # Tuples of swept values, overridable on the command line as
     # --config.sweep.episode_length="(1,100)". Episodes are scanned to the longest length.
     config.sweep = ml_collections.ConfigDict()
     config.sweep.episode_length = (1, 2, 3, 4, 14, 15, 30, 100)
+    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
 
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()

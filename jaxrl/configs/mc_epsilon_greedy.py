@@ -8,12 +8,12 @@ No exploring starts: each episode starts in a uniformly drawn cell and every act
 the current epsilon-greedy policy; every-visit returns are averaged into ``q`` and the policy is
 epsilon-greedy in ``q`` after every episode. The reference for each epsilon is the best
 epsilon-greedy policy (``jaxrl.dp.epsilon_greedy_value_iteration``): ``value_error`` is
-``max_s |v_pi - v_eps*|`` with both evaluated exactly. ``total_steps`` and ``chunk_steps`` count
-environment steps.
+``max_s |v_pi - v_eps*|`` with both evaluated to within 1e-5. ``total_steps`` and ``chunk_steps``
+count episodes (a training step is one episode of ``episode_length`` environment steps).
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/mc_epsilon_greedy.py \
+    python -m experiments.train --config=jaxrl/configs/mc_epsilon_greedy.py \
         --workdir=runs/mc_epsilon_greedy
 
 Expected (measured, 2-core CPU, about 13 s of which 9 s training): 64 seeds x 3 epsilons x 2M
@@ -31,14 +31,14 @@ from jaxrl.configs import grid
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.algorithm = "monte_carlo"  # module of jaxrl.tabular that provides make_experiment
+    config.experiment = "jaxrl.tabular.monte_carlo"  # module providing make_experiment(config)
     config.method = "epsilon_greedy"  # "basic", "exploring_starts" or "epsilon_greedy"
     config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
     config.num_seeds = 64  # independent runs per hyperparameter setting
-    config.total_steps = 2_000_000  # environment steps per seed (20,000 episodes of 100 steps)
-    config.chunk_steps = 200_000  # steps per compiled chunk (one progress line each)
+    config.total_steps = 20_000  # episodes per seed (a training step is one episode)
+    config.chunk_steps = 2_000  # episodes per compiled chunk (one progress line each)
     config.checkpoint_every = 5  # chunks between orbax checkpoints
-    config.episode_length = 100  # steps per episode (static; chunk_steps must be a multiple)
+    config.episode_length = 100  # environment steps per episode (static)
     config.visits = "every"  # "every": average every visit's return (the book); "first"
     config.tail_steps = 0  # last steps per episode whose own (short) returns are not averaged
 
@@ -46,10 +46,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.hparams.epsilon = 0.5  # exploration of the epsilon-greedy policy
     config.hparams.gamma = 0.9  # discount
 
-    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # Tuples of swept values, overridable on the command line as
     # --config.sweep.epsilon="(0.2,0.5)".
     config.sweep = ml_collections.ConfigDict()
     config.sweep.epsilon = (0.1, 0.2, 0.5)
+    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
 
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()

@@ -7,11 +7,12 @@ r_boundary = r_forbidden = -1, r_target = 1), continuing task, gamma 0.9.
 Each episode starts from a state-action pair drawn uniformly from all 125, follows the current
 greedy policy for ``episode_length`` steps, and its returns are averaged into ``q`` (every-visit,
 as Algorithm 5.2; ``--config.visits=first`` for first-visit); the policy is greedy in ``q`` after
-every episode. ``total_steps`` and ``chunk_steps`` count environment steps.
+every episode. ``total_steps`` and ``chunk_steps`` count episodes (a training step is one
+episode of ``episode_length`` environment steps).
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/mc_exploring_starts.py \
+    python -m experiments.train --config=jaxrl/configs/mc_exploring_starts.py \
         --workdir=runs/mc_exploring_starts
 
 Expected (measured, 2-core CPU, about 9 s of which 5 s training): 64 seeds x 2M steps
@@ -31,14 +32,14 @@ from jaxrl.configs import grid
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.algorithm = "monte_carlo"  # module of jaxrl.tabular that provides make_experiment
+    config.experiment = "jaxrl.tabular.monte_carlo"  # module providing make_experiment(config)
     config.method = "exploring_starts"  # "basic", "exploring_starts" or "epsilon_greedy"
     config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
     config.num_seeds = 64  # independent runs per hyperparameter setting
-    config.total_steps = 2_000_000  # environment steps per seed (20,000 episodes of 100 steps)
-    config.chunk_steps = 200_000  # steps per compiled chunk (one progress line each)
+    config.total_steps = 20_000  # episodes per seed (a training step is one episode)
+    config.chunk_steps = 2_000  # episodes per compiled chunk (one progress line each)
     config.checkpoint_every = 5  # chunks between orbax checkpoints
-    config.episode_length = 100  # steps per episode (static; chunk_steps must be a multiple)
+    config.episode_length = 100  # environment steps per episode (static)
     config.visits = "every"  # "every": average every visit's return; "first": first visits only
     config.tail_steps = 0  # last steps per episode whose own (short) returns are not averaged
 
@@ -46,10 +47,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.hparams.epsilon = 0.0  # 0: the book's greedy policy (exploration comes from starts)
     config.hparams.gamma = 0.9  # discount
 
-    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # Tuples of swept values, overridable on the command line as
     # --config.sweep.epsilon="(0.0,0.1)".
     config.sweep = ml_collections.ConfigDict()
     config.sweep.epsilon = (0.0,)
+    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
 
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()

@@ -6,7 +6,7 @@ in (1/2, 1) satisfy the Robbins-Monro conditions too.
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/mean_estimation.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/mean_estimation.py --workdir=DIR
 
 Expected (measured): 1024 seeds x 4 schedules in about 3 s; after 10,000 samples the mean
 ``abs_error`` is 0.0078 for power 1 (theory: ``sqrt(2 / pi) / sqrt(k)`` = 0.0080), 0.015 for
@@ -19,7 +19,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.algorithm = "mean_estimation"  # module jaxrl.tabular.mean_estimation
+    config.experiment = "jaxrl.tabular.mean_estimation"  # module providing make_experiment(config)
     config.seed = 0
     config.num_seeds = 1024
     config.total_steps = 10_000  # samples per seed
@@ -32,5 +32,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.sweep = ml_collections.ConfigDict(
         {"scale": (0.02, 1.0, 1.0, 1.0), "power": (0.0, 0.6, 0.8, 1.0)}
     )
+    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
     config.lock()
     return config

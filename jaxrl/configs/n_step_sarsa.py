@@ -2,7 +2,7 @@
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/n_step_sarsa.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/n_step_sarsa.py --workdir=DIR
 """
 
 from jaxrl.configs import sarsa

@@ -6,7 +6,7 @@ r_target = 1), continuing task, gamma 0.9.
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/q_learning.py --workdir=runs/q_learning
+    python -m experiments.train --config=jaxrl/configs/q_learning.py --workdir=runs/q_learning
 
 Expected (measured, 2-core CPU, about 15 s): 1024 seeds x 4 learning rates in one compiled
 program, ten progress lines at about 34 M env steps/s. The greedy policy's value error
@@ -22,7 +22,7 @@ from jaxrl.configs import grid
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.algorithm = "q_learning"  # module of jaxrl.tabular that provides make_experiment
+    config.experiment = "jaxrl.tabular.q_learning"  # module providing make_experiment(config)
     config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
     config.num_seeds = 1024  # independent runs per hyperparameter setting
     config.total_steps = 100_000  # environment steps per seed
@@ -37,10 +37,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.hparams.epsilon = 0.8  # exploration of the epsilon-greedy behaviour policy
     config.hparams.gamma = 0.9  # discount
 
-    # Zipped tuples (setting h takes entry h of each), overridable on the command line as
+    # Tuples of swept values, overridable on the command line as
     # --config.sweep.learning_rate="(0.1,0.2)".
     config.sweep = ml_collections.ConfigDict()
     config.sweep.learning_rate = (0.02, 0.05, 0.1, 0.2)
+    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
 
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()

@@ -6,7 +6,7 @@ greedy, so the estimates converge to q* and the greedy policy is optimal.
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/q_learning_off_policy.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/q_learning_off_policy.py --workdir=DIR
 
 Expected: 256 seeds x 3 learning rates; ``q_error`` (``max |q - q*|``) falls towards 0 and the
 greedy policy is optimal (``optimal`` 1.0) for every seed by the last chunk.

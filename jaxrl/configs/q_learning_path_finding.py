@@ -8,7 +8,7 @@ the target (``max_episode_steps`` means it does not get there).
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/q_learning_path_finding.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/q_learning_path_finding.py --workdir=DIR
 
 Expected (measured, 2-core CPU, a few seconds): 64 seeds x 3 learning rates; ``path_length``
 reaches 11 steps, the length of the optimal policy's path (value iteration), for every seed. The

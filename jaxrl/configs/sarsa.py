@@ -8,7 +8,7 @@ epsilon-greedy policy's exact values are from it.
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/sarsa.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/sarsa.py --workdir=DIR
 
 Expected: 256 seeds x 3 learning rates; ``value_gap`` falls from about 2 towards 0 (Sarsa's
 sampled next action makes it slower and noisier than expected Sarsa).
@@ -20,7 +20,7 @@ from jaxrl.configs import q_learning
 def get_config():
     config = q_learning.get_config()
     with config.unlocked():
-        config.algorithm = "sarsa"  # module jaxrl.tabular.sarsa
+        config.experiment = "jaxrl.tabular.sarsa"  # module providing make_experiment(config)
         config.variant = "sarsa"  # "sarsa", "expected_sarsa" or "n_step_sarsa"
         config.n = 3  # steps of the n-step return (n_step_sarsa only)
         config.restart_every = 20  # continue from a uniform random state every K steps (0: never)

@@ -8,7 +8,7 @@ to the target (``max_episode_steps`` means it does not get there). ``variant`` m
 
 Run:
 
-    python -m experiments.tabular --config=jaxrl/configs/sarsa_path_finding.py --workdir=DIR
+    python -m experiments.train --config=jaxrl/configs/sarsa_path_finding.py --workdir=DIR
 
 Expected: 64 seeds x 3 learning-rate scales (step size ``lr / n(s, a)^0.6``); ``path_length``
 reaches 11 steps, the greedy path of the best epsilon-greedy policy (DP), for every seed. With a

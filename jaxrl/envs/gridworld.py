@@ -666,7 +666,7 @@ def reset(key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
 
 def step(
     key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array]:
+) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict]:
     """One step of the grid world for one agent (vmap for many).
 
     With probability ``slip`` the action is replaced by a uniformly random one; then the
@@ -674,7 +674,9 @@ def step(
     ``terminated`` (a step from the target itself stays there with reward 0, as in the MDP).
     ``truncated`` is set when the episode reaches ``max_steps`` without terminating. With
     ``params.auto_reset``, a step that ends an episode returns the reward and flags of that step
-    but the observation and state of the next episode's start.
+    but the observation and state of the next episode's start; the observation of the cell the
+    move landed in is ``info["final_observation"]`` (what a learner bootstraps from on
+    truncation; on termination it bootstraps nothing).
 
     Args:
         key: randomness for the slip (and the new start cell with ``auto_reset``).
@@ -683,7 +685,9 @@ def step(
         params: :class:`EnvParams`.
 
     Returns:
-        ``(obs, next_state, reward, terminated, truncated)``; reward float32, flags bool.
+        ``(obs, next_state, reward, terminated, truncated, info)``; reward float32, flags bool,
+        ``info = {"final_observation": ...}`` the observation of the landing cell (equal to
+        ``obs`` unless ``auto_reset`` started a new episode).
     """
     action = jnp.asarray(action, jnp.int32)
     chex.assert_rank(action, 0)
@@ -705,12 +709,16 @@ def step(
         terminated = jnp.zeros((), bool)
     time = state.time + 1
     truncated = jnp.logical_and(time >= params.max_steps, jnp.logical_not(terminated))
+    final_observation = observe(landed, params)
     if params.auto_reset:
         done = jnp.logical_or(terminated, truncated)
         start = _sample_start(u_start, params)
         next_state = EnvState(
             position=jnp.where(done, start, landed), time=jnp.where(done, 0, time)
         )
+        obs = observe(next_state.position, params)
     else:
         next_state = EnvState(position=landed, time=time)
-    return observe(next_state.position, params), next_state, reward, terminated, truncated
+        obs = final_observation
+    info = {"final_observation": final_observation}
+    return obs, next_state, reward, terminated, truncated, info

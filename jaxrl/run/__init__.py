@@ -1,14 +1,59 @@
-"""The experiment runner: sweeps over seeds x hyperparameters, sharded, chunked, checkpointed."""
+"""The experiment runner: sweeps over seeds x hyperparameters, sharded, chunked, checkpointed.
 
-from jaxrl.run.experiment import Experiment, make_settings, seed_keys
-from jaxrl.run.runner import DivergenceError, check_config, result_arrays, run
+* :class:`Experiment` (with :class:`Domain` per hyperparameter) is what an algorithm gives it;
+* :func:`make_settings` / :func:`settings_from_config` build a sweep (zipped or crossed);
+* :func:`train` is the in-memory core (one compiled program, final carry and metrics back);
+* :func:`run` adds files, checkpoints, resume and extension; :func:`load` reads a run back.
+"""
+
+from jaxrl.run.core import DivergenceError, Program, TrainResult, train
+from jaxrl.run.experiment import (
+    DISCOUNT,
+    POSITIVE,
+    PROBABILITY,
+    Domain,
+    Experiment,
+    integer,
+    real,
+    seed_keys,
+)
+from jaxrl.run.hparams import SWEEP_MODES, Settings, make_settings, settings_from_config
+from jaxrl.run.runner import (
+    Loaded,
+    RunResult,
+    WorkdirBusyError,
+    check_config,
+    config_settings,
+    load,
+    load_config,
+    result_arrays,
+    run,
+)
 
 __all__ = [
+    "DISCOUNT",
+    "POSITIVE",
+    "PROBABILITY",
+    "SWEEP_MODES",
     "DivergenceError",
+    "Domain",
     "Experiment",
+    "Loaded",
+    "Program",
+    "RunResult",
+    "Settings",
+    "TrainResult",
+    "WorkdirBusyError",
     "check_config",
+    "config_settings",
+    "integer",
+    "load",
+    "load_config",
     "make_settings",
+    "real",
     "result_arrays",
     "run",
     "seed_keys",
+    "settings_from_config",
+    "train",
 ]

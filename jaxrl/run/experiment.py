@@ -1,19 +1,83 @@
-"""What an experiment gives the runner, and the hyperparameter grid it sweeps.
+"""What an experiment gives the runner: pure functions, typed hyperparameters and their domains.
 
 An experiment is a handful of pure functions (see :class:`Experiment`). The runner vmaps them over
 the flattened ``settings x seeds`` axis, so every swept value must be an array leaf of the
-experiment's ``Hparams`` NamedTuple: a sweep is one compiled program, never a recompile.
+experiment's ``Hparams`` NamedTuple: a sweep is one compiled program, never a recompile. Each
+field declares its :class:`Domain` (a real interval or a range of integers), so the runner can
+refuse a bad value before anything is compiled, and integer fields stay integers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+class Domain(NamedTuple):
+    """The values a hyperparameter may take: an interval of reals, or a range of integers.
+
+    Build one with :func:`real` or :func:`integer`, or use :data:`DISCOUNT`,
+    :data:`PROBABILITY`, :data:`POSITIVE`.
+    """
+
+    integer: bool
+    low: float
+    high: float
+    low_open: bool
+    high_open: bool
+
+    @property
+    def dtype(self):
+        return jnp.int32 if self.integer else jnp.float32
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.integer and value != int(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a real number"
+        low_inf, high_inf = self.low == -math.inf, self.high == math.inf
+        if low_inf and high_inf:
+            return kind
+        if high_inf:
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        if low_inf:
+            return f"{kind} {'<' if self.high_open else '<='} {self.high:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
+
+
+def real(
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Domain:
+    """A real (float32) hyperparameter in the interval from ``low`` to ``high``."""
+    return Domain(False, float(low), float(high), low_open, high_open)
+
+
+def integer(low: int | None = None, high: int | None = None) -> Domain:
+    """An integer (int32) hyperparameter in ``[low, high]`` (``None``: unbounded)."""
+    lo = -math.inf if low is None else float(low)
+    hi = math.inf if high is None else float(high)
+    return Domain(True, lo, hi, False, False)
+
+
+DISCOUNT = real(0.0, 1.0, high_open=True)  # gamma in [0, 1)
+PROBABILITY = real(0.0, 1.0)  # epsilon and other probabilities, in [0, 1]
+POSITIVE = real(0.0, low_open=True)  # step sizes, temperatures, scales: > 0
 
 
 class Experiment(NamedTuple):
@@ -23,68 +87,57 @@ class Experiment(NamedTuple):
         init: ``(key, hparams) -> carry``; ``key`` is a typed PRNG key for this seed, ``hparams``
             one setting (scalar leaves). The carry must be a pytree of plain arrays (no typed
             keys: keep ``jax.random.key_data``) so it can be checkpointed.
-        train_chunk: ``(carry, hparams) -> (carry, metrics)``: ``chunk_steps`` steps of training
+        train_chunk: ``(carry, hparams) -> (carry, metrics)``: ``chunk_steps`` training steps
             (a ``lax.scan``), ``metrics`` a dict of scalar arrays describing the chunk.
         hparams_type: the ``Hparams`` NamedTuple class; its fields are the sweepable values.
+        domains: ``{field: Domain}`` for every field of ``hparams_type``; integer domains make
+            int32 leaves, real ones float32.
         metrics: names of the metrics ``train_chunk`` returns, in the order to report them.
         main_metric: the one shown in progress lines and plotted.
-        env_steps_per_chunk: environment steps one seed takes per chunk (for throughput).
+        env_steps_per_step: environment steps one seed takes per training step (scan
+            iteration): 1 for one environment, N for N environments per seed, L when a step is an
+            episode of L steps. Progress lines, CSV files and curves count environment steps.
+        nan_metrics: metrics that may be NaN in a chunk because they are undefined there (the
+            mean return of the episodes that ended in the chunk, when none did); statistics
+            skip NaN seeds and report how many contributed, and divergence is not checked on
+            them (only that they are not infinite).
+        depends_on_total_steps: the experiment's schedules depend on ``config.total_steps``
+            (e.g. a decay to the end of training), so a finished run cannot be extended by
+            rerunning it with a larger ``total_steps``.
     """
 
     init: Callable[[jax.Array, Any], Any]
     train_chunk: Callable[[Any, Any], tuple[Any, dict]]
     hparams_type: type
+    domains: Mapping[str, Domain]
     metrics: tuple[str, ...]
     main_metric: str
-    env_steps_per_chunk: int
+    env_steps_per_step: int = 1
+    nan_metrics: tuple[str, ...] = ()
+    depends_on_total_steps: bool = False
 
 
-def make_settings(
-    hparams_type: type, defaults: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]]
-) -> tuple[Any, list[dict[str, float]]]:
-    """The hyperparameter settings of a sweep, stacked, and their plain-Python description.
-
-    ``sweep`` maps field names to lists of values, all of one length ``H``; they are zipped (the
-    ``h``-th setting takes the ``h``-th value of every list), not crossed. Fields not swept keep
-    their value from ``defaults``. Raises ``ValueError`` naming the field for unknown fields,
-    missing defaults, lists of different lengths and non-finite values.
-
-    Returns:
-        ``(hparams, settings)``: an ``hparams_type`` with float32 leaves of shape ``[H]``, and
-        one dict per setting.
-    """
-    fields = hparams_type._fields
-    for name in defaults:
-        if name not in fields:
-            raise ValueError(f"hparams.{name} is not a hyperparameter; allowed: {list(fields)}")
-    for name in fields:
-        if name not in defaults:
-            raise ValueError(f"hparams.{name} needs a default value")
-    lengths = {}
-    for name, values in sweep.items():
-        if name not in fields:
-            raise ValueError(f"sweep.{name} is not a hyperparameter; allowed: {list(fields)}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"sweep.{name} must be a non-empty list of numbers, got {values!r}")
-        lengths[name] = len(values)
-    if len(set(lengths.values())) > 1:
+def check_experiment(experiment: Experiment) -> None:
+    """Raises ``ValueError`` if the experiment's declarations are inconsistent (our bug, or a
+    fork's): a field without a domain, an unknown main or may-be-NaN metric, a bad step count."""
+    fields = experiment.hparams_type._fields
+    missing = [f for f in fields if f not in experiment.domains]
+    if missing:
+        raise ValueError(f"experiment declares no domain for the hyperparameters {missing}")
+    extra = [f for f in experiment.domains if f not in fields]
+    if extra:
+        raise ValueError(f"experiment declares domains for unknown hyperparameters {extra}")
+    if experiment.main_metric not in experiment.metrics:
         raise ValueError(
-            f"sweep lists must all have the same length (they are zipped); got lengths {lengths}"
+            f"main_metric {experiment.main_metric!r} is not one of the metrics "
+            f"{list(experiment.metrics)}"
         )
-    num_settings = next(iter(lengths.values())) if lengths else 1
-    columns = {}
-    for name in fields:
-        values = sweep[name] if name in sweep else [defaults[name]] * num_settings
-        try:
-            column = [float(v) for v in values]
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} values must be numbers, got {values!r}") from None
-        if not all(math.isfinite(v) for v in column):
-            raise ValueError(f"{name} values must be finite, got {values!r}")
-        columns[name] = column
-    settings = [{name: columns[name][h] for name in fields} for h in range(num_settings)]
-    hparams = hparams_type(**{n: jnp.asarray(columns[n], jnp.float32) for n in fields})
-    return hparams, settings
+    unknown = [m for m in experiment.nan_metrics if m not in experiment.metrics]
+    if unknown:
+        raise ValueError(f"nan_metrics {unknown} are not among the metrics")
+    steps = experiment.env_steps_per_step
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"env_steps_per_step must be a positive integer, got {steps!r}")
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -95,20 +148,3 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     """
     base = jax.random.key(seed)
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(num_seeds))
-
-
-def settings_label(setting: Mapping[str, float], swept: Sequence[str]) -> str:
-    """A short label such as ``learning_rate=0.1`` for the swept fields of a setting."""
-    if not swept:
-        return "default"
-    return ", ".join(f"{name}={setting[name]:g}" for name in swept)
-
-
-def tile_settings(hparams: Any, num_seeds: int) -> Any:
-    """``[H]`` leaves to ``[H * num_seeds]``: item ``h * num_seeds + i`` is setting h, seed i."""
-    return jax.tree.map(lambda x: jnp.repeat(x, num_seeds, axis=0), hparams)
-
-
-def unflatten(values: np.ndarray, num_settings: int, num_seeds: int) -> np.ndarray:
-    """``[H * num_seeds, ...]`` to ``[H, num_seeds, ...]`` (the inverse of the flattening)."""
-    return np.asarray(values).reshape((num_settings, num_seeds) + np.shape(values)[1:])

@@ -1,61 +1,85 @@
-"""The experiment runner: seeds x hyperparameter settings in one compiled, sharded program.
+"""The experiment runner: the in-memory core plus files, checkpoints, resume and extension.
 
 ``run(experiment, config, workdir)`` does, in order:
 
 1. checks the shared config fields (``seed``, ``num_seeds``, ``total_steps``, ``chunk_steps``,
-   ``checkpoint_every``, the ``hparams`` defaults and the ``sweep`` lists), raising
-   ``ValueError`` naming the field before anything is compiled;
-2. refuses a work directory that holds a run of a different config, unless ``overwrite``;
-3. flattens ``settings x seeds`` into one batch axis (item ``h * num_seeds + i`` is setting
-   ``h``, seed ``i``), shards it over all devices with a 1-D ``Mesh`` and ``NamedSharding``, and
-   compiles ``jit(vmap(train_chunk))`` once;
-4. resumes from the latest orbax checkpoint in ``<workdir>/checkpoints`` if there is one;
-5. loops over chunks on the host: after each one, logs a progress line (step, env steps per
-   second, ETA, mean and 95% interval over seeds of the main metric per setting), rewrites
-   ``metrics.csv`` and writes that chunk's per-seed arrays, and checkpoints every
-   ``checkpoint_every`` chunks and after the last;
-6. writes ``summary.json``, ``per_seed.npz`` and ``curves.png``.
+   ``checkpoint_every``, ``sweep_mode``) and every hyperparameter setting against the
+   experiment's domains, raising ``ValueError`` naming the field before anything is compiled;
+2. takes the work directory's lock (``<workdir>/.lock``, an ``fcntl.flock`` that the kernel
+   releases when its holder dies), so a second process on the same directory is refused at once;
+3. refuses a work directory that holds a run of a different config, unless ``overwrite``; the
+   run-control fields (``total_steps``, ``checkpoint_every``) may change: a larger
+   ``total_steps`` extends a run from its last checkpoint, unless the experiment declares that
+   its schedules depend on ``total_steps``;
+4. compiles ``jit(vmap(init))`` and ``jit(vmap(train_chunk))`` once, over the flattened
+   ``settings x seeds`` batch sharded over the devices (:class:`jaxrl.run.core.Program`), and
+   reports the compile time apart from the throughput;
+5. resumes from the latest orbax checkpoint in ``<workdir>/checkpoints`` if there is one;
+6. loops over chunks on the host: after each one, logs a progress line (training and
+   environment steps, environment steps per second, ETA, mean and 95% interval over seeds of
+   the main metric per setting), rewrites ``metrics.csv``, writes that chunk's per-seed arrays,
+   and checkpoints every ``checkpoint_every`` chunks and after the last;
+7. writes ``summary.json``, ``per_seed.npz`` and ``curves.png`` (x-axis: environment steps).
 
 Every file is written to a temporary name and renamed into place, and orbax checkpoints are
 atomic, so a run killed at any moment (even SIGKILL) leaves no corrupt file and loses at most the
 chunks since its last checkpoint. A resumed run recomputes those chunks from the checkpointed
 carry, so its results are bit-identical to a run never interrupted.
+
+In a multi-process run (``jax.distributed`` initialized), every process calls ``run`` with the
+same arguments: each builds its own shard of the batch, process 0 alone holds the lock and
+writes files, and orbax writes each process's shards of the checkpoint.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
+import importlib
 import io
 import json
 import math
 import os
 import shutil
+import socket
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.run import stats
-from jaxrl.run.experiment import (
-    Experiment,
-    make_settings,
-    seed_keys,
-    settings_label,
-    tile_settings,
-    unflatten,
-)
+from jaxrl.run.core import DivergenceError, Program, check_finite, gather
+from jaxrl.run.experiment import Experiment, check_experiment, seed_keys
+from jaxrl.run.hparams import Settings, settings_from_config
 
 SHARED_FIELDS = ("seed", "num_seeds", "total_steps", "chunk_steps", "checkpoint_every")
+# Fields that steer a run without changing what it computes: a rerun may change them.
+RUN_CONTROL_FIELDS = ("total_steps", "checkpoint_every")
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CHUNK_DIR = "per_seed_chunks"
+CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
 
 
-class DivergenceError(RuntimeError):
-    """Training produced a non-finite metric."""
+class WorkdirBusyError(ValueError):
+    """Another process holds the work directory."""
+
+
+class RunResult(NamedTuple):
+    """What :func:`run` returns.
+
+    Attributes:
+        summary: the summary written to ``summary.json`` (empty on processes other than 0).
+        carry: the final carry, leaves ``[settings, seeds, ...]``.
+        metrics: ``{name: [chunks, settings, seeds]}`` for the chunks run in this session.
+    """
+
+    summary: dict
+    carry: Any
+    metrics: dict[str, np.ndarray]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +93,7 @@ def _positive_int(config, name: str) -> int:
     return int(value)
 
 
-def check_config(config, *, device_count: int) -> None:
+def check_config(config) -> None:
     """Raises ``ValueError`` naming the field for any bad shared field (before compilation)."""
     for name in (*SHARED_FIELDS, "hparams", "sweep"):
         if name not in config:
@@ -77,7 +101,7 @@ def check_config(config, *, device_count: int) -> None:
     seed = config.seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"config.seed must be a non-negative integer, got {seed!r}")
-    num_seeds = _positive_int(config, "num_seeds")
+    _positive_int(config, "num_seeds")
     total_steps = _positive_int(config, "total_steps")
     chunk_steps = _positive_int(config, "chunk_steps")
     _positive_int(config, "checkpoint_every")
@@ -86,11 +110,13 @@ def check_config(config, *, device_count: int) -> None:
             f"config.total_steps ({total_steps}) must be a multiple of config.chunk_steps "
             f"({chunk_steps})"
         )
-    if num_seeds % device_count:
-        raise ValueError(
-            f"config.num_seeds ({num_seeds}) must be a multiple of the device count "
-            f"({device_count}) so that seeds shard evenly; the runner refuses rather than pads"
-        )
+
+
+def config_settings(experiment: Experiment, config) -> Settings:
+    """Checks a config (shared fields, hyperparameter domains) and returns its settings."""
+    check_experiment(experiment)
+    check_config(config)
+    return settings_from_config(experiment, config)
 
 
 def _config_dict(config) -> dict:
@@ -116,44 +142,157 @@ def _atomic_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     _atomic_write(path, buffer.getvalue())
 
 
-def _prepare_workdir(workdir: str, config_json: dict, overwrite: bool) -> bool:
-    """Creates or checks the work directory; returns whether it holds this config's run."""
-    os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, CONFIG_FILE)
-    if os.path.exists(path):
+def _read_config_json(path: str) -> dict:
+    try:
         with open(path) as f:
-            previous = json.load(f)
-        if previous == config_json:
-            return True
-        if not overwrite:
-            changed = sorted(
-                k for k in set(previous) | set(config_json) if previous.get(k) != config_json.get(k)
-            )
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(
+            f"{path} cannot be read as JSON ({e}); delete it to start afresh, or rerun with "
+            f"--overwrite"
+        ) from None
+
+
+class _Lock:
+    """An exclusive ``fcntl.flock`` on ``<workdir>/.lock``, released when its holder dies."""
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, LOCK_FILE)
+        self._file = None
+
+    def acquire(self) -> None:
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise WorkdirBusyError(
+                f"workdir {os.path.dirname(self.path)} is in use by {holder}; wait for it to "
+                f"finish, or use another workdir"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on host {socket.gethostname()}")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def _checkpoints_done(checkpoint_dir: str) -> int:
+    """The number of chunks the latest finished checkpoint covers (0 if none)."""
+    if not os.path.isdir(checkpoint_dir):
+        return 0
+    steps = [int(name) for name in os.listdir(checkpoint_dir) if name.isdigit()]
+    return max(steps, default=0)
+
+
+def _wipe(workdir: str) -> None:
+    for name in (CONFIG_FILE, METRICS_FILE, "summary.json", "per_seed.npz", "curves.png"):
+        if os.path.exists(os.path.join(workdir, name)):
+            os.remove(os.path.join(workdir, name))
+    for name in (CHECKPOINT_DIR, CHUNK_DIR):
+        shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
+
+
+def _prepare_workdir(
+    workdir: str, config_json: dict, *, overwrite: bool, experiment: Experiment, num_chunks: int
+) -> int:
+    """Checks the work directory against this config; returns the chunks already done.
+
+    Writes ``config.json`` only once every check has passed.
+    """
+    path = os.path.join(workdir, CONFIG_FILE)
+    done = 0
+    if os.path.exists(path):
+        previous = _read_config_json(path)
+        changed = sorted(
+            k
+            for k in set(previous) | set(config_json)
+            if k not in RUN_CONTROL_FIELDS and previous.get(k) != config_json.get(k)
+        )
+        old_total, new_total = previous.get("total_steps"), config_json.get("total_steps")
+        if changed and not overwrite:
             raise ValueError(
                 f"workdir {workdir} holds a run with a different config (fields differ: "
                 f"{', '.join(changed)}); use another workdir or pass overwrite (--overwrite)"
             )
-        for name in (CONFIG_FILE, METRICS_FILE, "summary.json", "per_seed.npz", "curves.png"):
-            if os.path.exists(os.path.join(workdir, name)):
-                os.remove(os.path.join(workdir, name))
-        for name in ("checkpoints", CHUNK_DIR):
-            shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
+        horizon_changed = old_total != new_total and experiment.depends_on_total_steps
+        if horizon_changed and not overwrite:
+            raise ValueError(
+                f"config.total_steps changed from {old_total} to {new_total}, but this "
+                f"experiment's schedules depend on total_steps (e.g. a decay to the end of "
+                f"training), so the steps already taken would differ; use another workdir or "
+                f"pass overwrite (--overwrite)"
+            )
+        if changed or horizon_changed:
+            _wipe(workdir)
+        else:
+            done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
+            if done > num_chunks:
+                raise ValueError(
+                    f"workdir {workdir} holds a run of {done} chunks (total_steps "
+                    f"{old_total}), more than config.total_steps = {new_total} asks for "
+                    f"({num_chunks} chunks); use a larger total_steps, another workdir or "
+                    f"--overwrite"
+                )
     _atomic_write(path, json.dumps(config_json, indent=2, sort_keys=True).encode())
-    return False
+    return done
+
+
+def _broadcast_from_writer(values: list[int]) -> list[int]:
+    """Process 0's integers, on every process (a no-op in a single-process run)."""
+    if jax.process_count() == 1:
+        return values
+    from jax.experimental import multihost_utils
+
+    out = multihost_utils.broadcast_one_to_all(np.asarray(values, np.int64))
+    return [int(x) for x in np.asarray(out)]
 
 
 # ---------------------------------------------------------------------------------------------
-# The run.
+# Progress lines, CSV rows and the final files.
 
 
-def _metric_rows(chunk, step, settings, swept, names, per_setting):
+def _format_eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _format_rate(rate: float) -> str:
+    if not math.isfinite(rate):
+        return "?"
+    for scale, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if rate >= scale:
+            return f"{rate / scale:.3g}{suffix}"
+    return f"{rate:.3g}"
+
+
+def _metric_rows(chunk, step, env_steps, settings: Settings, experiment, per_setting):
     rows = []
-    for h, setting in enumerate(settings):
-        row = {"chunk": chunk, "step": step, "setting": h, "label": settings_label(setting, swept)}
-        row.update({k: setting[k] for k in setting})
-        for name in names:
-            for stat, values in per_setting[name].items():
-                row[f"{name}_{stat}"] = float(values[h])
+    for h, values in enumerate(settings.values):
+        row = {
+            "chunk": chunk,
+            "step": step,
+            "env_steps": env_steps,
+            "setting": h,
+            "label": settings.labels[h],
+        }
+        row.update(values)
+        for name in experiment.metrics:
+            stats_ = per_setting[name]
+            for key in ("mean", "std", "ci_low", "ci_high"):
+                row[f"{name}_{key}"] = float(stats_[key][h])
+            if name in experiment.nan_metrics:
+                row[f"{name}_count"] = int(stats_["count"][h])
         rows.append(row)
     return rows
 
@@ -167,19 +306,23 @@ def _write_csv(path: str, rows: list[dict]) -> None:
     _atomic_write(path, buffer.getvalue().encode())
 
 
-def _format_eta(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+def _json_number(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
-def _host(x) -> np.ndarray:
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
+def _progress_line(experiment, settings, per_setting, *, num_seeds, shown=6) -> str:
+    main = per_setting[experiment.main_metric]
+    parts = []
+    for h in range(min(len(settings.values), shown)):
+        text = (
+            f"{settings.labels[h]}: {main['mean'][h]:.4g} "
+            f"[{main['ci_low'][h]:.4g}, {main['ci_high'][h]:.4g}]"
+        )
+        if experiment.main_metric in experiment.nan_metrics and main["count"][h] < num_seeds:
+            text += f" ({main['count'][h]} of {num_seeds} seeds)"
+        parts.append(text)
+    more = len(settings.values) - shown
+    return "; ".join(parts) + (f"; ... {more} more settings" if more > 0 else "")
 
 
 def run(
@@ -190,71 +333,132 @@ def run(
     overwrite: bool = False,
     log: Callable[[str], None] = print,
     devices: list | None = None,
-) -> dict:
-    """Runs (or resumes) a sweep and writes its results under ``workdir``.
+) -> RunResult:
+    """Runs (or resumes, or extends) a sweep and writes its results under ``workdir``.
 
     Args:
         experiment: the algorithm's pure functions (:class:`Experiment`).
         config: an ``ml_collections.ConfigDict`` with the shared fields, ``hparams`` (a default
-            for every field of ``experiment.hparams_type``) and ``sweep`` (lists, zipped).
+            for every field of ``experiment.hparams_type``), ``sweep`` (lists) and optionally
+            ``sweep_mode`` (``"zip"``, the default, or ``"product"``).
         workdir: where results go; created if missing.
         overwrite: replace a run of a different config found in ``workdir``.
         log: where progress lines go.
-        devices: the devices to shard over (default: all of them).
+        devices: the devices to shard over (default: all of them; the batch of settings x seeds
+            must be a multiple of their number).
 
     Returns:
-        The summary (also written to ``summary.json``).
+        :class:`RunResult`: the summary (also written to ``summary.json``), the final carry and
+        this session's per-chunk metrics.
 
     Raises:
-        ValueError: bad config or a workdir holding another run, before any compilation.
-        DivergenceError: a metric became non-finite; names the chunk, step, setting and seed.
+        ValueError: bad config, out-of-domain hyperparameters or a work directory holding
+            another run, before any compilation; :class:`WorkdirBusyError` (a ``ValueError``)
+            when another process holds the work directory.
+        DivergenceError: a metric became non-finite; names the chunk, steps, setting and seed.
     """
     import orbax.checkpoint as ocp
 
+    settings = config_settings(experiment, config)
     devices = list(jax.devices() if devices is None else devices)
-    check_config(config, device_count=len(devices))
-    hparams, settings = make_settings(
-        experiment.hparams_type, dict(config.hparams), dict(config.sweep)
-    )
-    swept = [name for name in experiment.hparams_type._fields if name in config.sweep]
-    num_settings, num_seeds = len(settings), int(config.num_seeds)
+    num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     batch = num_settings * num_seeds
-    num_chunks = config.total_steps // config.chunk_steps
+    if batch % len(devices):
+        raise ValueError(
+            f"the batch of {num_settings} settings x {num_seeds} seeds = {batch} runs must be a "
+            f"multiple of the device count ({len(devices)}) so that it shards evenly; the runner "
+            f"refuses rather than pads (change config.num_seeds)"
+        )
+    chunk_steps = int(config.chunk_steps)
+    num_chunks = int(config.total_steps) // chunk_steps
+    env_per_chunk = chunk_steps * experiment.env_steps_per_step
     config_json = _config_dict(config)
     is_writer = jax.process_index() == 0
-    resumable = _prepare_workdir(workdir, config_json, overwrite) if is_writer else True
+    os.makedirs(workdir, exist_ok=True)
+    lock = _Lock(workdir)
+    status = [0, 0]
+    try:
+        if is_writer:
+            lock.acquire()
+            try:
+                status[1] = _prepare_workdir(
+                    workdir,
+                    config_json,
+                    overwrite=overwrite,
+                    experiment=experiment,
+                    num_chunks=num_chunks,
+                )
+            except ValueError:
+                _broadcast_from_writer([1, 0])
+                raise
+        status = _broadcast_from_writer(status)
+        if status[0]:
+            raise ValueError("process 0 refused the run (see its output)")
+        start_chunk = status[1]
 
-    mesh = Mesh(np.asarray(devices), ("batch",))
-    sharding = NamedSharding(mesh, PartitionSpec("batch"))
-    keys = jnp.tile(seed_keys(int(config.seed), num_seeds), num_settings)
-    flat_hparams = jax.device_put(tile_settings(hparams, num_seeds), sharding)
-    init_fn = jax.jit(jax.vmap(experiment.init), out_shardings=sharding)
-    chunk_fn = jax.jit(
-        jax.vmap(experiment.train_chunk),
-        in_shardings=(sharding, sharding),
-        out_shardings=(sharding, sharding),
-        donate_argnums=0,
-    )
-
-    carry = init_fn(jax.device_put(keys, sharding), flat_hparams)
-    checkpoint_dir = os.path.abspath(os.path.join(workdir, "checkpoints"))
-    manager = ocp.CheckpointManager(
-        checkpoint_dir,
-        options=ocp.CheckpointManagerOptions(
-            max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
-        ),
-    )
-    start_chunk = 0
-    latest = manager.latest_step() if resumable else None
-    if latest is not None:
-        abstract = jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), carry
+        program = Program(
+            experiment, settings.hparams, seed_keys(int(config.seed), num_seeds), devices
         )
-        carry = manager.restore(latest, args=ocp.args.StandardRestore(abstract))
-        start_chunk = int(latest)
-        log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
+        log(
+            f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
+            f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"
+        )
+        manager = ocp.CheckpointManager(
+            os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
+            ),
+        )
+        if start_chunk:
+            carry = manager.restore(
+                start_chunk, args=ocp.args.StandardRestore(program.abstract_carry)
+            )
+            log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
+        else:
+            carry = program.init()
+        summary, carry, metrics = _loop(
+            experiment,
+            config,
+            workdir,
+            program=program,
+            manager=manager,
+            carry=carry,
+            settings=settings,
+            start_chunk=start_chunk,
+            num_chunks=num_chunks,
+            env_per_chunk=env_per_chunk,
+            config_json=config_json,
+            is_writer=is_writer,
+            log=log,
+        )
+        manager.close()
+    finally:
+        lock.release()
+    return RunResult(summary, program.unflatten(carry), metrics)
 
+
+def _loop(
+    experiment,
+    config,
+    workdir,
+    *,
+    program,
+    manager,
+    carry,
+    settings,
+    start_chunk,
+    num_chunks,
+    env_per_chunk,
+    config_json,
+    is_writer,
+    log,
+):
+    import orbax.checkpoint as ocp
+
+    num_seeds, batch = program.num_seeds, program.batch
+    chunk_steps = int(config.chunk_steps)
     chunk_dir = os.path.join(workdir, CHUNK_DIR)
+    metrics_path = os.path.join(workdir, METRICS_FILE)
     rows: list[dict] = []
     if is_writer:
         os.makedirs(chunk_dir, exist_ok=True)
@@ -262,103 +466,118 @@ def run(
         for name in os.listdir(chunk_dir):
             if not name.startswith("chunk_") or int(name[6:12]) >= start_chunk:
                 os.remove(os.path.join(chunk_dir, name))
-        metrics_path = os.path.join(workdir, METRICS_FILE)
         if os.path.exists(metrics_path):
             with open(metrics_path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["chunk"]) < start_chunk]
         _write_csv(metrics_path, rows)
 
-    steps_per_chunk = experiment.env_steps_per_chunk
-    start_time = time.perf_counter()
-    run_steps = 0
-    for chunk in range(start_chunk, num_chunks):
-        carry, metrics = chunk_fn(carry, flat_hparams)
-        host = {
-            name: unflatten(_host(metrics[name]), num_settings, num_seeds)
-            for name in experiment.metrics
-        }
-        step = (chunk + 1) * config.chunk_steps
-        for name, values in host.items():
-            bad = np.argwhere(~np.isfinite(values))
-            if bad.size:
-                h, i = (int(x) for x in bad[0])
-                raise DivergenceError(
-                    f"{name} became {values[h, i]} in chunk {chunk} (step {step}) for setting "
-                    f"{h} ({settings_label(settings[h], swept)}), seed index {i} "
-                    f"(seed {config.seed}, fold_in {i})"
-                )
-        per_setting = {name: stats.summarize(values, axis=1) for name, values in host.items()}
-        run_steps += steps_per_chunk * batch
-        elapsed = time.perf_counter() - start_time
-        rate = run_steps / elapsed if elapsed > 0 else float("inf")
-        eta = (num_chunks - chunk - 1) * steps_per_chunk * batch / rate if rate else float("nan")
-        main = per_setting[experiment.main_metric]
-        shown = "; ".join(
-            f"{settings_label(settings[h], swept)}: {main['mean'][h]:.4g} "
-            f"[{main['ci_low'][h]:.4g}, {main['ci_high'][h]:.4g}]"
-            for h in range(min(num_settings, 6))
+    def describe(chunk):
+        step = (chunk + 1) * chunk_steps
+        return lambda h, i: (
+            f"step {step}, env step {step * experiment.env_steps_per_step} per seed; setting "
+            f"{h} ({settings.labels[h]}), seed index {i} (seed {config.seed}, fold_in {i})"
         )
+
+    session: list[dict] = []
+    start_time = time.perf_counter()
+    for chunk in range(start_chunk, num_chunks):
+        carry, metrics = program.chunk(carry)
+        host = program.host_metrics(metrics)
+        step = (chunk + 1) * chunk_steps
+        env_steps = (chunk + 1) * env_per_chunk
+        check_finite(experiment, host, chunk=chunk, describe=describe(chunk))
+        session.append(host)
+        per_setting = {name: stats.summarize(values, axis=1) for name, values in host.items()}
+        elapsed = time.perf_counter() - start_time
+        done = chunk + 1 - start_chunk
+        rate = done * env_per_chunk * batch / elapsed if elapsed > 0 else math.inf
+        eta = (num_chunks - chunk - 1) * elapsed / done
+        shown = _progress_line(experiment, settings, per_setting, num_seeds=num_seeds)
         log(
-            f"chunk {chunk + 1}/{num_chunks} step {step}/{config.total_steps} | "
-            f"{rate:,.0f} env steps/s | ETA {_format_eta(eta)} | {experiment.main_metric} "
-            f"(mean [95% CI] over {num_seeds} seeds) {shown}"
+            f"chunk {chunk + 1}/{num_chunks} | step {step:,}/{config.total_steps:,} | env steps "
+            f"{env_steps:,}/{num_chunks * env_per_chunk:,} per seed | {_format_rate(rate)} env "
+            f"steps/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
+            f"{num_seeds} seeds) {shown}"
         )
         if is_writer:
-            _atomic_npz(
-                os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"),
-                {name: values for name, values in host.items()},
-            )
-            rows.extend(_metric_rows(chunk, step, settings, swept, experiment.metrics, per_setting))
-            _write_csv(os.path.join(workdir, METRICS_FILE), rows)
+            _atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
+            rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))
+            _write_csv(metrics_path, rows)
         if (chunk + 1) % config.checkpoint_every == 0 or chunk + 1 == num_chunks:
             manager.save(chunk + 1, args=ocp.args.StandardSave(carry))
             manager.wait_until_finished()
     wall = time.perf_counter() - start_time
-    manager.close()
+    metrics = {
+        name: np.stack([m[name] for m in session]) if session else np.zeros((0,))
+        for name in experiment.metrics
+    }
     if not is_writer:
-        return {}
+        return {}, carry, metrics
     summary = _finish(
         experiment,
         config,
         workdir,
         settings=settings,
-        swept=swept,
         wall=wall,
-        run_steps=run_steps,
-        device_count=len(devices),
+        run_env_steps=(num_chunks - start_chunk) * env_per_chunk * batch,
+        compile_seconds=program.compile_seconds,
+        device_count=len(program.devices),
         config_json=config_json,
     )
-    return summary
+    return summary, carry, metrics
 
 
 def _finish(
-    experiment, config, workdir, *, settings, swept, wall, run_steps, device_count, config_json
+    experiment,
+    config,
+    workdir,
+    *,
+    settings: Settings,
+    wall,
+    run_env_steps,
+    compile_seconds,
+    device_count,
+    config_json,
 ) -> dict:
     """Collects the per-chunk files into ``per_seed.npz``, ``summary.json`` and ``curves.png``."""
     chunk_dir = os.path.join(workdir, CHUNK_DIR)
-    num_chunks = config.total_steps // config.chunk_steps
+    chunk_steps = int(config.chunk_steps)
+    num_chunks = config.total_steps // chunk_steps
     per_chunk = [np.load(os.path.join(chunk_dir, f"chunk_{c:06d}.npz")) for c in range(num_chunks)]
     arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
-    steps = (np.arange(num_chunks) + 1) * config.chunk_steps
-    _atomic_npz(os.path.join(workdir, "per_seed.npz"), {"step": steps, **arrays})
+    steps = (np.arange(num_chunks) + 1) * chunk_steps
+    env_steps = steps * experiment.env_steps_per_step
+    _atomic_npz(
+        os.path.join(workdir, "per_seed.npz"), {"step": steps, "env_steps": env_steps, **arrays}
+    )
     final = {name: values[-1] for name, values in arrays.items()}  # [H, seeds]
+    final_stats = {name: stats.summarize(final[name], 1) for name in experiment.metrics}
     summary = {
         "config": config_json,
         "settings": [
             {
-                "label": settings_label(s, swept),
-                "hparams": s,
+                "label": settings.labels[h],
+                "hparams": values,
                 "final": {
-                    name: {k: float(v[h]) for k, v in stats.summarize(final[name], 1).items()}
+                    name: {
+                        k: (int(v[h]) if k == "count" else _json_number(float(v[h])))
+                        for k, v in final_stats[name].items()
+                    }
                     for name in experiment.metrics
                 },
-                "final_per_seed": {name: final[name][h].tolist() for name in experiment.metrics},
+                "final_per_seed": {
+                    name: [_json_number(float(x)) for x in final[name][h]]
+                    for name in experiment.metrics
+                },
             }
-            for h, s in enumerate(settings)
+            for h, values in enumerate(settings.values)
         ],
         "main_metric": experiment.main_metric,
+        "train_steps_per_seed": int(steps[-1]),
+        "env_steps_per_seed": int(env_steps[-1]),
+        "compile_time_s": compile_seconds,
         "wall_time_s": wall,
-        "env_steps_per_s_this_session": run_steps / wall if wall > 0 else None,
+        "env_steps_per_s_this_session": run_env_steps / wall if wall > 0 else None,
         "device_count": device_count,
         "devices": str(jax.devices()[0].device_kind),
     }
@@ -369,13 +588,15 @@ def _finish(
     curves = stats.summarize(arrays[experiment.main_metric], axis=2)  # [chunks, H]
     plotting.plot_learning_curves(
         axes[0, 0],
-        steps,
+        env_steps,
         curves["mean"].T,
         curves["ci_low"].T,
         curves["ci_high"].T,
-        labels=[settings_label(s, swept) for s in settings],
+        labels=settings.labels,
+        xlabel="environment steps per seed",
         ylabel=experiment.main_metric,
         title=f"{experiment.main_metric}: mean and 95% CI over {config.num_seeds} seeds",
+        allow_nan=experiment.main_metric in experiment.nan_metrics,
     )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -384,9 +605,96 @@ def _finish(
 
 
 def result_arrays(workdir: str) -> dict[str, np.ndarray]:
-    """The per-seed metrics of a finished run: ``{name: [chunks, settings, seeds]}``."""
+    """The per-seed metrics of a finished run: ``{name: [chunks, settings, seeds]}``, plus
+    ``step`` (training steps) and ``env_steps`` (environment steps per seed) of each chunk."""
     with np.load(os.path.join(workdir, "per_seed.npz")) as data:
         return {k: data[k] for k in data.files}
 
 
-__all__ = ["DivergenceError", "check_config", "result_arrays", "run"]
+# ---------------------------------------------------------------------------------------------
+# Loading a run's state.
+
+
+class Loaded(NamedTuple):
+    """What :func:`load` returns.
+
+    Attributes:
+        carry: the carry of the latest checkpoint, leaves ``[settings, seeds, ...]`` (NumPy).
+        chunks_done: how many chunks that checkpoint covers (all of them for a finished run).
+        config: the run's config (``ml_collections.ConfigDict``, rebuilt from ``config.json``).
+        experiment: the experiment, rebuilt with ``make_experiment(config)`` of the module
+            ``config.experiment`` names.
+        settings: the run's :class:`~jaxrl.run.Settings`.
+    """
+
+    carry: Any
+    chunks_done: int
+    config: Any
+    experiment: Experiment
+    settings: Settings
+
+
+def load_config(workdir: str):
+    """The config of the run in ``workdir`` (from ``config.json``), as a locked ConfigDict."""
+    import ml_collections
+
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise ValueError(f"no run in {workdir}: {CONFIG_FILE} is missing")
+    config = ml_collections.ConfigDict(_read_config_json(path))
+    config.lock()
+    return config
+
+
+def load(workdir: str) -> Loaded:
+    """The state of the run in ``workdir``: to evaluate its agents, or to start another run
+    from it (e.g. preference optimization from a supervised run's parameters).
+
+    The experiment is rebuilt from the config's ``experiment`` module, so its carry comes back
+    with its own types (NamedTuples, flax parameter dicts), restored on the default device.
+    """
+    import orbax.checkpoint as ocp
+
+    config = load_config(workdir)
+    if "experiment" not in config:
+        raise ValueError(f"the config in {workdir} does not name its experiment module")
+    experiment = importlib.import_module(config.experiment).make_experiment(config)
+    settings = config_settings(experiment, config)
+    done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
+    if not done:
+        raise ValueError(f"the run in {workdir} has no checkpoint yet")
+    num_settings, num_seeds = len(settings.values), int(config.num_seeds)
+    keys = seed_keys(int(config.seed), num_seeds)
+    impl = jax.random.key_impl(keys)
+    key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
+    flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), settings.hparams)
+
+    def init_one(data, h):
+        return experiment.init(jax.random.wrap_key_data(data, impl=impl), h)
+
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    shapes = jax.eval_shape(jax.vmap(init_one), key_data, flat)
+    abstract = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes
+    )
+    with ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))) as manager:
+        carry = manager.restore(done, args=ocp.args.StandardRestore(abstract))
+    carry = jax.tree.map(
+        lambda x: np.asarray(x).reshape((num_settings, num_seeds) + x.shape[1:]), carry
+    )
+    return Loaded(carry, done, config, experiment, settings)
+
+
+__all__ = [
+    "DivergenceError",
+    "Loaded",
+    "RunResult",
+    "WorkdirBusyError",
+    "check_config",
+    "config_settings",
+    "gather",
+    "load",
+    "load_config",
+    "result_arrays",
+    "run",
+]

@@ -1,4 +1,5 @@
-"""Summaries over seeds: mean, standard deviation and a 95% confidence interval of the mean."""
+"""Summaries over seeds: mean, standard deviation, a 95% confidence interval of the mean, and how
+many seeds contributed (a metric may be undefined, NaN, for some seeds)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,28 @@ def t95(dof: int) -> float:
 
 
 def summarize(values: np.ndarray, axis: int = -1) -> dict[str, np.ndarray]:
-    """Mean, sample std and the 95% t-interval of the mean along ``axis`` (the seeds).
+    """Mean, sample std, the 95% t-interval of the mean and the count along ``axis`` (the seeds).
 
-    With one seed the interval is the point itself (no spread can be estimated).
+    NaN entries (a metric undefined for that seed) are left out: ``count`` is the number of
+    seeds that contributed, and the interval uses ``count - 1`` degrees of freedom. With one
+    contributing seed the interval is the point itself (no spread can be estimated); with none,
+    every statistic is NaN.
     """
     values = np.asarray(values, np.float64)
-    n = values.shape[axis]
-    mean = values.mean(axis=axis)
-    std = values.std(axis=axis, ddof=1) if n > 1 else np.zeros_like(mean)
-    half = t95(n - 1) * std / np.sqrt(n) if n > 1 else np.zeros_like(mean)
-    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+    present = ~np.isnan(values)
+    n = present.sum(axis=axis)
+    filled = np.where(present, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=axis) / n
+        deviations = np.where(present, values - np.expand_dims(mean, axis), 0.0)
+        var = (deviations**2).sum(axis=axis) / (n - 1)
+        std = np.where(n > 1, np.sqrt(var), np.where(n == 1, 0.0, np.nan))
+        t = np.vectorize(t95, otypes=[np.float64])(np.maximum(n - 1, 1))
+        half = np.where(n > 1, t * std / np.sqrt(np.maximum(n, 1)), np.where(n == 1, 0.0, np.nan))
+    return {
+        "mean": mean,
+        "std": std,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "count": n,
+    }

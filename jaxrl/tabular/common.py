@@ -1,13 +1,26 @@
-"""Pieces shared by the tabular algorithms: the grid from a config, behaviour, step sizes."""
+"""Pieces shared by the tabular algorithms: the grid and its task, behaviour, step sizes, metrics.
+
+Every algorithm steps the grid world through its environment API, ``gridworld.reset`` and
+``gridworld.step``, with a counter-based key per step (``rng.counter_key(key_data, t,
+ENV_STREAM)``), so a plain Python replay of the same random numbers can check it exactly.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl.envs import gridworld
+from jaxrl import dp
+from jaxrl.envs import gridworld, rng
 
 STEP_SIZES = ("constant", "harmonic", "polynomial")
+# The counter stream of the environment's own randomness (slip, auto-reset start cells).
+ENV_STREAM = 1
+# Policy evaluations inside a compiled run (metrics, ground truths) are accurate to this bound
+# (``dp.evaluate_policy_bounded``: no LAPACK solve, which can deadlock when sharded on the CPU).
+EVALUATION_ERROR = 1e-5
 
 
 def grid_from_config(env) -> gridworld.GridWorld:
@@ -21,6 +34,34 @@ def grid_from_config(env) -> gridworld.GridWorld:
         reward_target=env.reward_target,
         reward_step=env.reward_step,
     )
+
+
+def task_from_config(config) -> tuple[gridworld.GridWorld, gridworld.EnvParams]:
+    """The grid and environment of a tabular config: ``(grid, params)``.
+
+    The book's continuing task by default (one long trajectory from a uniform start, no time
+    limit, the target not absorbing). With ``config.episodic``, the path-finding task of ch. 7:
+    episodes from ``config.env.start`` to the target, which becomes absorbing (``terminated``),
+    cut after ``config.max_episode_steps`` (``truncated``: not an end, the learner bootstraps
+    from ``info["final_observation"]``); the environment restarts episodes itself
+    (``auto_reset``).
+    """
+    grid = grid_from_config(config.env)
+    if not config.get("episodic", False):
+        return grid, gridworld.make_params(grid)
+    grid = dataclasses.replace(grid, absorbing_target=True)
+    params = gridworld.make_params(
+        grid,
+        start=tuple(config.env.start),
+        max_steps=int(config.max_episode_steps),
+        auto_reset=True,
+    )
+    return grid, params
+
+
+def env_key(key_data: jax.Array, step: jax.Array) -> jax.Array:
+    """The environment's key for training step ``step`` of the seed with raw key ``key_data``."""
+    return rng.counter_key(key_data, step, stream=ENV_STREAM)
 
 
 def epsilon_greedy_action(q_s: jax.Array, u: jax.Array, epsilon: jax.Array) -> jax.Array:
@@ -71,54 +112,9 @@ def step_size(visits, s, a, learning_rate, power: float | None):
     return visits, learning_rate / visits[s, a] ** power
 
 
-def move(params: gridworld.EnvParams, key_data, step, state, action):
-    """One grid-world step from state index ``state`` (continuing task): ``(next, reward)``."""
-    from jaxrl.envs import rng
-
-    env_key = rng.counter_key(key_data, step, stream=1)
-    env_state = gridworld.EnvState(position=state, time=jnp.int32(0))
-    _, next_state, reward, _, _ = gridworld.step(env_key, env_state, action, params)
-    return next_state.position, reward
-
-
-def episodic_params(grid: gridworld.GridWorld, config):
-    """The book's path-finding task (ch. 7): episodes from ``config.env.start`` to the target,
-    which becomes absorbing, cut after ``config.max_episode_steps`` (truncation, not an end).
-    Returns ``(grid, params)``."""
-    import dataclasses
-
-    grid = dataclasses.replace(grid, absorbing_target=True)
-    params = gridworld.make_params(
-        grid, start=tuple(config.env.start), max_steps=int(config.max_episode_steps)
-    )
-    return grid, params
-
-
-def episodic_step(params, key_data, step, state, time, action):
-    """One step of an episodic task: ``(landed, next_state, next_time, reward, discount, done)``.
-
-    ``landed`` is where the move ended (to bootstrap from), ``next_state`` where the agent goes
-    on from.
-
-    ``discount`` is 0 when the episode terminated (nothing to bootstrap from) and 1 otherwise;
-    when the episode ended (terminated or truncated), ``next_state``/``next_time`` are a fresh
-    start (drawn with the counter stream 3), and the caller must not carry on from the old one.
-    """
-    from jaxrl.envs import rng
-
-    env_key = rng.counter_key(key_data, step, stream=1)
-    env_state = gridworld.EnvState(position=state, time=time)
-    _, landed, reward, terminated, truncated = gridworld.step(env_key, env_state, action, params)
-    _, start = gridworld.reset(rng.counter_key(key_data, step, stream=3), params)
-    done = jnp.logical_or(terminated, truncated)
-    return (
-        landed.position,
-        jnp.where(done, start.position, landed.position),
-        jnp.where(done, 0, time + 1),
-        reward,
-        1.0 - terminated.astype(jnp.float32),
-        done,
-    )
+def policy_values(mdp, policy: jax.Array, gamma: jax.Array) -> jax.Array:
+    """``v_pi`` of ``policy [S, A]`` within ``EVALUATION_ERROR`` (no LAPACK: see above)."""
+    return dp.evaluate_policy_bounded(mdp, policy, gamma=gamma, error_bound=EVALUATION_ERROR).values
 
 
 def greedy_path_length(q, next_state_table, *, start: int, target: int, max_steps: int):

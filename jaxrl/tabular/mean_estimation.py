@@ -121,7 +121,12 @@ def step_sizes(
 
 
 class Hparams(NamedTuple):
-    """Swept values: ``a_k = scale / k^power`` (``power = 0``: constant; ``1``: harmonic)."""
+    """Swept values: ``a_k = scale / k^power`` (``power = 0``: constant; ``1``: harmonic).
+
+    Domains: ``scale > 0``; ``power`` in [0, 1] (0 is a constant step, (1/2, 1] satisfies the
+    Robbins-Monro conditions; above 1 the steps sum to a finite total and the estimate stops
+    short of the mean).
+    """
 
     scale: jax.Array
     power: jax.Array
@@ -146,7 +151,7 @@ def make_experiment(config):
     """Robbins-Monro mean estimation of ``E[X]``, ``X ~ N(config.true_mean, config.noise_std^2)``,
     for the runner (see ``jaxrl/configs/mean_estimation.py``). Metrics per chunk: ``abs_error``
     ``|w - E[X]|`` and the ``estimate`` itself."""
-    from jaxrl.run.experiment import Experiment
+    from jaxrl.run import POSITIVE, Experiment, real
 
     mean, std = float(config.true_mean), float(config.noise_std)
     if not np.isfinite(mean) or not np.isfinite(std) or std < 0:
@@ -173,7 +178,7 @@ def make_experiment(config):
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
+        domains={"scale": POSITIVE, "power": real(0.0, 1.0)},
         metrics=("abs_error", "estimate"),
         main_metric="abs_error",
-        env_steps_per_chunk=chunk_steps,
     )

@@ -31,13 +31,16 @@ book's ``r_{t+1}``: the reward received after acting at step ``t``.)
   (:func:`jaxrl.dp.epsilon_greedy_value_iteration`), not the optimal policy.
 
 The last two are one algorithm with two start rules and run through the experiment runner:
-``make_experiment(config)`` returns a :class:`jaxrl.run.Experiment` whose ``train_chunk`` is a
-``lax.scan`` over episodes (each an inner ``lax.scan`` over steps); the runner vmaps it over seeds
-and settings. Per-episode randomness comes from counter-based uniforms
-(:func:`jaxrl.envs.rng.counter_uniforms`) indexed by the global step number, so no key is split
-in the loop. MC basic runs through the runner too (one seed suffices: it is deterministic), with
-``episode_length`` a swept value, so the book's sweep over episode lengths is one program; and it
-is available as the plain function :func:`mc_basic` for figures.
+``make_experiment(config)`` returns a :class:`jaxrl.run.Experiment` whose training step is one
+episode (``config.total_steps`` and ``config.chunk_steps`` count episodes; the runner's
+environment-step counts multiply by ``episode_length``) and whose ``train_chunk`` is a
+``lax.scan`` over episodes, each an inner ``lax.scan`` of ``gridworld.step`` calls; the runner
+vmaps it over seeds and settings. Episodes start with ``gridworld.reset`` (a uniform start cell)
+and per-episode randomness comes from counter-based uniforms
+(:func:`jaxrl.envs.rng.counter_uniforms`) indexed by the episode and step numbers, so no key is
+split in the loop. MC basic runs through the runner too (one seed suffices: it is
+deterministic), with ``episode_length`` a swept integer, so the book's sweep over episode lengths
+is one program; and it is available as the plain function :func:`mc_basic` for figures.
 
 Averaging is incremental: after an episode in which pair ``p`` collected ``k`` counted returns
 summing to ``G``, ``n(p) <- n(p) + k`` and ``q(p) <- q(p) + (G - k q(p)) / n(p)``, which is the
@@ -48,12 +51,13 @@ truncation bias of every averaged return by ``gamma^tail_steps max|r| / (1 - gam
 ``epsilon > 0`` for exploring starts.
 
 Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v_target(s)|`` where ``pi`` is
-the policy the algorithm would act with now (greedy, or epsilon-greedy in ``q``) evaluated
-exactly by :func:`jaxrl.dp.evaluate_policy`, and ``v_target`` the values of the best policy of
-that kind (the optimal policy, or the best epsilon-greedy one); ``optimal`` = 1 if
-``value_error < 1e-4``; ``q_error`` = ``max |q - q_target|``; ``return`` = mean discounted
-return from the episodes' starts in the chunk. MC basic reports ``value_error``, ``q_error``
-(its truncated estimates against ``q*``), ``optimal`` and ``policy_changes``.
+the policy the algorithm would act with now (greedy, or epsilon-greedy in ``q``), and
+``v_target`` the values of the best policy of that kind (the optimal policy, or the best
+epsilon-greedy one), both evaluated to within 1e-5 by :func:`jaxrl.dp.evaluate_policy_bounded`;
+``optimal`` = 1 if ``value_error < 1e-4``; ``q_error`` = ``max |q - q_target|``; ``return`` =
+mean discounted return from the episodes' starts in the chunk. MC basic reports
+``value_error``, ``q_error`` (its truncated estimates against ``q*``), ``optimal`` and
+``policy_changes``.
 """
 
 from __future__ import annotations
@@ -68,12 +72,14 @@ import numpy as np
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run.experiment import Experiment
-from jaxrl.tabular.common import epsilon_greedy_action, grid_from_config
+from jaxrl.run import DISCOUNT, PROBABILITY, Experiment, integer
+from jaxrl.tabular.common import epsilon_greedy_action, grid_from_config, policy_values
 
 METHODS = ("basic", "exploring_starts", "epsilon_greedy")
 VISITS = ("first", "every")
 OPTIMAL_TOL = 1e-4
+# Counter streams: the episode's start (reset) and first action, the actions, the environment.
+START_STREAM, FIRST_ACTION_STREAM, ACTION_STREAM, ENV_STREAM = 3, 0, 1, 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +303,7 @@ def _mc_basic(next_state, reward, policy0, gamma, *, length, num_iterations):
 class BasicHparams(NamedTuple):
     """Swept values of MC basic (scalars for one run; the runner batches them)."""
 
-    episode_length: jax.Array  # L, an integer stored as float32 by the runner
+    episode_length: jax.Array  # L, an integer >= 1 (int32)
     gamma: jax.Array
 
 
@@ -310,34 +316,44 @@ class BasicCarry(NamedTuple):
     v_star: jax.Array  # [S]
 
 
-def _episode_lengths(config) -> list[int]:
-    """The episode lengths a config runs (its default and its sweep), validated."""
+def _max_episode_length(config) -> int:
+    """The longest episode length a config runs (its default or its sweep): the static scan
+    length. The values themselves are checked by the runner against the domain (integers >= 1)
+    before anything is compiled."""
     values = list(config.sweep.get("episode_length", ())) or [config.hparams.episode_length]
-    return [_check_length("episode_length", v) for v in values]
+    lengths = []
+    for v in values:
+        try:
+            lengths.append(int(float(v)))
+        except (TypeError, ValueError):
+            pass
+    return max([1, *lengths])
 
 
 def make_basic_experiment(config) -> Experiment:
     """MC basic for the runner: one train step is one evaluate-improve iteration.
 
     ``config.total_steps`` and ``config.chunk_steps`` count iterations; the scan length of an
-    episode is the longest ``episode_length`` of the config, shorter ones are masked.
+    episode is the longest ``episode_length`` of the config, shorter ones are masked, so one
+    iteration takes ``S * A * max_length`` environment steps (model steps of the deterministic
+    tables) for every setting.
     """
     grid = grid_from_config(config.env)
     _check_deterministic(grid)
-    max_length = max(_episode_lengths(config))
-    dense = gridworld.to_mdp(grid)
-    next_state, reward = gridworld.to_grid_mdp(grid).deterministic_tables()
+    max_length = _max_episode_length(config)
+    mdp = gridworld.to_grid_mdp(grid)
+    next_state, reward = mdp.deterministic_tables()
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
 
     def init(key: jax.Array, hparams: BasicHparams) -> BasicCarry:
         del key  # MC basic is deterministic
-        solution = dp.value_iteration(dense, gamma=hparams.gamma, tol=1e-6)
+        solution = dp.value_iteration(mdp, gamma=hparams.gamma, tol=1e-6)
         return BasicCarry(
             policy=jnp.zeros((num_states,), jnp.int32),  # pi_0: always UP
             q=jnp.zeros((num_states, num_actions), jnp.float32),
             q_star=solution.q_values,
-            v_star=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+            v_star=policy_values(mdp, solution.policy, hparams.gamma),
         )
 
     def iteration(carry: BasicCarry, hparams: BasicHparams) -> BasicCarry:
@@ -357,8 +373,7 @@ def make_basic_experiment(config) -> Experiment:
         )[0]
         carry = iteration(before, hparams)
         policy = jax.nn.one_hot(carry.policy, num_actions, dtype=jnp.float32)
-        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
-        value_error = jnp.max(jnp.abs(v_pi - carry.v_star))
+        value_error = jnp.max(jnp.abs(policy_values(mdp, policy, hparams.gamma) - carry.v_star))
         metrics = {
             "value_error": value_error,
             "q_error": jnp.max(jnp.abs(carry.q - carry.q_star)),
@@ -371,9 +386,10 @@ def make_basic_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=BasicHparams,
+        domains={"episode_length": integer(1), "gamma": DISCOUNT},
         metrics=("value_error", "q_error", "optimal", "policy_changes"),
         main_metric="value_error",
-        env_steps_per_chunk=chunk_steps * num_states * num_actions * max_length,
+        env_steps_per_step=num_states * num_actions * max_length,
     )
 
 
@@ -419,11 +435,13 @@ def generate_episode(
 ) -> Episode:
     """One episode of ``length`` steps following the epsilon-greedy policy of ``q``.
 
-    The start is drawn from the uniforms ``counter_uniforms(key_data, episode, stream=0)``: the
-    state uniformly, and with ``exploring_start`` the first action uniformly too (Zhao, ch. 5.3);
-    otherwise the first action comes from the policy like the others (ch. 5.4). The action at
-    step ``t >= 1`` uses ``counter_uniforms(key_data, episode * length + t, stream=1)``; the
-    environment's own randomness (slip) uses ``counter_key(..., stream=2)`` of the same step.
+    The episode starts with ``gridworld.reset`` on ``counter_key(key_data, episode,
+    START_STREAM)`` (a uniform start cell for the continuing grid). With ``exploring_start`` the
+    first action is uniform too (Zhao, ch. 5.3), drawn from the second of
+    ``counter_uniforms(key_data, episode, FIRST_ACTION_STREAM)``; otherwise it comes from the
+    policy like the others (ch. 5.4), from the same uniform. The action at step ``t >= 1`` uses
+    ``counter_uniforms(key_data, episode * length + t, ACTION_STREAM)``; the environment's own
+    randomness (slip) uses ``counter_key(..., ENV_STREAM)`` of the same step.
 
     Args:
         q: ``[S, A]`` action values defining the (epsilon-)greedy policy.
@@ -435,9 +453,9 @@ def generate_episode(
         exploring_start: draw the first action uniformly rather than from the policy.
     """
     chex.assert_rank(q, 2)
-    num_states, num_actions = q.shape
-    u_state, u_action = rng.counter_uniforms(key_data, episode, stream=0)
-    s0 = jnp.minimum(jnp.floor(u_state * num_states), num_states - 1).astype(jnp.int32)
+    num_actions = q.shape[-1]
+    s0, env_state = gridworld.reset(rng.counter_key(key_data, episode, START_STREAM), params)
+    _, u_action = rng.counter_uniforms(key_data, episode, stream=FIRST_ACTION_STREAM)
     if exploring_start:
         a0 = jnp.minimum(jnp.floor(u_action * num_actions), num_actions - 1).astype(jnp.int32)
     else:
@@ -447,28 +465,26 @@ def generate_episode(
     unused_key = jax.random.wrap_key_data(jnp.zeros((2,), jnp.uint32), impl="threefry2x32")
 
     def step(carry, t):
-        s, a = carry
+        s, env_state, a = carry
         if params.mdp.slip:
-            env_key = rng.counter_key(key_data, first_step + t, stream=2)
+            env_key = rng.counter_key(key_data, first_step + t, stream=ENV_STREAM)
         else:
             env_key = unused_key
-        state = gridworld.EnvState(position=s, time=jnp.int32(0))
-        _, next_state, reward, _, _ = gridworld.step(env_key, state, a, params)
-        s_next = next_state.position
-        u, _ = rng.counter_uniforms(key_data, first_step + t + 1, stream=1)
+        s_next, env_state, reward, _, _, _ = gridworld.step(env_key, env_state, a, params)
+        u, _ = rng.counter_uniforms(key_data, first_step + t + 1, stream=ACTION_STREAM)
         a_next = epsilon_greedy_action(q[s_next], u, epsilon)
-        return (s_next, a_next), (s, a, reward)
+        return (s_next, env_state, a_next), (s, a, reward)
 
-    _, (states, actions, rewards) = jax.lax.scan(step, (s0, a0), jnp.arange(length))
+    _, (states, actions, rewards) = jax.lax.scan(step, (s0, env_state, a0), jnp.arange(length))
     return Episode(states=states, actions=actions, rewards=rewards)
 
 
 def make_sampling_experiment(config) -> Experiment:
     """MC exploring starts or MC epsilon-greedy (``config.method``) for the runner.
 
-    ``config.total_steps`` and ``config.chunk_steps`` count environment steps; a chunk is
-    ``chunk_steps / episode_length`` episodes, each followed by policy evaluation (averaging)
-    and improvement.
+    One training step is one episode of ``config.episode_length`` environment steps, followed by
+    policy evaluation (averaging) and improvement; ``config.total_steps`` and
+    ``config.chunk_steps`` count episodes.
     """
     if config.method not in ("exploring_starts", "epsilon_greedy"):
         raise ValueError(
@@ -483,24 +499,19 @@ def make_sampling_experiment(config) -> Experiment:
             f"config.tail_steps must be an integer in [0, episode_length) = [0, {length}), "
             f"got {config.tail_steps!r}"
         )
-    if config.chunk_steps % length:
-        raise ValueError(
-            f"config.chunk_steps ({config.chunk_steps}) must be a multiple of "
-            f"config.episode_length ({length})"
-        )
     exploring_start = config.method == "exploring_starts"
     first_visit = config.visits == "first"
     grid = grid_from_config(config.env)
-    params = gridworld.make_params(grid)
-    dense = gridworld.to_mdp(grid)
+    params = gridworld.make_params(grid)  # continuing: uniform start cells, no time limit
+    mdp = params.mdp
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     num_pairs = num_states * num_actions
-    episodes_per_chunk = int(config.chunk_steps) // length
+    episodes_per_chunk = int(config.chunk_steps)
     counted = (jnp.arange(length) < length - tail).astype(jnp.float32)  # [L] tail left out
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         solution = dp.epsilon_greedy_value_iteration(
-            dense, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
+            mdp, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
         )
         return Carry(
             q=jnp.zeros((num_states, num_actions), jnp.float32),
@@ -508,8 +519,8 @@ def make_sampling_experiment(config) -> Experiment:
             episode=jnp.int32(0),
             key_data=jax.random.key_data(key),
             q_target=solution.q_values,
-            # The exact values of the best policy (a linear solve), not VI's approximation.
-            v_target=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+            # The values of the best policy, evaluated as the learned policies are.
+            v_target=policy_values(mdp, solution.policy, hparams.gamma),
         )
 
     def train_episode(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
@@ -541,8 +552,7 @@ def make_sampling_experiment(config) -> Experiment:
             lambda c, _: train_episode(c, hparams), carry, None, length=episodes_per_chunk
         )
         policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
-        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
-        value_error = jnp.max(jnp.abs(v_pi - carry.v_target))
+        value_error = jnp.max(jnp.abs(policy_values(mdp, policy, hparams.gamma) - carry.v_target))
         metrics = {
             "value_error": value_error,
             "q_error": jnp.max(jnp.abs(carry.q - carry.q_target)),
@@ -555,9 +565,10 @@ def make_sampling_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
+        domains={"epsilon": PROBABILITY, "gamma": DISCOUNT},
         metrics=("value_error", "q_error", "optimal", "return"),
         main_metric="value_error",
-        env_steps_per_chunk=episodes_per_chunk * length,
+        env_steps_per_step=length,
     )
 
 

@@ -17,13 +17,21 @@ book's continuing one: one long trajectory, no episodes, the target not absorbin
 ``hparams.epsilon``) or ``"uniform"`` (off-policy from the uniform behaviour policy, Zhao ch.
 7.4.2: the behaviour never looks at ``q``, and ``hparams.epsilon`` is ignored).
 
+``config.episodic`` (static): the book's path-finding task instead (ch. 7): episodes from
+``config.env.start`` to the absorbing target, cut after ``config.max_episode_steps``. A terminal
+transition bootstraps nothing; a truncated one bootstraps from the cell the move reached
+(``info["final_observation"]`` of the environment's step), as any other.
+
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps. Swept
-values (``learning_rate``, ``epsilon``, ``gamma``) are fields of :class:`Hparams`; the grid, the
-step-size schedule and the chunk length are static and come from the config.
+values (``learning_rate`` > 0, ``epsilon`` in [0, 1], ``gamma`` in [0, 1)) are fields of
+:class:`Hparams`; the grid, the step-size schedule and the chunk length are static and come from
+the config.
 
 Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for the greedy policy
-``pi`` of ``q`` evaluated exactly (0 means ``pi`` is optimal); ``q_error`` = ``max |q - q*|``;
-``optimal`` = 1 if ``value_error < 1e-4``; ``reward`` = mean reward over the chunk.
+``pi`` of ``q`` (0 means ``pi`` is optimal), both evaluated to within 1e-5 by
+``dp.evaluate_policy_bounded``; ``q_error`` = ``max |q - q*|``; ``optimal`` = 1 if
+``value_error < 1e-4``; ``reward`` = mean reward over the chunk; ``path_length`` (episodic) = steps
+of the greedy policy from the start to the target.
 """
 
 from __future__ import annotations
@@ -36,20 +44,20 @@ import jax.numpy as jnp
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run.experiment import Experiment
+from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, Experiment
 from jaxrl.tabular.common import (
     check_step_size,
-    episodic_params,
-    episodic_step,
+    env_key,
     epsilon_greedy_action,
     greedy_path_length,
-    grid_from_config,
-    move,
+    policy_values,
     step_size,
+    task_from_config,
 )
 
 BEHAVIOURS = ("epsilon_greedy", "uniform")
 OPTIMAL_TOL = 1e-4
+DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": DISCOUNT}
 
 
 class Hparams(NamedTuple):
@@ -65,9 +73,9 @@ class Carry(NamedTuple):
 
     q: jax.Array  # [S, A]
     visits: jax.Array  # [S, A] float32 visit counts (kept for the "harmonic" step size only)
-    position: jax.Array  # [] int32 current state
+    obs: jax.Array  # [] int32 the current observation (a state index)
+    env_state: gridworld.EnvState  # the environment's state
     step: jax.Array  # [] int32 steps taken (the counter of the random stream)
-    time: jax.Array  # [] int32 steps into the current episode (episodic mode)
     key_data: jax.Array  # [2] uint32 raw key of this seed
     q_star: jax.Array  # [S, A] optimal action values for this gamma
     v_star: jax.Array  # [S]
@@ -95,52 +103,47 @@ def make_experiment(config) -> Experiment:
     if behaviour not in BEHAVIOURS:
         raise ValueError(f"config.behaviour must be one of {BEHAVIOURS}, got {behaviour!r}")
     episodic = bool(config.get("episodic", False))
-    grid = grid_from_config(config.env)
-    if episodic:
-        grid, params = episodic_params(grid, config)
-    else:
-        params = gridworld.make_params(grid)  # continuing task, uniform start
+    grid, params = task_from_config(config)
     mdp = params.mdp
-    dense = gridworld.to_mdp(grid)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
-        _, env_state = gridworld.reset(start_key, params)
+        obs, env_state = gridworld.reset(start_key, params)
         # v* and q* for this setting's gamma (traced under vmap, so no recompilation).
         solution = dp.value_iteration(mdp, gamma=hparams.gamma, tol=1e-6)
         return Carry(
             q=jnp.zeros((num_states, num_actions), jnp.float32),
             visits=jnp.zeros((num_states, num_actions), jnp.float32),
-            position=env_state.position,
+            obs=obs,
+            env_state=env_state,
             step=jnp.int32(0),
-            time=jnp.int32(0),
             key_data=jax.random.key_data(key),
             q_star=solution.q_values,
-            # The exact values of the optimal policy (a linear solve), not VI's approximation.
-            v_star=dp.evaluate_policy(dense, solution.policy, gamma=hparams.gamma),
+            # The values of the optimal policy, evaluated as the learned policies are.
+            v_star=policy_values(mdp, solution.policy, hparams.gamma),
         )
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         u_action, _ = rng.counter_uniforms(carry.key_data, carry.step)
-        s = carry.position
+        s = carry.obs
         # Off-policy from a uniform behaviour policy is epsilon-greedy with epsilon = 1.
         epsilon = 1.0 if behaviour == "uniform" else hparams.epsilon
         a = epsilon_greedy_action(carry.q[s], u_action, epsilon)
-        if episodic:
-            s_next, position, time, reward, discount, _ = episodic_step(
-                params, carry.key_data, carry.step, s, carry.time, a
-            )
-        else:
-            s_next, reward = move(params, carry.key_data, carry.step, s, a)
-            position, time, discount = s_next, carry.time + 1, 1.0
+        obs, env_state, reward, terminated, _, info = gridworld.step(
+            env_key(carry.key_data, carry.step), carry.env_state, a, params
+        )
+        # Bootstrap from where the move landed (not from a new episode's start), unless the
+        # episode terminated there.
+        s_next = info["final_observation"]
+        discount = 1.0 - terminated.astype(jnp.float32)
         visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
         q = q_learning_update(
             carry.q, s, a, reward, s_next, alpha=alpha, gamma=discount * hparams.gamma
         )
         carry = carry._replace(
-            q=q, visits=visits, position=position, time=time, step=carry.step + 1
+            q=q, visits=visits, obs=obs, env_state=env_state, step=carry.step + 1
         )
         return carry, reward
 
@@ -148,8 +151,7 @@ def make_experiment(config) -> Experiment:
         carry, rewards = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
-        policy = dp.greedy_policy(carry.q)
-        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
+        v_pi = policy_values(mdp, dp.greedy_policy(carry.q), hparams.gamma)
         value_error = jnp.max(jnp.abs(v_pi - carry.v_star))
         metrics = {
             "value_error": value_error,
@@ -174,8 +176,8 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
+        domains=DOMAINS,
         metrics=("value_error", "q_error", "optimal", "reward")
         + (("path_length",) if episodic else ()),
         main_metric="value_error",
-        env_steps_per_chunk=chunk_steps,
     )

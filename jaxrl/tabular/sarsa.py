@@ -11,18 +11,22 @@ step ``(s_t, a_t, r_{t+1}, s_{t+1})`` and the next action ``a_{t+1}`` drawn from
 With a fixed ``epsilon`` these converge towards the best epsilon-greedy policy, not the optimal
 policy; the ground truth is ``jaxrl.dp.epsilon_greedy_value_iteration`` (Zhao, ch. 5.4: the
 optimal epsilon-greedy policy). The task is the book's continuing one (one long trajectory);
-``config.restart_every = K > 0`` moves the agent to a uniformly random state every K steps (after
-the update), so that rarely reached states are visited: with a small epsilon the agent otherwise
-stays at the target, and the values of far states are never learned.
+``config.restart_every = K > 0`` resets the environment every K steps (after the update), which
+starts the agent in a uniformly random state, so that rarely reached states are visited: with a
+small epsilon the agent otherwise stays at the target, and the values of far states are never
+learned. ``config.episodic`` gives the book's path-finding task instead (see
+``jaxrl.tabular.q_learning``; Sarsa and expected Sarsa only).
 
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps;
 ``config.variant`` (``"sarsa"``, ``"expected_sarsa"``, ``"n_step_sarsa"``), ``config.n`` and
-``config.step_size`` are static; ``learning_rate``, ``epsilon`` and ``gamma`` are swept.
+``config.step_size`` are static; ``learning_rate`` (> 0), ``epsilon`` (in [0, 1]) and ``gamma``
+(in [0, 1)) are swept.
 
 Metrics per chunk: ``value_gap`` = ``max_s v_eps*(s) - v_pi(s)``, where ``pi`` is the
-epsilon-greedy policy of ``q`` evaluated exactly and ``v_eps*`` the values of the best
-epsilon-greedy policy (0 when ``pi`` is that policy); ``optimal`` = 1 if ``value_gap < 1e-4``;
-``reward`` = mean reward over the chunk.
+epsilon-greedy policy of ``q`` and ``v_eps*`` the values of the best epsilon-greedy policy, both
+evaluated to within 1e-5 (``dp.evaluate_policy_bounded``; 0 when ``pi`` is that policy);
+``optimal`` = 1 if ``value_gap < 1e-4``; ``reward`` = mean reward over the chunk;
+``path_length`` (episodic) = steps of the greedy policy from the start to the target.
 """
 
 from __future__ import annotations
@@ -35,21 +39,24 @@ import jax.numpy as jnp
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run.experiment import Experiment
+from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, Experiment
 from jaxrl.tabular.common import (
     check_step_size,
-    episodic_params,
-    episodic_step,
+    env_key,
     epsilon_greedy_action,
     epsilon_greedy_probs,
     greedy_path_length,
-    grid_from_config,
-    move,
+    policy_values,
     step_size,
+    task_from_config,
 )
 
 VARIANTS = ("sarsa", "expected_sarsa", "n_step_sarsa")
 OPTIMAL_TOL = 1e-4
+DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": DISCOUNT}
+# Counter streams: the behaviour policy's uniforms, and the restarts' resets.
+ACTION_STREAM = 2
+RESTART_STREAM = 4
 
 
 class Hparams(NamedTuple):
@@ -61,10 +68,10 @@ class Hparams(NamedTuple):
 class Carry(NamedTuple):
     q: jax.Array  # [S, A]
     visits: jax.Array  # [S, A] (harmonic step size only)
-    position: jax.Array  # [] s_t
+    obs: jax.Array  # [] s_t, the current observation (a state index)
+    env_state: gridworld.EnvState  # the environment's state
     action: jax.Array  # [] a_t, already drawn from the policy
     step: jax.Array  # [] t, the counter of the random stream
-    time: jax.Array  # [] steps into the current episode (episodic mode)
     key_data: jax.Array  # [2] uint32
     states: jax.Array  # [n] the last n states (a circular buffer; n-step Sarsa)
     actions: jax.Array  # [n] the last n actions
@@ -82,17 +89,13 @@ def make_experiment(config) -> Experiment:
     if n < 1:
         raise ValueError(f"config.n must be a positive integer, got {config.n!r}")
     episodic = bool(config.get("episodic", False))
-    grid = grid_from_config(config.env)
-    if episodic:
-        if variant == "n_step_sarsa" or int(config.get("restart_every", 0)):
-            raise ValueError(
-                "config.episodic supports variant 'sarsa' or 'expected_sarsa' with "
-                "restart_every = 0 (n-step returns would cross episode ends)"
-            )
-        grid, params = episodic_params(grid, config)
-    else:
-        params = gridworld.make_params(grid)
-    dense = gridworld.to_mdp(grid)
+    if episodic and (variant == "n_step_sarsa" or int(config.get("restart_every", 0))):
+        raise ValueError(
+            "config.episodic supports variant 'sarsa' or 'expected_sarsa' with "
+            "restart_every = 0 (n-step returns would cross episode ends)"
+        )
+    grid, params = task_from_config(config)
+    mdp = params.mdp
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
     restart_every = int(config.get("restart_every", 0))
@@ -101,38 +104,37 @@ def make_experiment(config) -> Experiment:
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
-        _, env_state = gridworld.reset(start_key, params)
+        obs, env_state = gridworld.reset(start_key, params)
         key_data = jax.random.key_data(key)
         q = jnp.zeros((num_states, num_actions), jnp.float32)
-        u, _ = rng.counter_uniforms(key_data, jnp.int32(0), stream=2)
+        u, _ = rng.counter_uniforms(key_data, jnp.int32(0), stream=ACTION_STREAM)
         best = dp.epsilon_greedy_value_iteration(
-            mdp=dense, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
+            mdp=mdp, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
         )
         return Carry(
             q=q,
             visits=jnp.zeros_like(q),
-            position=env_state.position,
-            action=epsilon_greedy_action(q[env_state.position], u, hparams.epsilon),
+            obs=obs,
+            env_state=env_state,
+            action=epsilon_greedy_action(q[obs], u, hparams.epsilon),
             step=jnp.int32(0),
-            time=jnp.int32(0),
             key_data=key_data,
             states=jnp.zeros((n,), jnp.int32),
             actions=jnp.zeros((n,), jnp.int32),
             rewards=jnp.zeros((n,), jnp.float32),
-            # Exact values of the best epsilon-greedy policy (a linear solve).
-            v_eps_star=dp.evaluate_policy(dense, best.policy, gamma=hparams.gamma),
+            # The values of the best epsilon-greedy policy, evaluated as the learned ones are.
+            v_eps_star=policy_values(mdp, best.policy, hparams.gamma),
         )
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
-        s, a, t = carry.position, carry.action, carry.step
-        if episodic:
-            s_next, position, time, reward, discount, done = episodic_step(
-                params, carry.key_data, t, s, carry.time, a
-            )
-        else:
-            s_next, reward = move(params, carry.key_data, t, s, a)
-            position, time, discount = s_next, carry.time + 1, 1.0
-        u, u_restart = rng.counter_uniforms(carry.key_data, t + 1, stream=2)
+        s, a, t = carry.obs, carry.action, carry.step
+        obs, env_state, reward, terminated, truncated, info = gridworld.step(
+            env_key(carry.key_data, t), carry.env_state, a, params
+        )
+        # Bootstrap from where the move landed, unless the episode terminated there.
+        s_next = info["final_observation"]
+        discount = 1.0 - terminated.astype(jnp.float32)
+        u, _ = rng.counter_uniforms(carry.key_data, t + 1, stream=ACTION_STREAM)
         a_next = epsilon_greedy_action(carry.q[s_next], u, hparams.epsilon)
         q = carry.q
         states, actions, rewards = carry.states, carry.actions, carry.rewards
@@ -158,25 +160,29 @@ def make_experiment(config) -> Experiment:
             target = reward + discount * hparams.gamma * bootstrap
             visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
             q = q.at[s, a].add(alpha * (target - q[s, a]))
-        if episodic:  # the next episode's first action, from its start cell
-            a_start = epsilon_greedy_action(q[position], u, hparams.epsilon)
-            s_next, a_next = position, jnp.where(done, a_start, a_next)
+        if episodic:  # after an episode ends, the next one's first action, from its start cell
+            done = jnp.logical_or(terminated, truncated)
+            a_next = jnp.where(done, epsilon_greedy_action(q[obs], u, hparams.epsilon), a_next)
         if restart_every:
-            # Coverage: every restart_every steps the agent continues from a uniformly random
-            # state. The update above used the real (s', a'), so only where the agent is changes.
+            # Coverage: every restart_every steps the environment is reset (a uniformly random
+            # start). The update above used the real (s', a'), so only where the agent is changes.
             restart = (t + 1) % restart_every == 0
-            s_restart = jnp.minimum(jnp.floor(u_restart * num_states), num_states - 1)
-            s_restart = s_restart.astype(jnp.int32)
-            a_restart = epsilon_greedy_action(q[s_restart], u, hparams.epsilon)
-            s_next = jnp.where(restart, s_restart, s_next)
+            restart_obs, restart_state = gridworld.reset(
+                rng.counter_key(carry.key_data, t + 1, stream=RESTART_STREAM), params
+            )
+            a_restart = epsilon_greedy_action(q[restart_obs], u, hparams.epsilon)
+            obs = jnp.where(restart, restart_obs, obs)
+            env_state = jax.tree.map(
+                lambda x, y: jnp.where(restart, x, y), restart_state, env_state
+            )
             a_next = jnp.where(restart, a_restart, a_next)
         carry = carry._replace(
             q=q,
             visits=visits,
-            position=s_next,
+            obs=obs,
+            env_state=env_state,
             action=a_next,
             step=t + 1,
-            time=time,
             states=states,
             actions=actions,
             rewards=rewards,
@@ -188,8 +194,7 @@ def make_experiment(config) -> Experiment:
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
         policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
-        v_pi = dp.evaluate_policy(dense, policy, gamma=hparams.gamma)
-        gap = jnp.max(carry.v_eps_star - v_pi)
+        gap = jnp.max(carry.v_eps_star - policy_values(mdp, policy, hparams.gamma))
         metrics = {
             "value_gap": gap,
             "optimal": (gap < OPTIMAL_TOL).astype(jnp.float32),
@@ -199,7 +204,7 @@ def make_experiment(config) -> Experiment:
             metrics["path_length"] = path(carry.q)
         return carry, metrics
 
-    next_state_table, _ = gridworld.to_grid_mdp(grid).deterministic_tables()
+    next_state_table, _ = mdp.deterministic_tables()
     path = functools.partial(
         greedy_path_length,
         next_state_table=next_state_table,
@@ -212,7 +217,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
+        domains=DOMAINS,
         metrics=("value_gap", "optimal", "reward") + (("path_length",) if episodic else ()),
         main_metric="value_gap",
-        env_steps_per_chunk=chunk_steps,
     )

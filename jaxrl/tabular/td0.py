@@ -7,8 +7,9 @@ each step ``(s_t, r_{t+1}, s_{t+1})``:
 
 with ``alpha_t`` constant, ``learning_rate / n_t(s_t)`` (``"harmonic"``) or
 ``learning_rate / n_t(s_t)^step_power`` (``"polynomial"``), ``n_t`` counting the visits of the
-state. The ground truth is ``v_pi`` by exact policy evaluation (``jaxrl.dp.evaluate_policy``). The
-task is the book's continuing one (one long trajectory).
+state. The ground truth is ``v_pi`` to within 1e-5 (``jaxrl.dp.evaluate_policy_bounded``). The
+task is the book's continuing one (one long trajectory). ``learning_rate`` (> 0) and ``gamma``
+(in [0, 1)) are swept.
 
 Metrics per chunk: ``value_error`` = ``max_s |v(s) - v_pi(s)|``, ``mean_error`` =
 ``mean_s |v(s) - v_pi(s)|``, ``reward`` = mean reward over the chunk.
@@ -21,12 +22,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run.experiment import Experiment
-from jaxrl.tabular.common import check_step_size, grid_from_config, move
+from jaxrl.run import DISCOUNT, POSITIVE, Experiment
+from jaxrl.tabular.common import check_step_size, env_key, policy_values, task_from_config
 
 POLICIES = ("uniform",)
+DOMAINS = {"learning_rate": POSITIVE, "gamma": DISCOUNT}
 
 
 class Hparams(NamedTuple):
@@ -37,7 +38,8 @@ class Hparams(NamedTuple):
 class Carry(NamedTuple):
     v: jax.Array  # [S]
     visits: jax.Array  # [S]
-    position: jax.Array  # []
+    obs: jax.Array  # [] the current observation (a state index)
+    env_state: gridworld.EnvState
     step: jax.Array  # []
     key_data: jax.Array  # [2] uint32
     v_pi: jax.Array  # [S] exact values of the policy
@@ -53,9 +55,9 @@ def make_experiment(config) -> Experiment:
     power = check_step_size(config)
     if config.policy not in POLICIES:
         raise ValueError(f"config.policy must be one of {POLICIES}, got {config.policy!r}")
-    grid = grid_from_config(config.env)
-    params = gridworld.make_params(grid)
-    dense = gridworld.to_mdp(grid)
+    if config.get("episodic", False):
+        raise ValueError("config.episodic is not supported by TD(0) (a continuing task)")
+    grid, params = task_from_config(config)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     policy = jnp.full((num_states, num_actions), 1.0 / num_actions, jnp.float32)
     cdf = jnp.cumsum(policy, axis=-1)
@@ -63,28 +65,32 @@ def make_experiment(config) -> Experiment:
 
     def init(key, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
-        _, env_state = gridworld.reset(start_key, params)
+        obs, env_state = gridworld.reset(start_key, params)
         return Carry(
             v=jnp.zeros((num_states,), jnp.float32),
             visits=jnp.zeros((num_states,), jnp.float32),
-            position=env_state.position,
+            obs=obs,
+            env_state=env_state,
             step=jnp.int32(0),
             key_data=jax.random.key_data(key),
-            v_pi=dp.evaluate_policy(dense, policy, gamma=hparams.gamma),
+            v_pi=policy_values(params.mdp, policy, hparams.gamma),
         )
 
     def train_step(carry: Carry, hparams: Hparams):
-        s, t = carry.position, carry.step
+        s, t = carry.obs, carry.step
         u, _ = rng.counter_uniforms(carry.key_data, t)
         a = jnp.minimum(jnp.sum(u >= cdf[s]), num_actions - 1).astype(jnp.int32)
-        s_next, reward = move(params, carry.key_data, t, s, a)
+        s_next, env_state, reward, _, _, _ = gridworld.step(
+            env_key(carry.key_data, t), carry.env_state, a, params
+        )
         if power is None:
             visits, alpha = carry.visits, hparams.learning_rate
         else:
             visits = carry.visits.at[s].add(1.0)
             alpha = hparams.learning_rate / visits[s] ** power
         v = td_update(carry.v, s, reward, s_next, alpha=alpha, gamma=hparams.gamma)
-        return carry._replace(v=v, visits=visits, position=s_next, step=t + 1), reward
+        carry = carry._replace(v=v, visits=visits, obs=s_next, env_state=env_state, step=t + 1)
+        return carry, reward
 
     def train_chunk(carry: Carry, hparams: Hparams):
         carry, rewards = jax.lax.scan(
@@ -102,7 +108,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
+        domains=DOMAINS,
         metrics=("value_error", "mean_error", "reward"),
         main_metric="value_error",
-        env_steps_per_chunk=chunk_steps,
     )

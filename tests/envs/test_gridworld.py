@@ -320,7 +320,7 @@ def _all_steps(keys, params):
 
     def one(key, s, a):
         state = gw.EnvState(position=s, time=jnp.int32(0))
-        _, next_state, reward, terminated, truncated = gw.step(key, state, a, params)
+        _, next_state, reward, terminated, truncated, info = gw.step(key, state, a, params)
         return next_state.position, reward, terminated, truncated
 
     over_actions = jax.vmap(one, (None, None, 0))
@@ -408,7 +408,7 @@ def test_step_slip_one_is_uniform_over_actions():
     num_keys = 5000
     keys = jax.random.split(jax.random.key(7), num_keys)
     state = gw.EnvState(position=jnp.int32(4), time=jnp.int32(0))
-    _, next_state, _, _, _ = jax.vmap(gw.step, (0, None, None, None))(
+    _, next_state, _, _, _, _ = jax.vmap(gw.step, (0, None, None, None))(
         keys, state, jnp.int32(LEFT), params
     )
     counts = np.bincount(np.asarray(next_state.position), minlength=9)
@@ -429,15 +429,15 @@ def test_absorbing_target_terminates_and_stays():
     _, state = gw.reset(key, params)
     assert int(state.position) == 0 and int(state.time) == 0
 
-    obs, state, reward, terminated, truncated = gw.step(key, state, jnp.int32(RIGHT), params)
+    obs, state, reward, terminated, truncated, info = gw.step(key, state, jnp.int32(RIGHT), params)
     assert (int(obs), float(reward), bool(terminated), bool(truncated)) == (1, -0.5, False, False)
     # The entering step is also the last allowed one: it terminates, and is not truncated.
-    obs, state, reward, terminated, truncated = gw.step(key, state, jnp.int32(RIGHT), params)
+    obs, state, reward, terminated, truncated, info = gw.step(key, state, jnp.int32(RIGHT), params)
     assert (int(obs), float(reward), bool(terminated), bool(truncated)) == (2, 1.0, True, False)
     assert int(state.time) == 2
     # Any step from the target stays there, pays 0 and reports terminated.
     for action in range(NUM_ACTIONS):
-        obs, next_state, reward, terminated, truncated = gw.step(
+        obs, next_state, reward, terminated, truncated, info = gw.step(
             key, state, jnp.int32(action), params
         )
         assert int(obs) == 2 and int(next_state.position) == 2
@@ -450,9 +450,9 @@ def test_non_absorbing_target_never_terminates():
     key = jax.random.key(0)
     _, state = gw.reset(key, params)
     for _ in range(3):
-        _, state, reward, terminated, truncated = gw.step(key, state, jnp.int32(STAY), params)
+        _, state, reward, terminated, truncated, info = gw.step(key, state, jnp.int32(STAY), params)
         assert float(reward) == 1.0 and not bool(terminated) and not bool(truncated)
-    _, state, reward, terminated, _ = gw.step(key, state, jnp.int32(LEFT), params)
+    _, state, reward, terminated, _, _ = gw.step(key, state, jnp.int32(LEFT), params)
     assert int(state.position) == 1 and float(reward) == 0.0 and not bool(terminated)
 
 
@@ -463,7 +463,7 @@ def test_truncation_at_max_steps():
     _, state = gw.reset(key, params)
     flags = []
     for _ in range(3):
-        _, state, _, terminated, truncated = gw.step(key, state, jnp.int32(STAY), params)
+        _, state, _, terminated, truncated, info = gw.step(key, state, jnp.int32(STAY), params)
         flags.append((bool(terminated), bool(truncated)))
     assert flags == [(False, False), (False, False), (False, True)]
     assert int(state.time) == 3
@@ -476,10 +476,35 @@ def test_terminated_and_truncated_are_kept_apart():
     params = gw.make_params(grid, start=(0, 0), max_steps=1)
     key = jax.random.key(0)
     _, state = gw.reset(key, params)
-    _, _, _, terminated, truncated = gw.step(key, state, jnp.int32(RIGHT), params)
+    _, _, _, terminated, truncated, info = gw.step(key, state, jnp.int32(RIGHT), params)
     assert bool(terminated) and not bool(truncated)
-    _, _, _, terminated, truncated = gw.step(key, state, jnp.int32(LEFT), params)
+    _, _, _, terminated, truncated, info = gw.step(key, state, jnp.int32(LEFT), params)
     assert not bool(terminated) and bool(truncated)
+
+
+def test_built_in_auto_reset_keeps_the_final_observation():
+    """With ``auto_reset`` the step that ends an episode returns the new start as ``obs`` and the
+    cell the move really reached as ``info["final_observation"]``, for termination and for
+    truncation alike; otherwise the two are equal."""
+    grid = gw.GridWorld(shape=(1, 4), target=(0, 3), forbidden=(), absorbing_target=True)
+    params = gw.make_params(grid, start=(0, 1), max_steps=2, auto_reset=True, observation="onehot")
+    key = jax.random.key(0)
+    _, state = gw.reset(key, params)
+    obs, state, _, terminated, truncated, info = gw.step(key, state, jnp.int32(RIGHT), params)
+    assert not bool(terminated) and not bool(truncated)
+    np.testing.assert_array_equal(info["final_observation"], obs)
+    np.testing.assert_array_equal(obs, np.eye(4)[2])
+    # Into the target: terminated; obs is the new start (0, 1), the final observation the target.
+    obs, state, _, terminated, truncated, info = gw.step(key, state, jnp.int32(RIGHT), params)
+    assert bool(terminated) and not bool(truncated)
+    np.testing.assert_array_equal(obs, np.eye(4)[1])
+    np.testing.assert_array_equal(info["final_observation"], np.eye(4)[3])
+    # Two steps left: the second hits the time limit at (0, 0), which a learner bootstraps from.
+    _, state, _, _, _, _ = gw.step(key, state, jnp.int32(LEFT), params)
+    obs, state, _, terminated, truncated, info = gw.step(key, state, jnp.int32(LEFT), params)
+    assert not bool(terminated) and bool(truncated)
+    np.testing.assert_array_equal(obs, np.eye(4)[1])
+    np.testing.assert_array_equal(info["final_observation"], np.eye(4)[0])
 
 
 # ---------------------------------------------------------------------------------------------

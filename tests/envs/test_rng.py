@@ -85,7 +85,7 @@ def test_auto_reset_start_cells_follow_the_start_distribution():
     keys = jax.random.split(jax.random.key(0), n)
     state = gw.EnvState(position=jnp.zeros((n,), jnp.int32), time=jnp.zeros((n,), jnp.int32))
     actions = jnp.full((n,), gw.STAY)
-    _, new_state, _, _, truncated = jax.vmap(gw.step, in_axes=(0, 0, 0, None))(
+    _, new_state, _, _, truncated, _ = jax.vmap(gw.step, in_axes=(0, 0, 0, None))(
         keys, state, actions, params
     )
     assert bool(jnp.all(truncated))  # max_steps = 1: every episode ends and restarts

@@ -39,19 +39,24 @@ def test_auto_reset_after_termination():
     # the inner step's observation and state come through.
     for expected_pos, expected_reward in [(1, -1.0), (2, -0.5)]:
         key, step_key = jax.random.split(key)
-        obs, state, reward, terminated, truncated = step_fn(
+        obs, state, reward, terminated, truncated, info = step_fn(
             step_key, state, jnp.int32(RIGHT), params
         )
         assert float(reward) == expected_reward
         assert not bool(terminated) and not bool(truncated)
         assert int(state.position) == expected_pos
         np.testing.assert_array_equal(obs, np.eye(4)[expected_pos])
+        np.testing.assert_array_equal(info["final_observation"], obs)  # no reset: the same
     # right into the target: reward and flags of the ending step, obs/state of the new episode.
     key, step_key = jax.random.split(key)
-    obs, state, reward, terminated, truncated = step_fn(step_key, state, jnp.int32(RIGHT), params)
+    obs, state, reward, terminated, truncated, info = step_fn(
+        step_key, state, jnp.int32(RIGHT), params
+    )
     assert float(reward) == 1.0 and bool(terminated) and not bool(truncated)
     assert int(state.position) == 0 and int(state.time) == 0
     np.testing.assert_array_equal(obs, np.eye(4)[0])
+    # The finished episode's true last observation (the target) is kept for bootstrapping.
+    np.testing.assert_array_equal(info["final_observation"], np.eye(4)[3])
 
 
 def test_auto_reset_after_truncation():
@@ -60,13 +65,14 @@ def test_auto_reset_after_truncation():
     key = jax.random.key(1)
     _, state = reset_fn(key, params)
     assert int(state.position) == 2
-    obs, state, reward, terminated, truncated = step_fn(key, state, jnp.int32(LEFT), params)
+    obs, state, reward, terminated, truncated, info = step_fn(key, state, jnp.int32(LEFT), params)
     assert (int(obs), int(state.position), int(state.time)) == (1, 1, 1)
     assert float(reward) == -1.0 and not bool(terminated) and not bool(truncated)
-    obs, state, reward, terminated, truncated = step_fn(key, state, jnp.int32(LEFT), params)
+    obs, state, reward, terminated, truncated, info = step_fn(key, state, jnp.int32(LEFT), params)
     # The step to (0,0) pays -0.5 and hits the time limit; the state is the new start (0,2).
     assert float(reward) == -0.5 and not bool(terminated) and bool(truncated)
     assert (int(obs), int(state.position), int(state.time)) == (2, 2, 0)
+    assert int(info["final_observation"]) == 0  # where the truncated episode really ended
 
 
 def test_auto_reset_draws_new_start_from_start_distribution():
@@ -76,7 +82,7 @@ def test_auto_reset_draws_new_start_from_start_distribution():
     _, step_fn = wrappers.auto_reset(gw.reset, gw.step)
     keys = jax.random.split(jax.random.key(2), 400)
     state = gw.EnvState(position=jnp.int32(0), time=jnp.int32(0))
-    obs, new_state, _, terminated, truncated = jax.vmap(step_fn, (0, None, None, None))(
+    obs, new_state, _, terminated, truncated, info = jax.vmap(step_fn, (0, None, None, None))(
         keys, state, jnp.int32(STAY), params
     )
     assert np.all(np.asarray(truncated)) and not np.any(np.asarray(terminated))
@@ -104,6 +110,7 @@ def simulate_episode_statistics(spec: Spec, start: int, max_steps: int, actions)
         truncated = time >= max_steps and not terminated
         episode_return += reward
         episode_length += 1
+        landed = position2
         if terminated or truncated:
             last_return, last_length = episode_return, episode_length
             finished += 1
@@ -121,6 +128,7 @@ def simulate_episode_statistics(spec: Spec, start: int, max_steps: int, actions)
                 last_return,
                 last_length,
                 finished,
+                landed,
             )
         )
     return [np.array(column) for column in zip(*rows, strict=True)]
@@ -150,17 +158,30 @@ def test_episode_statistics_matches_python_simulation(absorbing):
 
         def body(state, inputs):
             step_key, action = inputs
-            _, state, reward, terminated, truncated = step_fn(step_key, state, action, params)
-            return state, (reward, terminated, truncated, state)
+            _, state, reward, terminated, truncated, info = step_fn(step_key, state, action, params)
+            return state, (reward, terminated, truncated, state, info)
 
         step_keys = jax.random.split(key, actions.shape[0])
         return jax.lax.scan(body, state, (step_keys, actions))[1]
 
     keys = jax.random.split(jax.random.key(3), num_envs)
-    reward, terminated, truncated, stats = jax.jit(jax.vmap(run))(keys, jnp.asarray(actions))
+    reward, terminated, truncated, stats, info = jax.jit(jax.vmap(run))(keys, jnp.asarray(actions))
     for i in range(num_envs):
         expected = simulate_episode_statistics(spec, 0, max_steps, actions[i])
-        (e_reward, e_term, e_trunc, e_pos, e_ret, e_len, e_last_ret, e_last_len, e_done) = expected
+        (
+            e_reward,
+            e_term,
+            e_trunc,
+            e_pos,
+            e_ret,
+            e_len,
+            e_last_ret,
+            e_last_len,
+            e_done,
+            e_landed,
+        ) = expected
+        np.testing.assert_array_equal(info["final_observation"][i], e_landed)
+        np.testing.assert_array_equal(info["episode_done"][i], e_term | e_trunc)
         assert e_done[-1] > 3  # several episodes ended, so the bookkeeping is exercised
         if absorbing:
             assert np.any(e_term)
@@ -191,7 +212,7 @@ def test_episode_statistics_bookkeeping_with_slip():
     for t in range(60):
         key, step_key = jax.random.split(key)
         action = jnp.int32(t % NUM_ACTIONS)
-        _, state, reward, terminated, truncated = step_fn(step_key, state, action, params)
+        _, state, reward, terminated, truncated, info = step_fn(step_key, state, action, params)
         ret += float(reward)
         length += 1
         if bool(terminated) or bool(truncated):

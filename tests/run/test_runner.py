@@ -1,12 +1,9 @@
-"""The runner: outputs, determinism, resume after a crash or SIGKILL, config checks."""
+"""The runner in process: outputs, determinism, resume and extension, sweeps, domains, NaN metrics,
+environment steps, the in-memory core and loading a run back."""
 
 import csv
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -14,11 +11,16 @@ import numpy as np
 import pytest
 
 from jaxrl import run
-from jaxrl.run import stats
-from jaxrl.run.experiment import make_settings, seed_keys
-from tests.run.toy import ToyHparams, toy_config, toy_experiment
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from jaxrl.run import runner, stats
+from jaxrl.run.experiment import seed_keys
+from tests.run.toy import (
+    CountHparams,
+    ToyHparams,
+    count_experiment,
+    toy_config,
+    toy_experiment,
+    toy_module_config,
+)
 
 
 def _quiet(_):
@@ -26,7 +28,7 @@ def _quiet(_):
 
 
 def _arrays(workdir):
-    return run.result_arrays(workdir)
+    return run.result_arrays(str(workdir))
 
 
 def _csv(workdir):
@@ -34,18 +36,27 @@ def _csv(workdir):
         return list(csv.DictReader(f))
 
 
+def _config(config, **overrides):
+    with config.unlocked():
+        for key, value in overrides.items():
+            config[key] = value
+    return config
+
+
 def test_run_writes_results(tmp_path):
     config = toy_config()
     lines = []
-    summary = run.run(toy_experiment(10), config, str(tmp_path), log=lines.append)
+    result = run.run(toy_experiment(10), config, str(tmp_path), log=lines.append)
     for name in ("metrics.csv", "summary.json", "per_seed.npz", "curves.png", "config.json"):
         assert (tmp_path / name).stat().st_size > 0, name
-    assert len(lines) == 6 and lines[-1].startswith("chunk 6/6 step 60/60")
-    assert "env steps/s" in lines[0] and "ETA" in lines[0] and "95% CI" in lines[0]
-    arrays = _arrays(str(tmp_path))
+    # One compile line (compilation is timed apart), then one progress line per chunk.
+    assert lines[0].startswith("compiled in ") and "3 settings x 4 seeds = 12 runs" in lines[0]
+    assert len(lines) == 7 and lines[-1].startswith("chunk 6/6 | step 60/60 | env steps 60/60")
+    assert "env steps/s" in lines[1] and "ETA" in lines[1] and "95% CI" in lines[1]
+    arrays = _arrays(tmp_path)
     assert arrays["x"].shape == (6, 3, 4)  # chunks, settings, seeds
     np.testing.assert_array_equal(arrays["step"], np.arange(1, 7) * 10)
-    rows = _csv(str(tmp_path))
+    rows = _csv(tmp_path)
     assert len(rows) == 6 * 3
     # The CSV's statistics are those of the per-seed arrays.
     last = [r for r in rows if r["chunk"] == "5"]
@@ -55,18 +66,24 @@ def test_run_writes_results(tmp_path):
             assert float(row[f"x_{key}"]) == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
         assert float(row["drift"]) == [0.0, 0.5, -0.5][h]
     on_disk = json.loads((tmp_path / "summary.json").read_text())
-    assert on_disk["device_count"] == summary["device_count"] == jax.device_count()
+    assert on_disk == result.summary
+    assert on_disk["device_count"] == jax.device_count()
+    assert on_disk["compile_time_s"] > 0
     assert [s["label"] for s in on_disk["settings"]] == ["drift=0", "drift=0.5", "drift=-0.5"]
     assert on_disk["settings"][1]["final_per_seed"]["x"] == pytest.approx(
         arrays["x"][-1, 1].tolist()
     )
+    # The run hands back this session's metrics and the final carry, [settings, seeds, ...].
+    np.testing.assert_array_equal(result.metrics["x"], arrays["x"])
+    np.testing.assert_array_equal(np.asarray(result.carry["x"]), arrays["x"][-1])
+    assert result.carry["key"].shape == (3, 4, 2)
 
 
 def test_drift_shows_in_the_results(tmp_path):
     """A hand-checkable case: x after T steps is T * drift plus a zero-mean walk."""
     config = toy_config(num_seeds=64)
     run.run(toy_experiment(10), config, str(tmp_path), log=_quiet)
-    x = _arrays(str(tmp_path))["x"][-1]  # [3 settings, 64 seeds]
+    x = _arrays(tmp_path)["x"][-1]  # [3 settings, 64 seeds]
     # Each x is a sum of 60 uniforms - 1/2 (variance 60/12 = 5) plus 60 * drift; the mean over
     # 64 seeds has standard error sqrt(5/64) = 0.28, so 5 standard errors is 1.4.
     np.testing.assert_allclose(x.mean(axis=1), [0.0, 30.0, -30.0], atol=1.4)
@@ -76,7 +93,7 @@ def test_same_config_same_numbers_and_seed_alone_matches_sweep(tmp_path):
     config = toy_config()
     run.run(toy_experiment(10), config, str(tmp_path / "a"), log=_quiet)
     run.run(toy_experiment(10), config, str(tmp_path / "b"), log=_quiet)
-    a, b = _arrays(str(tmp_path / "a")), _arrays(str(tmp_path / "b"))
+    a, b = _arrays(tmp_path / "a"), _arrays(tmp_path / "b")
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
     # Seed index 2 of setting 1 (drift 0.5), run alone, unbatched and without the runner.
@@ -88,6 +105,35 @@ def test_same_config_same_numbers_and_seed_alone_matches_sweep(tmp_path):
         carry, metrics = jax.jit(experiment.train_chunk)(carry, hparams)
         alone.append(float(metrics["x"]))
     np.testing.assert_array_equal(np.float32(alone), a["x"][:, 1, 2])
+
+
+def test_the_in_memory_core_equals_the_run(tmp_path):
+    """``train`` (no files) and ``run`` give the same metrics and final carry, bit for bit."""
+    config = toy_config()
+    experiment = toy_experiment(10)
+    on_disk = run.run(experiment, config, str(tmp_path), log=_quiet)
+    settings = run.settings_from_config(experiment, config)
+    result = run.train(experiment, settings.hparams, seed_keys(3, 4), num_chunks=6)
+    assert result.metrics["x"].shape == (6, 3, 4)
+    for name in ("x", "abs_x"):
+        np.testing.assert_array_equal(result.metrics[name], _arrays(tmp_path)[name])
+    for leaf, other in zip(
+        jax.tree.leaves(result.carry), jax.tree.leaves(on_disk.carry), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(other))
+
+
+def test_load_returns_the_final_carry_of_a_run(tmp_path):
+    config = toy_module_config()
+    result = run.run(toy_experiment(10), config, str(tmp_path), log=_quiet)
+    loaded = run.load(str(tmp_path))
+    assert loaded.chunks_done == 6
+    assert loaded.settings.labels == ["drift=0", "drift=0.5", "drift=-0.5"]
+    assert loaded.config.experiment == "tests.run.toy"
+    for name in ("x", "step", "key"):
+        np.testing.assert_array_equal(loaded.carry[name], np.asarray(result.carry[name]))
+    with pytest.raises(ValueError, match="no run in"):
+        run.load(str(tmp_path / "missing"))
 
 
 def test_crash_then_rerun_resumes_and_matches(tmp_path):
@@ -108,12 +154,41 @@ def test_crash_then_rerun_resumes_and_matches(tmp_path):
     assert os.path.isdir(os.path.join(workdir, "checkpoints", "4"))
     lines = []
     run.run(toy_experiment(10), config, workdir, log=lines.append)
-    assert lines[0] == "resuming from the checkpoint after chunk 4 of 6"
-    assert len(lines) == 3  # the resume line and chunks 5 and 6
-    clean, resumed = _arrays(str(tmp_path / "clean")), _arrays(workdir)
+    assert lines[1] == "resuming from the checkpoint after chunk 4 of 6"
+    assert len(lines) == 4  # compiled, the resume line and chunks 5 and 6
+    clean, resumed = _arrays(tmp_path / "clean"), _arrays(workdir)
     for name in clean:
         np.testing.assert_array_equal(clean[name], resumed[name])
     assert _csv(str(tmp_path / "clean")) == _csv(workdir)
+
+
+def test_a_larger_total_steps_extends_a_finished_run(tmp_path):
+    """Doubling total_steps continues from the last checkpoint; the result equals a run of the
+    full length from scratch. checkpoint_every may change too; other fields may not."""
+    run.run(toy_experiment(10), toy_config(total_steps=30), str(tmp_path / "long"), log=_quiet)
+    lines = []
+    longer = toy_config(total_steps=60, checkpoint_every=5)
+    run.run(toy_experiment(10), longer, str(tmp_path / "long"), log=lines.append)
+    assert lines[1] == "resuming from the checkpoint after chunk 3 of 6"
+    assert sum(line.startswith("chunk ") for line in lines) == 3
+    run.run(toy_experiment(10), toy_config(), str(tmp_path / "fresh"), log=_quiet)
+    extended, fresh = _arrays(tmp_path / "long"), _arrays(tmp_path / "fresh")
+    for name in fresh:
+        np.testing.assert_array_equal(extended[name], fresh[name])
+    assert json.loads((tmp_path / "long" / "config.json").read_text())["total_steps"] == 60
+    # Shrinking below what is done is refused, and changes nothing.
+    with pytest.raises(ValueError, match="holds a run of 6 chunks"):
+        run.run(toy_experiment(10), toy_config(total_steps=30), str(tmp_path / "long"), log=_quiet)
+    assert json.loads((tmp_path / "long" / "config.json").read_text())["total_steps"] == 60
+
+
+def test_extending_is_refused_when_schedules_depend_on_total_steps(tmp_path):
+    experiment = toy_experiment(10, depends_on_total_steps=True)
+    run.run(experiment, toy_config(total_steps=30), str(tmp_path), log=_quiet)
+    with pytest.raises(ValueError, match="schedules depend on total_steps"):
+        run.run(experiment, toy_config(total_steps=60), str(tmp_path), log=_quiet)
+    # A new checkpoint_every alone is fine (the run is already complete: nothing to compute).
+    run.run(experiment, toy_config(total_steps=30, checkpoint_every=1), str(tmp_path), log=_quiet)
 
 
 def test_a_different_config_is_refused_unless_overwrite(tmp_path):
@@ -123,14 +198,75 @@ def test_a_different_config_is_refused_unless_overwrite(tmp_path):
         run.run(toy_experiment(10), other, str(tmp_path), log=_quiet)
     assert json.loads((tmp_path / "config.json").read_text())["num_seeds"] == 4  # untouched
     run.run(toy_experiment(10), other, str(tmp_path), overwrite=True, log=_quiet)
-    assert _arrays(str(tmp_path))["x"].shape == (6, 3, 8)
+    assert _arrays(tmp_path)["x"].shape == (6, 3, 8)
+
+
+def test_a_second_process_on_the_workdir_is_refused(tmp_path):
+    """The lock is an flock on <workdir>/.lock: while another holder has it, a run refuses at
+    once naming the holder; once released (or its holder dead), runs proceed."""
+    holder = runner._Lock(str(tmp_path))
+    holder.acquire()
+    try:
+        with pytest.raises(run.WorkdirBusyError, match=f"in use by process {os.getpid()}"):
+            run.run(toy_experiment(10), toy_config(), str(tmp_path), log=_quiet)
+        assert not (tmp_path / "config.json").exists()
+    finally:
+        holder.release()
+    run.run(toy_experiment(10), toy_config(), str(tmp_path), log=_quiet)
 
 
 def test_divergence_names_chunk_step_and_seed(tmp_path):
-    with pytest.raises(run.DivergenceError, match=r"chunk 2 \(step 30\).*seed index 0"):
+    with pytest.raises(
+        run.DivergenceError, match=r"x became nan in chunk 2 \(step 30, env step 30 .*seed index 0"
+    ):
         run.run(toy_experiment(10, nan_from_step=30), toy_config(), str(tmp_path), log=_quiet)
     # What was written before the divergence is kept.
     assert len(_csv(str(tmp_path))) == 2 * 3
+
+
+def test_may_be_nan_metrics_are_summarized_over_the_seeds_that_have_them(tmp_path):
+    """``x_if_positive`` is NaN for seeds with x <= 0: no divergence; statistics, CSV and the
+    summary count the seeds that contributed; the other metrics are still checked."""
+    config = toy_config(num_seeds=8)
+    run.run(toy_experiment(10, nan_metric=True), config, str(tmp_path), log=_quiet)
+    arrays = _arrays(tmp_path)
+    values = arrays["x_if_positive"]
+    assert np.isnan(values).any() and np.isfinite(values).any()
+    np.testing.assert_array_equal(np.isnan(values), ~(arrays["x"] > 0))
+    rows = [r for r in _csv(str(tmp_path)) if r["chunk"] == "5"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for h, row in enumerate(rows):
+        present = values[-1, h][~np.isnan(values[-1, h])]
+        assert int(row["x_if_positive_count"]) == present.size
+        assert summary["settings"][h]["final"]["x_if_positive"]["count"] == present.size
+        if present.size:
+            assert float(row["x_if_positive_mean"]) == pytest.approx(present.mean(), rel=1e-6)
+        else:
+            assert row["x_if_positive_mean"] == "nan"
+            assert summary["settings"][h]["final"]["x_if_positive"]["mean"] is None
+    # Setting 1 drifts up by 0.5 per step: every seed is positive; setting 2 never is.
+    assert int(rows[1]["x_if_positive_count"]) == 8 and int(rows[2]["x_if_positive_count"]) == 0
+    # A NaN in a metric not declared may-be-NaN is still divergence.
+    with pytest.raises(run.DivergenceError, match="x became nan"):
+        run.run(
+            toy_experiment(10, nan_metric=True, nan_from_step=20),
+            config,
+            str(tmp_path / "diverged"),
+            log=_quiet,
+        )
+
+
+def test_files_count_environment_steps(tmp_path):
+    """With 4 environment steps per training step, every x-axis is environment steps."""
+    lines = []
+    run.run(toy_experiment(10, env_steps_per_step=4), toy_config(), str(tmp_path), log=lines.append)
+    arrays = _arrays(tmp_path)
+    np.testing.assert_array_equal(arrays["step"], np.arange(1, 7) * 10)
+    np.testing.assert_array_equal(arrays["env_steps"], np.arange(1, 7) * 40)
+    assert [int(r["env_steps"]) for r in _csv(str(tmp_path))][::3] == [40, 80, 120, 160, 200, 240]
+    assert "step 60/60 | env steps 240/240 per seed" in lines[-1]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["env_steps_per_seed"] == 240 and summary["train_steps_per_seed"] == 60
 
 
 @pytest.mark.parametrize(
@@ -142,40 +278,104 @@ def test_divergence_names_chunk_step_and_seed(tmp_path):
         ({"checkpoint_every": 0}, "checkpoint_every must be a positive integer"),
         ({"total_steps": 0}, "total_steps must be a positive integer"),
         ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"sweep_mode": "cross"}, "sweep_mode must be one of"),
     ],
 )
 def test_bad_shared_fields_raise_before_compiling(tmp_path, overrides, match):
-    config = toy_config()
-    with config.unlocked():
-        for key, value in overrides.items():
-            config[key] = value
+    config = _config(toy_config(), **overrides)
     with pytest.raises(ValueError, match=match):
         run.run(toy_experiment(10), config, str(tmp_path), log=_quiet)
     assert not (tmp_path / "config.json").exists()  # nothing written, nothing compiled
 
 
-def test_num_seeds_must_divide_over_devices():
-    with pytest.raises(
-        ValueError, match="num_seeds \\(6\\) must be a multiple of the device count"
-    ):
-        run.check_config(toy_config(num_seeds=6), device_count=4)
+def test_the_batch_must_divide_over_devices(tmp_path):
+    devices = [jax.devices()[0]] * 4  # only the count matters: refused before any mesh exists
+    with pytest.raises(ValueError, match=r"= 18 runs must be a multiple of the device count \(4\)"):
+        run.run(
+            toy_experiment(10), toy_config(num_seeds=6), str(tmp_path), log=_quiet, devices=devices
+        )
 
 
 def test_sweep_lists_are_checked():
+    experiment = toy_experiment(10)
     defaults = {"scale": 1.0, "drift": 0.0}
-    with pytest.raises(ValueError, match="same length"):
-        make_settings(ToyHparams, defaults, {"scale": [1.0, 2.0], "drift": [0.0]})
+    with pytest.raises(ValueError, match="same length.*'product'"):
+        run.make_settings(experiment, defaults, {"scale": [1.0, 2.0], "drift": [0.0]})
     with pytest.raises(ValueError, match="sweep.speed is not a hyperparameter"):
-        make_settings(ToyHparams, defaults, {"speed": [1.0]})
+        run.make_settings(experiment, defaults, {"speed": [1.0]})
     with pytest.raises(ValueError, match="hparams.drift needs a default"):
-        make_settings(ToyHparams, {"scale": 1.0}, {})
+        run.make_settings(experiment, {"scale": 1.0}, {})
     with pytest.raises(ValueError, match="finite"):
-        make_settings(ToyHparams, defaults, {"scale": [1.0, float("nan")]})
+        run.make_settings(experiment, defaults, {"scale": [1.0, float("nan")]})
     with pytest.raises(ValueError, match="non-empty list"):
-        make_settings(ToyHparams, defaults, {"scale": []})
-    hparams, settings = make_settings(ToyHparams, defaults, {"drift": [0.1, 0.2]})
-    np.testing.assert_allclose(hparams.scale, [1.0, 1.0])
-    assert settings == [{"scale": 1.0, "drift": 0.1}, {"scale": 1.0, "drift": pytest.approx(0.2)}]
+        run.make_settings(experiment, defaults, {"scale": []})
+    settings = run.make_settings(experiment, defaults, {"drift": [0.1, 0.2]})
+    np.testing.assert_allclose(settings.hparams.scale, [1.0, 1.0])
+    assert settings.values == [{"scale": 1.0, "drift": 0.1}, {"scale": 1.0, "drift": 0.2}]
+    assert settings.labels == ["drift=0.1", "drift=0.2"]
+
+
+def test_product_sweep_with_an_integer_hyperparameter(tmp_path):
+    """A 2 x 3 grid of (rate, period), period an int32: labelled by both fields, crossed in
+    Hparams field order, and each setting's results are the exact counts."""
+    config = toy_config(total_steps=30)
+    with config.unlocked():
+        config.hparams = {"rate": 0.5, "period": 1}
+        config.sweep = {"rate": (0.25, 0.5), "period": (2, 3, 7)}
+        config.sweep_mode = "product"
+    experiment = count_experiment(10)
+    settings = run.settings_from_config(experiment, config)
+    assert settings.hparams.period.dtype == jnp.int32
+    assert settings.hparams.rate.dtype == jnp.float32
+    assert settings.labels == [
+        "rate=0.25, period=2",
+        "rate=0.25, period=3",
+        "rate=0.25, period=7",
+        "rate=0.5, period=2",
+        "rate=0.5, period=3",
+        "rate=0.5, period=7",
+    ]
+    assert all(isinstance(v["period"], int) for v in settings.values)
+    result = run.run(experiment, config, str(tmp_path), log=_quiet)
+    hits = _arrays(tmp_path)["hits"][-1]  # [6 settings, 4 seeds]
+    np.testing.assert_array_equal(hits[:, 0], [30 // 2, 30 // 3, 30 // 7] * 2)
+    np.testing.assert_array_equal(_arrays(tmp_path)["total"][-1, :, 0], [7.5] * 3 + [15.0] * 3)
+    assert result.summary["settings"][4]["hparams"] == {"rate": 0.5, "period": 3}
+    rows = _csv(str(tmp_path))
+    assert rows[0]["period"] == "2" and rows[0]["label"] == "rate=0.25, period=2"
+
+
+@pytest.mark.parametrize(
+    "sweep, match",
+    [
+        ({"period": (2.5,)}, "sweep.period must be an integer, got 2.5"),
+        (
+            {"period": (0,)},
+            r"sweep.period = 0 in setting 0 \(period=0\) is outside its domain: it "
+            r"must be an integer in \[1, 100\]",
+        ),
+        (
+            {"rate": (0.5, 1.5)},
+            r"sweep.rate = 1.5 in setting 1 \(rate=1.5\) is outside its domain: "
+            r"it must be a real number in \[0, 1\]",
+        ),
+    ],
+)
+def test_out_of_domain_values_are_refused_before_compiling(tmp_path, sweep, match):
+    config = toy_config()
+    with config.unlocked():
+        config.hparams = {"rate": 0.5, "period": 1}
+        config.sweep = sweep
+    with pytest.raises(ValueError, match=match):
+        run.run(count_experiment(10), config, str(tmp_path), log=_quiet)
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_the_core_checks_domains_too():
+    experiment = count_experiment(10)
+    hparams = CountHparams(rate=jnp.asarray([0.5, 2.0]), period=jnp.asarray([1, 1], jnp.int32))
+    with pytest.raises(ValueError, match=r"hparams.rate = 2 in setting 1 is outside its domain"):
+        run.train(experiment, hparams, seed_keys(0, 2), num_chunks=1)
 
 
 def test_t95_matches_known_quantiles():
@@ -185,126 +385,14 @@ def test_t95_matches_known_quantiles():
     # mean 2, sd 1, half-width t(2) * 1 / sqrt(3)
     assert summary["mean"][0] == 2.0 and summary["std"][0] == 1.0
     assert summary["ci_high"][0] == pytest.approx(2.0 + 4.303 / np.sqrt(3))
+    assert summary["count"][0] == 3
 
 
-# ---------------------------------------------------------------------------------------------
-# The binary, in subprocesses: SIGKILL and resume; sharding over 4 CPU devices.
-
-
-class _Binary:
-    """``python -m experiments.tabular`` in a subprocess, its output going to a file (a pipe
-    nobody reads would fill up and stall the child)."""
-
-    def __init__(self, workdir, *flags):
-        self.log_path = f"{workdir}.log"
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "experiments.tabular", f"--workdir={workdir}", *flags],
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def finish(self, timeout=300) -> tuple[int, str]:
-        code = self.proc.wait(timeout=timeout)
-        self._log.close()
-        with open(self.log_path) as f:
-            return code, f.read()
-
-
-def _tabular(workdir, *flags):
-    return _Binary(workdir, *flags)
-
-
-TINY = [
-    "--config.num_seeds=16",
-    "--config.total_steps=120000",
-    "--config.chunk_steps=2000",
-    "--config.checkpoint_every=3",
-    "--config.sweep.learning_rate=(0.1,0.2)",
-]
-
-
-def test_sigkill_then_rerun_resumes_to_identical_results(tmp_path):
-    code, output = _tabular(tmp_path / "clean", *TINY).finish()
-    assert code == 0, output[-3000:]
-
-    victim_dir = tmp_path / "killed"
-    victim = _tabular(victim_dir, *TINY)
-    deadline = time.time() + 240
-    while not (victim_dir / "checkpoints" / "6").exists():
-        assert victim.proc.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.02)
-    victim.proc.send_signal(signal.SIGKILL)
-    victim.finish(timeout=60)
-    assert not (victim_dir / "summary.json").exists()  # it really died mid-run
-
-    code, output = _tabular(victim_dir, *TINY).finish()
-    assert code == 0, output[-3000:]
-    assert "resuming from the checkpoint after chunk" in output
-    a, b = run.result_arrays(str(tmp_path / "clean")), run.result_arrays(str(victim_dir))
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
-    assert _csv(str(tmp_path / "clean")) == _csv(str(victim_dir))
-
-
-def test_binary_rejects_bad_config_with_one_line(tmp_path):
-    code, output = _tabular(tmp_path / "a", "--config.num_seeds=0").finish(120)
-    assert code != 0
-    assert "error: config.num_seeds must be a positive integer, got 0" in output
-    code, output = _tabular(tmp_path / "b", "--config.sweep.learning_rate=(0.1,1e999)").finish(120)
-    assert code != 0 and "error: learning_rate values must be finite" in output
-    code, output = _tabular(tmp_path / "c", "--config.no_such_field=1").finish(120)
-    assert code != 0 and "no_such_field" in output
-
-
-SHARDED_SCRIPT = r"""
-import json, sys
-import jax, numpy as np
-from jaxrl import run
-from jaxrl.configs import q_learning as cfg
-from jaxrl.tabular import q_learning
-assert jax.device_count() == 4, jax.devices()
-config = cfg.get_config()
-with config.unlocked():
-    config.num_seeds = 8
-    config.total_steps = 4000
-    config.chunk_steps = 2000
-    config.sweep.learning_rate = [0.1, 0.3]
-out = sys.argv[1]
-run.run(q_learning.make_experiment(config), config, out + "/sharded", log=lambda s: None)
-run.run(q_learning.make_experiment(config), config, out + "/single", log=lambda s: None,
-        devices=jax.devices()[:1])
-try:
-    bad = cfg.get_config()
-    with bad.unlocked():
-        bad.num_seeds = 6
-    run.run(q_learning.make_experiment(bad), bad, out + "/bad", log=lambda s: None)
-    raise SystemExit("num_seeds=6 on 4 devices was accepted")
-except ValueError as e:
-    assert "device count (4)" in str(e), e
-summary = json.load(open(out + "/sharded/summary.json"))
-print("device_count", summary["device_count"])
-"""
-
-
-def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", SHARDED_SCRIPT, str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "device_count 4" in proc.stdout
-    sharded = run.result_arrays(str(tmp_path / "sharded"))
-    single = run.result_arrays(str(tmp_path / "single"))
-    for name in sharded:
-        np.testing.assert_array_equal(sharded[name], single[name])
+def test_summaries_skip_nan_seeds():
+    values = np.array([[1.0, np.nan, 3.0], [np.nan, 4.0, np.nan], [np.nan] * 3])
+    summary = stats.summarize(values, axis=1)
+    np.testing.assert_array_equal(summary["count"], [2, 1, 0])
+    assert summary["mean"][0] == 2.0 and summary["std"][0] == pytest.approx(np.sqrt(2.0))
+    assert summary["ci_high"][0] == pytest.approx(2.0 + 12.706 * np.sqrt(2.0) / np.sqrt(2))
+    assert summary["mean"][1] == 4.0 and summary["ci_low"][1] == summary["ci_high"][1] == 4.0
+    assert np.isnan(summary["mean"][2]) and np.isnan(summary["ci_low"][2])

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import run
 from jaxrl.configs import mean_estimation as me_config
 from jaxrl.run import stats
 from jaxrl.run.experiment import seed_keys
@@ -15,10 +16,10 @@ def _run(scale, power, num_seeds, steps):
     with config.unlocked():
         config.chunk_steps = steps
     experiment = me.make_experiment(config)
-    hparams = me.Hparams(jnp.full((num_seeds,), scale), jnp.full((num_seeds,), power))
-    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(0, num_seeds), hparams)
-    carry, metrics = jax.jit(jax.vmap(experiment.train_chunk))(carry, hparams)
-    return carry, metrics
+    hparams = me.Hparams(jnp.asarray([scale]), jnp.asarray([power]))
+    result = run.train(experiment, hparams, seed_keys(0, num_seeds), num_chunks=1)
+    carry = jax.tree.map(lambda x: x[0], result.carry)  # one setting: [seeds, ...]
+    return carry, {name: values[0, 0] for name, values in result.metrics.items()}
 
 
 def test_harmonic_step_is_the_sample_mean_of_the_same_samples():

@@ -10,7 +10,7 @@ from jaxrl import dp, run
 from jaxrl.configs import q_learning as q_config
 from jaxrl.envs import gridworld, rng
 from jaxrl.run.experiment import seed_keys
-from jaxrl.tabular import q_learning
+from jaxrl.tabular import common, q_learning
 
 
 def _config(**overrides):
@@ -49,14 +49,14 @@ def test_matches_a_plain_python_replay_of_the_same_random_numbers(step_size):
     carry0 = experiment.init(jax.random.key(11), hparams)
     carry, metrics = jax.jit(experiment.train_chunk)(carry0, hparams)
 
-    grid = q_learning.grid_from_config(config.env)
+    grid = common.grid_from_config(config.env)
     next_state, reward = (np.asarray(x) for x in gridworld.to_grid_mdp(grid).deterministic_tables())
     uniforms = np.asarray(
         jax.vmap(lambda t: rng.counter_uniforms(carry0.key_data, t)[0])(jnp.arange(steps))
     )
     q = np.zeros((25, 5), np.float64)
     visits = np.zeros((25, 5))
-    s = int(carry0.position)
+    s = int(carry0.obs)
     rewards = []
     for t in range(steps):
         u = float(uniforms[t])
@@ -71,7 +71,7 @@ def test_matches_a_plain_python_replay_of_the_same_random_numbers(step_size):
         rewards.append(r)
         s = s2
     np.testing.assert_allclose(np.asarray(carry.q), q, atol=1e-5)
-    assert int(carry.position) == s
+    assert int(carry.obs) == int(carry.env_state.position) == s
     assert float(metrics["reward"]) == pytest.approx(np.mean(rewards), abs=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_every_one_of_64_seeds_reaches_the_optimal_policy(tmp_path):
     assert final.shape == (64,)
     assert np.all(final < q_learning.OPTIMAL_TOL), final.max()
     # And v* itself is the book's: recompute it independently by exact policy iteration.
-    grid = q_learning.grid_from_config(config.env)
+    grid = common.grid_from_config(config.env)
     v_star = dp.policy_iteration(gridworld.to_mdp(grid), gamma=0.9).values
     np.testing.assert_allclose(np.asarray(v_star)[0], 5.832, atol=1e-3)
 
@@ -95,7 +95,7 @@ def test_a_1024_seed_by_4_rate_sweep_is_one_compilation(tmp_path):
     config = _config(num_seeds=1024, total_steps=300, chunk_steps=100)
     experiment = q_learning.make_experiment(config)
     traced = experiment._replace(train_chunk=chex.assert_max_traces(experiment.train_chunk, n=1))
-    summary = run.run(traced, config, str(tmp_path), log=lambda _: None)
+    summary = run.run(traced, config, str(tmp_path), log=lambda _: None).summary
     assert len(summary["settings"]) == 4
     arrays = run.result_arrays(str(tmp_path))
     assert arrays["value_error"].shape == (3, 4, 1024)

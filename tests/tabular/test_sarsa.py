@@ -39,15 +39,18 @@ def _replay(variant, n, steps, restart_every, carry0, lr, eps, power):
     grid = gridworld.book_grid()
     nxt, rew = (np.asarray(x) for x in gridworld.to_grid_mdp(grid).deterministic_tables())
     u = np.asarray(
-        jax.vmap(lambda t: jnp.stack(rng.counter_uniforms(carry0.key_data, t, stream=2)))(
-            jnp.arange(steps + 1)
-        ),
+        jax.vmap(
+            lambda t: jnp.stack(
+                rng.counter_uniforms(carry0.key_data, t, stream=sarsa.ACTION_STREAM)
+            )
+        )(jnp.arange(steps + 1)),
         np.float32,
     )
+    params = gridworld.make_params(grid)  # the continuing task: uniform start cells
     q = np.zeros((25, 5), f32)
     visits = np.zeros((25, 5), f32)
     lr, eps, gamma = f32(lr), f32(eps), f32(GAMMA)
-    s, a = int(carry0.position), int(carry0.action)
+    s, a = int(carry0.obs), int(carry0.action)
     history = []
     for t in range(steps):
         s2, r = int(nxt[s, a]), f32(rew[s, a])
@@ -70,7 +73,9 @@ def _replay(variant, n, steps, restart_every, carry0, lr, eps, power):
             visits[s, a] += 1
             q[s, a] += lr / visits[s, a] ** f32(power) * (r + gamma * boot - q[s, a])
         if restart_every and (t + 1) % restart_every == 0:
-            s2 = min(int(u[t + 1, 1] * 25), 24)
+            # A restart is a reset of the environment, with the key the algorithm hands it.
+            restart_key = rng.counter_key(carry0.key_data, t + 1, stream=sarsa.RESTART_STREAM)
+            s2 = int(gridworld.reset(restart_key, params)[0])
             a2 = _eps_greedy(q[s2], u[t + 1, 0], eps)
         s, a = s2, a2
     return q, s, a
@@ -95,7 +100,7 @@ def test_matches_a_plain_python_replay(variant, n):
     carry, _ = jax.jit(experiment.train_chunk)(carry0, hparams)
     q, s, a = _replay(variant, n, steps, restart_every, carry0, 0.8, 0.4, 0.7)
     np.testing.assert_allclose(np.asarray(carry.q), q, atol=1e-4)
-    assert (int(carry.position), int(carry.action)) == (s, a)
+    assert (int(carry.obs), int(carry.action)) == (s, a)
 
 
 def test_one_step_sarsa_is_n_step_sarsa_with_n_1():
@@ -175,15 +180,13 @@ def test_sarsa_approaches_the_best_epsilon_greedy_policy(variant):
 
     config = _config(variant=variant, n=3, chunk_steps=250_000, restart_every=20)
     experiment = sarsa.make_experiment(config)
-    hparams = sarsa.Hparams(jnp.full((64,), 1.0), jnp.full((64,), 0.2), jnp.full((64,), GAMMA))
-    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(1, 64), hparams)
-    chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    carry, first = chunk(carry, hparams)
-    carry, last = chunk(carry, hparams)
+    hparams = sarsa.Hparams(jnp.asarray([1.0]), jnp.asarray([0.2]), jnp.asarray([GAMMA]))
+    result = run.train(experiment, hparams, seed_keys(1, 64), num_chunks=2)
+    first, last = result.metrics["value_gap"][0, 0], result.metrics["value_gap"][1, 0]
     mdp = gridworld.to_mdp(gridworld.book_grid())
-    gaps = check_epsilon_greedy_near_optimal(carry.q, mdp, epsilon=0.2, gamma=GAMMA)
-    np.testing.assert_allclose(np.asarray(last["value_gap"]), gaps, atol=1e-4)
-    change = stats.summarize(np.asarray(last["value_gap"] - first["value_gap"]), axis=0)
+    gaps = check_epsilon_greedy_near_optimal(result.carry.q[0], mdp, epsilon=0.2, gamma=GAMMA)
+    np.testing.assert_allclose(last, gaps, atol=1e-4)  # evaluations within 1e-5 each
+    change = stats.summarize(last - first, axis=0)
     assert change["ci_high"] < 0.0, change
 
 
@@ -202,9 +205,8 @@ def test_path_finding_every_seed_learns_the_optimal_path(variant):
         config.variant = variant
         config.chunk_steps = 100_000
     experiment = sarsa.make_experiment(config)
-    hparams = sarsa.Hparams(jnp.full((64,), 1.0), jnp.full((64,), 0.1), jnp.full((64,), GAMMA))
-    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(0, 64), hparams)
-    _, metrics = jax.jit(jax.vmap(experiment.train_chunk))(carry, hparams)
+    hparams = sarsa.Hparams(jnp.asarray([1.0]), jnp.asarray([0.1]), jnp.asarray([GAMMA]))
+    metrics = run.train(experiment, hparams, seed_keys(0, 64), num_chunks=1).metrics
     grid = gridworld.book_grid(
         reward_target=0.0,
         reward_forbidden=-10.0,
@@ -221,7 +223,7 @@ def test_path_finding_every_seed_learns_the_optimal_path(variant):
         s = int(next_state[s, int(np.argmax(best.q_values[s]))])
         optimal_length += 1
     assert optimal_length == 11
-    np.testing.assert_array_equal(np.asarray(metrics["path_length"]), np.full(64, 11.0))
+    np.testing.assert_array_equal(metrics["path_length"][0, 0], np.full(64, 11.0))
 
 
 def test_episodic_n_step_is_refused():

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl import dp
+from jaxrl import dp, run
 from jaxrl.configs import td0 as td0_config
 from jaxrl.envs import gridworld, rng
 from jaxrl.run.experiment import seed_keys
@@ -39,7 +39,7 @@ def test_matches_a_plain_python_replay():
     u = np.asarray(
         jax.vmap(lambda t: rng.counter_uniforms(carry0.key_data, t)[0])(jnp.arange(steps))
     )
-    v, visits, s = np.zeros(25), np.zeros(25), int(carry0.position)
+    v, visits, s = np.zeros(25), np.zeros(25), int(carry0.obs)
     for t in range(steps):
         a = min(int(u[t] * 5), 4)  # the uniform policy by inverse CDF
         s2, r = int(nxt[s, a]), float(rew[s, a])
@@ -57,12 +57,9 @@ def test_reaches_v_pi_of_exact_policy_evaluation():
     states). So that the check is informative, the standard errors must be small: below 1% of
     the smallest |v_pi| (the estimates have really converged, not just spread out)."""
     experiment = td0.make_experiment(_config(chunk_steps=200_000))
-    hparams = td0.Hparams(jnp.full((64,), 1.0), jnp.full((64,), 0.9))
-    carry = jax.jit(jax.vmap(experiment.init))(seed_keys(0, 64), hparams)
-    chunk = jax.jit(jax.vmap(experiment.train_chunk))
-    for _ in range(2):
-        carry, _ = chunk(carry, hparams)
-    v = np.asarray(carry.v, np.float64)  # [64 seeds, 25 states]
+    hparams = td0.Hparams(jnp.asarray([1.0]), jnp.asarray([0.9]))
+    result = run.train(experiment, hparams, seed_keys(0, 64), num_chunks=2)
+    v = np.asarray(result.carry.v[0], np.float64)  # [64 seeds, 25 states]
     uniform = np.full((25, 5), 0.2)
     v_pi = np.asarray(
         dp.evaluate_policy(gridworld.to_mdp(gridworld.book_grid()), uniform, gamma=0.9)

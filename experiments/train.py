@@ -1,0 +1,141 @@
+"""The one launcher: runs any experiment of a config through the runner (``jaxrl.run``).
+
+    python -m experiments.train --config=jaxrl/configs/q_learning.py --workdir=DIR \
+        [--config.num_seeds=1024] [--config.<field>=...] [--overwrite] [-v 0]
+
+The config names its experiment module (``config.experiment = "jaxrl.tabular.q_learning"``): any
+importable module with ``make_experiment(config)``, so a fork's own package runs without editing
+this file. Rerunning the same command on the same work directory resumes from the latest
+checkpoint; a larger ``--config.total_steps`` extends a finished run.
+
+Output: one compile line, then one progress line per chunk, on stdout; library logs (orbax, jax)
+only with ``-v 0`` (INFO) or above. On a CPU-only host the seeds are spread over one XLA host
+device per core (``--cpu_devices=N`` to choose, or set ``XLA_FLAGS`` yourself). For a
+multi-process run start the same command in every process with
+``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (see BUILD-notes.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from experiments import launch
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file.", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results and checkpoints.")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Replace a run of a different config found in --workdir."
+)
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices",
+    None,
+    "XLA host devices on a CPU-only host (default: one per core; ignored if XLA_FLAGS sets it).",
+)
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0, for multi-process runs."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-process).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-process).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _fail(message: str, *, multiprocess: bool) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    if multiprocess:
+        # Skip the exit-time shutdown barrier of jax.distributed, which would wait for the other
+        # processes (possibly dead) and then abort with pages of C++ logs.
+        sys.stdout.flush()
+        os._exit(1)
+    sys.exit(1)
+
+
+def _lost_peer(error: BaseException) -> bool:
+    text = str(error)
+    return any(s in text for s in ("Gloo", "gloo", "Connection closed", "coordination", "peer"))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # progress lines only; -v 0 shows library INFO
+    config = _CONFIG.value
+    multiprocess = _COORDINATOR.value is not None
+    try:
+        if "experiment" not in config:
+            raise ValueError(
+                "the config must name its experiment module, e.g. "
+                'config.experiment = "jaxrl.tabular.q_learning"'
+            )
+        launch.configure_cpu_devices(_CPU_DEVICES.value)
+        if multiprocess:
+            launch.initialize_distributed(
+                _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value
+            )
+        try:
+            module = importlib.import_module(config.experiment)
+        except ImportError as e:
+            raise ValueError(
+                f"config.experiment: cannot import {config.experiment!r} ({e})"
+            ) from None
+        if not hasattr(module, "make_experiment"):
+            raise ValueError(
+                f"config.experiment: module {config.experiment!r} has no make_experiment(config)"
+            )
+        import jax
+
+        from jaxrl import run
+
+        experiment = module.make_experiment(config)
+        settings = run.config_settings(experiment, config)  # domains checked, nothing compiled
+        devices, note = launch.choose_devices(len(settings.values) * int(config.num_seeds))
+        writer = jax.process_index() == 0
+        log = (lambda line: print(line, flush=True)) if writer else (lambda line: None)
+        if note:
+            log(note)
+        result = run.run(
+            experiment, config, _WORKDIR.value, overwrite=_OVERWRITE.value, log=log, devices=devices
+        )
+    except Exception as e:  # noqa: BLE001 (sorted out below)
+        from jaxrl.run import DivergenceError
+
+        if multiprocess and _lost_peer(e):
+            first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+            _fail(
+                f"another process of this run stopped or cannot be reached ({first_line}); "
+                f"stopping. Rerun every process to resume from the last checkpoint",
+                multiprocess=True,
+            )
+        if isinstance(e, (ValueError, DivergenceError)):
+            _fail(str(e), multiprocess=multiprocess)
+        if multiprocess:  # a bug of ours: show it, then leave without waiting for the others
+            import traceback
+
+            traceback.print_exc()
+            _fail(f"{type(e).__name__}: {e}", multiprocess=True)
+        raise
+    summary = result.summary
+    if summary:
+        main_metric = summary["main_metric"]
+        for setting in summary["settings"]:
+            final = {
+                k: float("nan") if v is None else v
+                for k, v in setting["final"][main_metric].items()
+            }
+            print(
+                f"{setting['label']}: final {main_metric} {final['mean']:.4g} "
+                f"[{final['ci_low']:.4g}, {final['ci_high']:.4g}] over {final['count']} seeds",
+                flush=True,
+            )
+        print(f"wrote results to {_WORKDIR.value}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,207 @@
+"""The in-memory core of the runner: one compiled ``jit(vmap(...))`` over settings x seeds.
+
+:func:`train` is what a notebook, a test or a benchmark calls: it runs an experiment for a number
+of chunks and returns the final carry and the per-chunk metrics, nothing written to disk.
+:func:`jaxrl.run.run` is this core plus files, checkpoints and resume. Both go through
+:class:`Program`, so a run and the core give the same numbers bit for bit.
+
+The batch axis is ``settings x seeds`` flattened: item ``h * num_seeds + i`` is setting ``h``,
+seed ``i``. It is sharded over the given devices with a 1-D ``Mesh`` and ``NamedSharding``; in a
+multi-process run each process builds only its own shard of the keys and hyperparameters
+(``jax.make_array_from_callback``) and the metrics are gathered to every process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrl.run.experiment import Experiment, check_experiment
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite metric (or an infinite one among the may-be-NaN ones)."""
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` returns.
+
+    Attributes:
+        carry: the final carry; every leaf has leading axes ``[settings, seeds]``.
+        metrics: ``{name: [chunks, settings, seeds]}`` NumPy arrays, in ``experiment.metrics``
+            order.
+    """
+
+    carry: Any
+    metrics: dict[str, np.ndarray]
+
+
+def _global_array(values: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A sharded global array from host values; each process materializes only its shards."""
+    values = np.asarray(values)
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+
+def gather(tree) -> Any:
+    """Device arrays to NumPy here (gathered from every process when there are several)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def check_hparams(experiment: Experiment, hparams) -> int:
+    """Checks stacked hyperparameters (``[H]`` leaves) against the domains; returns ``H``.
+
+    Raises ``ValueError`` naming the field and the setting for a value outside its domain.
+    """
+    check_experiment(experiment)
+    sizes = {name: np.shape(leaf) for name, leaf in zip(hparams._fields, hparams, strict=True)}
+    if any(len(shape) != 1 for shape in sizes.values()) or len(set(sizes.values())) != 1:
+        raise ValueError(f"hparams leaves must all have one shape [settings], got {sizes}")
+    for name, leaf in zip(hparams._fields, hparams, strict=True):
+        domain = experiment.domains[name]
+        for h, value in enumerate(np.asarray(leaf).tolist()):
+            if not domain.contains(float(value)):
+                raise ValueError(
+                    f"hparams.{name} = {value:g} in setting {h} is outside its domain: it must "
+                    f"be {domain}"
+                )
+    return next(iter(sizes.values()))[0]
+
+
+class Program:
+    """An experiment's ``init`` and ``train_chunk``, vmapped over the batch, sharded, compiled.
+
+    Compilation happens here, ahead of time (``jit(...).lower(...).compile()``), and is timed
+    apart (``compile_seconds``), so that the chunks that follow run without compiling.
+    """
+
+    def __init__(self, experiment: Experiment, hparams, keys: jax.Array, devices=None):
+        num_settings = check_hparams(experiment, hparams)
+        num_seeds = int(keys.shape[0])
+        self.experiment = experiment
+        self.num_settings, self.num_seeds = num_settings, num_seeds
+        self.batch = num_settings * num_seeds
+        self.devices = list(jax.devices() if devices is None else devices)
+        if self.batch % len(self.devices):
+            raise ValueError(
+                f"the batch of {num_settings} settings x {num_seeds} seeds = {self.batch} runs "
+                f"must be a multiple of the device count ({len(self.devices)}) so that it shards "
+                f"evenly; the runner refuses rather than pads"
+            )
+        mesh = Mesh(np.asarray(self.devices), ("batch",))
+        self.sharding = sharding = NamedSharding(mesh, PartitionSpec("batch"))
+        impl = jax.random.key_impl(keys)
+        key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
+        flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), hparams)
+        self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
+        self.key_data = _global_array(key_data, sharding)
+
+        def init_one(data, h):
+            return experiment.init(jax.random.wrap_key_data(data, impl=impl), h)
+
+        init = jax.jit(
+            jax.vmap(init_one), in_shardings=(sharding, sharding), out_shardings=sharding
+        )
+        chunk = jax.jit(
+            jax.vmap(experiment.train_chunk),
+            in_shardings=(sharding, sharding),
+            out_shardings=(sharding, sharding),
+            donate_argnums=0,
+        )
+        start = time.perf_counter()
+        self._init = init.lower(self.key_data, self.hparams).compile()
+        self.abstract_carry = jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+            self._init.out_info,
+        )
+        self._chunk = chunk.lower(self.abstract_carry, self.hparams).compile()
+        self.compile_seconds = time.perf_counter() - start
+
+    def init(self):
+        """The initial carry of every run (flat batch axis, sharded)."""
+        return self._init(self.key_data, self.hparams)
+
+    def chunk(self, carry):
+        """One chunk of every run: ``(carry, metrics)``; ``carry`` is donated."""
+        return self._chunk(carry, self.hparams)
+
+    def host_metrics(self, metrics: dict) -> dict[str, np.ndarray]:
+        """A chunk's metrics as ``{name: [settings, seeds]}`` NumPy arrays on this process."""
+        host = gather({name: metrics[name] for name in self.experiment.metrics})
+        shape = (self.num_settings, self.num_seeds)
+        return {name: np.asarray(v).reshape(shape) for name, v in host.items()}
+
+    def unflatten(self, carry):
+        """Flat ``[settings * seeds, ...]`` leaves to ``[settings, seeds, ...]``."""
+        shape = (self.num_settings, self.num_seeds)
+        return jax.tree.map(lambda x: x.reshape(shape + x.shape[1:]), carry)
+
+
+def check_finite(
+    experiment: Experiment, metrics: dict[str, np.ndarray], *, chunk: int, describe
+) -> None:
+    """Raises :class:`DivergenceError` for the first non-finite metric of a chunk.
+
+    Metrics in ``experiment.nan_metrics`` may be NaN (undefined), but not infinite.
+    ``describe(h, i)`` names setting ``h`` and seed index ``i`` in the message.
+    """
+    for name in experiment.metrics:
+        values = metrics[name]
+        bad = np.isinf(values) if name in experiment.nan_metrics else ~np.isfinite(values)
+        if bad.any():
+            h, i = (int(x) for x in np.argwhere(bad)[0])
+            raise DivergenceError(
+                f"{name} became {values[h, i]} in chunk {chunk} ({describe(h, i)})"
+            )
+
+
+def train(
+    experiment: Experiment,
+    hparams,
+    keys: jax.Array,
+    *,
+    num_chunks: int,
+    devices=None,
+    check_divergence: bool = True,
+) -> TrainResult:
+    """Runs ``num_chunks`` chunks of every setting and seed in one compiled program, in memory.
+
+    Args:
+        experiment: the algorithm (:class:`Experiment`).
+        hparams: an ``experiment.hparams_type`` whose leaves have shape ``[settings]``, e.g.
+            ``make_settings(...).hparams``; values are checked against the domains first.
+        keys: ``[seeds]`` typed keys, e.g. ``seed_keys(seed, num_seeds)``; every setting uses
+            the same keys (common random numbers).
+        num_chunks: chunks to run (each ``train_chunk`` call is one).
+        devices: devices to shard the batch over (default: all); the batch must divide evenly.
+        check_divergence: raise :class:`DivergenceError` on a non-finite metric.
+
+    Returns:
+        :class:`TrainResult`: the final carry (``[settings, seeds, ...]`` leaves) and the
+        metrics ``[chunks, settings, seeds]``.
+    """
+    if isinstance(num_chunks, bool) or not isinstance(num_chunks, int) or num_chunks < 1:
+        raise ValueError(f"num_chunks must be a positive integer, got {num_chunks!r}")
+    program = Program(experiment, hparams, keys, devices)
+    carry = program.init()
+    per_chunk = []
+    for chunk in range(num_chunks):
+        carry, metrics = program.chunk(carry)
+        host = program.host_metrics(metrics)
+        if check_divergence:
+            check_finite(
+                experiment,
+                host,
+                chunk=chunk,
+                describe=lambda h, i: f"setting {h}, seed index {i}",
+            )
+        per_chunk.append(host)
+    stacked = {name: np.stack([m[name] for m in per_chunk]) for name in experiment.metrics}
+    return TrainResult(program.unflatten(carry), stacked)

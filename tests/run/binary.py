@@ -1,0 +1,47 @@
+"""Running ``python -m experiments.train`` in a subprocess, for the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Binary:
+    """``python -m experiments.train`` in a subprocess, its stdout and stderr going to files (a
+    pipe nobody reads would fill up and stall the child)."""
+
+    def __init__(self, *flags, env: dict | None = None, log_path: str):
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        self.out_path, self.err_path = f"{log_path}.out", f"{log_path}.err"
+        self._out, self._err = open(self.out_path, "w"), open(self.err_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "experiments.train", *flags],
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=self._err,
+            env=None if env is None else {**os.environ, **env},
+        )
+
+    def finish(self, timeout=300) -> tuple[int, str, str]:
+        """Waits for the process: ``(exit code, stdout, stderr)``."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self._out.close()
+            self._err.close()
+        with open(self.out_path) as out, open(self.err_path) as err:
+            return code, out.read(), err.read()
+
+
+def train(workdir, *flags, env=None, timeout=300) -> tuple[int, str, str]:
+    """Runs the launcher on ``workdir`` to the end: ``(exit code, stdout, stderr)``."""
+    return Binary(f"--workdir={workdir}", *flags, env=env, log_path=f"{workdir}.log").finish(
+        timeout
+    )

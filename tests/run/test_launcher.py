@@ -1,0 +1,195 @@
+"""The launcher ``python -m experiments.train``, in subprocesses: a flax + optax agent defined
+under tests/ (product sweep with an integer hyperparameter, 4 environments per seed, a may-be-NaN
+metric) run by its dotted path, resumed after SIGKILL and extended; one-line errors; quiet
+output; the default CPU device layout; sharding over 4 forced CPU devices."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from experiments import launch
+from jaxrl import run
+from tests.run.binary import ROOT, Binary, train
+
+FLAX = ["--config=tests/run/flax_agent_config.py"]
+
+
+def _csv(workdir):
+    with open(os.path.join(workdir, "metrics.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_path):
+    code, out, err = train(tmp_path / "clean", *FLAX)
+    assert code == 0, err[-3000:]
+    # Quiet: the compile line, one line per chunk, the final lines; nothing from the libraries.
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("compiled in ") and "4 settings x 2 seeds = 8 runs" in lines[0]
+    assert sum(line.startswith("chunk ") for line in lines) == 20
+    assert lines[-1].startswith("wrote results to") and len(lines) == 1 + 20 + 4 + 1
+    assert err.strip() == "", err[-2000:]
+    clean = run.result_arrays(str(tmp_path / "clean"))
+    # x-axes count environment steps: 4 environments per seed, 2 training steps per chunk.
+    np.testing.assert_array_equal(clean["step"], np.arange(1, 21) * 2)
+    np.testing.assert_array_equal(clean["env_steps"], np.arange(1, 21) * 8)
+    assert "env steps 160/160 per seed" in lines[20]
+    summary = json.loads((tmp_path / "clean" / "summary.json").read_text())
+    assert [s["label"] for s in summary["settings"]] == [
+        "learning_rate=0.05, target_period=1",
+        "learning_rate=0.05, target_period=5",
+        "learning_rate=0.2, target_period=1",
+        "learning_rate=0.2, target_period=5",
+    ]
+    assert summary["settings"][1]["hparams"]["target_period"] == 5  # an integer
+    # The may-be-NaN metric is NaN in some chunks (no episode ended) and present in others.
+    returns = clean["episode_return"]
+    assert np.isnan(returns).any() and np.isfinite(returns).any()
+    np.testing.assert_array_equal(np.isnan(returns), clean["episodes"] == 0)
+    assert {"episode_return_count", "env_steps"} <= set(_csv(tmp_path / "clean")[0])
+
+    victim_dir = tmp_path / "killed"
+    victim = Binary(f"--workdir={victim_dir}", *FLAX, log_path=f"{victim_dir}.log")
+    deadline = time.time() + 240
+    while not (victim_dir / "checkpoints" / "8").exists():
+        assert victim.proc.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.finish(timeout=60)
+    assert not (victim_dir / "summary.json").exists()  # it really died mid-run
+    code, out, err = train(victim_dir, *FLAX)
+    assert code == 0, err[-3000:]
+    assert "resuming from the checkpoint after chunk" in out
+    resumed = run.result_arrays(str(victim_dir))
+    for name in clean:
+        np.testing.assert_array_equal(clean[name], resumed[name])
+    assert _csv(tmp_path / "clean") == _csv(victim_dir)
+
+    # Rerun with a doubled total_steps: it continues from the final checkpoint.
+    code, out, err = train(victim_dir, *FLAX, "--config.total_steps=80")
+    assert code == 0, err[-3000:]
+    assert "resuming from the checkpoint after chunk 20 of 40" in out
+    assert sum(line.startswith("chunk ") for line in out.splitlines()) == 20
+    extended = run.result_arrays(str(victim_dir))
+    np.testing.assert_array_equal(extended["env_steps"], np.arange(1, 41) * 8)
+    for name in ("episode_return", "episodes", "q_mean"):
+        np.testing.assert_array_equal(extended[name][:20], clean[name])
+    assert run.load(str(victim_dir)).chunks_done == 40
+
+
+def _one_error_line(code, err, expected):
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [f"error: {expected}"] or (
+        len(lines) == 1 and lines[0].startswith(f"error: {expected}")
+    ), err[-2000:]
+
+
+def test_bad_input_gets_one_line_and_exit_code_1(tmp_path):
+    q = "--config=jaxrl/configs/q_learning.py"
+    code, _, err = train(tmp_path / "a", q, "--config.num_seeds=0", timeout=120)
+    _one_error_line(code, err, "config.num_seeds must be a positive integer, got 0")
+    code, _, err = train(tmp_path / "b", q, "--config.sweep.learning_rate=(0.1,1e999)", timeout=120)
+    _one_error_line(code, err, "sweep.learning_rate must be finite")
+    code, _, err = train(tmp_path / "c", q, "--config.hparams.gamma=1.0", timeout=120)
+    _one_error_line(
+        code, err, "hparams.gamma = 1 is outside its domain: it must be a real number in [0, 1)"
+    )
+    code, _, err = train(tmp_path / "d", q, "--config.experiment=no.such.module", timeout=120)
+    _one_error_line(code, err, "config.experiment: cannot import 'no.such.module'")
+    for name in "abcd":
+        assert not (tmp_path / name / "config.json").exists()
+
+
+def test_library_logs_show_only_with_a_verbosity_flag(tmp_path):
+    flags = [
+        "--config=jaxrl/configs/mean_estimation.py",
+        "--config.num_seeds=2",
+        "--config.total_steps=20",
+        "--config.chunk_steps=10",
+    ]
+    code, out, err = train(tmp_path / "quiet", *flags, timeout=120)
+    assert code == 0 and err.strip() == "", err[-2000:]
+    code, out, err = train(tmp_path / "verbose", *flags, "-v", "0", timeout=120)
+    assert code == 0, err[-2000:]
+    assert "orbax" in err.lower()  # the checkpointer's INFO lines
+    assert sum(line.startswith("chunk ") for line in out.splitlines()) == 2
+
+
+def test_the_default_device_layout_runs_200_tiny_chunks_without_hanging(tmp_path):
+    """On a CPU-only host the launcher makes one XLA host device per core and shards the seeds
+    over them. The tabular metrics evaluate policies without LAPACK (a sharded LAPACK solve can
+    deadlock), so 200 chunks, each with two evaluations per run, finish well within the limit."""
+    code, out, err = train(
+        tmp_path / "w",
+        "--config=jaxrl/configs/q_learning.py",
+        "--config.num_seeds=4",
+        "--config.total_steps=2000",
+        "--config.chunk_steps=10",
+        "--config.checkpoint_every=1000",
+        env={"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""},
+        timeout=240,
+    )
+    assert code == 0, err[-3000:]
+    cores = launch.cpu_core_count()
+    expected = max(d for d in range(1, cores + 1) if 16 % d == 0)  # 4 settings x 4 seeds
+    assert f"16 runs on {expected} cpu device(s)" in out.splitlines()[0]
+    assert sum(line.startswith("chunk ") for line in out.splitlines()) == 200
+    summary = json.loads((tmp_path / "w" / "summary.json").read_text())
+    assert summary["device_count"] == expected
+
+
+SHARDED_SCRIPT = r"""
+import jax
+from jaxrl import run
+from jaxrl.configs import q_learning as cfg
+from jaxrl.tabular import q_learning
+import sys
+assert jax.device_count() == 4, jax.devices()
+config = cfg.get_config()
+with config.unlocked():
+    config.num_seeds = 8
+    config.total_steps = 4000
+    config.chunk_steps = 2000
+    config.sweep.learning_rate = (0.1, 0.3)
+out = sys.argv[1]
+result = run.run(q_learning.make_experiment(config), config, out + "/sharded", log=lambda s: None)
+run.run(q_learning.make_experiment(config), config, out + "/single", log=lambda s: None,
+        devices=jax.devices()[:1])
+try:
+    bad = cfg.get_config()
+    with bad.unlocked():
+        bad.num_seeds = 3
+        bad.sweep.learning_rate = (0.1, 0.2, 0.3)
+    run.run(q_learning.make_experiment(bad), bad, out + "/bad", log=lambda s: None)
+    raise SystemExit("9 runs on 4 devices were accepted")
+except ValueError as e:
+    assert "device count (4)" in str(e), e
+print("device_count", result.summary["device_count"])
+"""
+
+
+def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", SHARDED_SCRIPT, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "device_count 4" in proc.stdout
+    sharded = run.result_arrays(str(tmp_path / "sharded"))
+    single = run.result_arrays(str(tmp_path / "single"))
+    for name in sharded:
+        np.testing.assert_array_equal(sharded[name], single[name])

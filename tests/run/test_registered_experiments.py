@@ -1,0 +1,160 @@
+"""Every experiment config of ``jaxrl/configs``: no LAPACK call in what the runner compiles, and
+out-of-domain hyperparameters refused before anything is traced."""
+
+import glob
+import importlib
+import os
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import run
+from jaxrl.run.experiment import seed_keys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _registered() -> list[str]:
+    names = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "jaxrl", "configs", "*.py"))):
+        name = os.path.basename(path)[:-3]
+        if name.startswith("_"):
+            continue
+        module = importlib.import_module(f"jaxrl.configs.{name}")
+        if hasattr(module, "get_config") and "experiment" in module.get_config():
+            names.append(name)
+    return names
+
+
+REGISTERED = _registered()
+
+
+def _tiny(name, **overrides):
+    config = importlib.import_module(f"jaxrl.configs.{name}").get_config()
+    with config.unlocked():
+        config.num_seeds = 1
+        config.chunk_steps = 2
+        config.total_steps = 2
+        for key, value in overrides.items():
+            config[key] = value
+    return config
+
+
+def test_every_tabular_config_is_registered():
+    assert set(REGISTERED) >= {
+        "q_learning",
+        "q_learning_off_policy",
+        "q_learning_path_finding",
+        "sarsa",
+        "expected_sarsa",
+        "n_step_sarsa",
+        "sarsa_path_finding",
+        "td0",
+        "mc_basic",
+        "mc_exploring_starts",
+        "mc_epsilon_greedy",
+        "mean_estimation",
+    }
+
+
+def _custom_call_targets(experiment, config) -> set[str]:
+    """The custom-call targets (library calls such as ``lapack_sgetrf_ffi``) in the compiled
+    text of the runner's two programs for this experiment."""
+    settings = run.settings_from_config(experiment, config)
+    program = run.Program(experiment, settings.hparams, seed_keys(0, 1), jax.devices()[:1])
+    text = program._init.as_text() + program._chunk.as_text()
+    return set(re.findall(r'custom_call_target="([^"]+)"', text))
+
+
+def _lapack(targets: set[str]) -> set[str]:
+    return {t for t in targets if "lapack" in t.lower()}
+
+
+def test_the_lapack_check_can_fail():
+    """The detector sees a LAPACK solve when there is one (a positive control)."""
+    from tests.run.toy import toy_config, toy_experiment
+
+    experiment = toy_experiment(1)
+
+    def init(key, hparams):
+        carry = experiment.init(key, hparams)
+        a = jnp.eye(3) * (2.0 + hparams.scale)
+        return {**carry, "x": jnp.linalg.solve(a, jnp.ones(3))[0]}
+
+    assert _lapack(_custom_call_targets(experiment._replace(init=init), toy_config()))
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_no_lapack_call_in_the_compiled_programs(name):
+    """jitted LAPACK-backed ops sharded over several CPU host devices can deadlock (jax 0.10.2),
+    so nothing the runner compiles may call LAPACK: policy evaluation uses
+    ``dp.evaluate_policy_bounded`` (matrix-vector products) instead of a solve."""
+    config = _tiny(name)
+    experiment = importlib.import_module(config.experiment).make_experiment(config)
+    assert not _lapack(_custom_call_targets(experiment, config))
+
+
+# One out-of-domain value per hyperparameter of each experiment module.
+BAD_VALUES = {
+    "gamma": (1.0, "a real number in [0, 1)"),
+    "epsilon": (1.5, "a real number in [0, 1]"),
+    "learning_rate": (0.0, "a real number > 0"),
+    "episode_length": (0, "an integer >= 1"),
+    "scale": (-1.0, "a real number > 0"),
+    "power": (1.5, "a real number in [0, 1]"),
+}
+
+
+def _cases():
+    cases = []
+    for name in REGISTERED:
+        config = _tiny(name)
+        for field in config.hparams:
+            cases.append((name, field))
+    return cases
+
+
+@pytest.mark.parametrize("name, field", _cases())
+def test_out_of_domain_hyperparameters_are_refused_before_tracing(tmp_path, name, field):
+    value, domain = BAD_VALUES[field]
+    config = _tiny(name)
+    with config.unlocked():
+        config.hparams[field] = type(config.hparams[field])(value)
+        if field in config.sweep:  # also as the last entry of the sweep
+            values = list(config.sweep[field])
+            values[-1] = type(values[-1])(value)
+            config.sweep[field] = tuple(values)
+    experiment = importlib.import_module(config.experiment).make_experiment(config)
+    traces = []
+
+    def counted(fn):
+        def wrapper(*args):
+            traces.append(fn)
+            return fn(*args)
+
+        return wrapper
+
+    experiment = experiment._replace(
+        init=counted(experiment.init), train_chunk=counted(experiment.train_chunk)
+    )
+    source = "sweep" if field in config.sweep else "hparams"
+    with pytest.raises(ValueError, match=rf"{source}\.{field} = .*outside its domain") as error:
+        run.run(experiment, config, str(tmp_path), log=lambda _: None)
+    assert domain in str(error.value)
+    assert traces == []  # nothing traced, so nothing compiled
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_an_integer_hyperparameter_stays_an_integer():
+    config = _tiny("mc_basic")
+    experiment = importlib.import_module(config.experiment).make_experiment(config)
+    settings = run.settings_from_config(experiment, config)
+    assert settings.hparams.episode_length.dtype == jnp.int32
+    np.testing.assert_array_equal(settings.hparams.episode_length, [1, 2, 3, 4, 14, 15, 30, 100])
+    with config.unlocked():
+        config.sweep.episode_length = (3, 4.5)
+    with pytest.raises(ValueError, match="sweep.episode_length must be an integer, got 4.5"):
+        run.settings_from_config(experiment, config)
