@@ -15,10 +15,10 @@ Run:
 
 Expected (measured, 2-core CPU, a few seconds): ten progress lines, one per iteration, for the
 eight episode lengths 1, 2, 3, 4, 14, 15, 30, 100. The final greedy policy's value error
-(``max_s |v_pi - v*|``, exact evaluation) is 0 (optimal) for every length from 14 up, reached by
-iteration 6; short episodes cannot see the target from far away and stop at a poor policy:
-value error 9.0, 8.1, 7.2 and 6.48 for lengths 1, 2, 3 and 4 (the states from which the target is
-farther than ``L`` steps keep value 0). For the value maps and policies per length use
+(``max_s |v_pi - v*|``, both evaluated to within 1e-5) is 0 (optimal) for every length from 14
+up, reached by iteration 6; short episodes cannot see the target from far away and stop at a
+poor policy: value error 9.0, 8.1, 7.2 and 6.48 for lengths 1, 2, 3 and 4 (the states from which
+the target is farther than ``L`` steps keep value 0). For the value maps and policies per length use
 ``jaxrl.tabular.monte_carlo.mc_basic``.
 """
 

@@ -8,11 +8,12 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/q_learning.py --workdir=runs/q_learning
 
-Expected (measured, 2-core CPU, about 15 s): 1024 seeds x 4 learning rates in one compiled
-program, ten progress lines at about 34 M env steps/s. The greedy policy's value error
-(``max_s |v_pi - v*|``, exact evaluation) reaches 0 (float32 rounding) for every seed with
-learning rates 0.1 and 0.2; 0.05 ends at 2e-4 and 0.02 at 0.07 (still converging). It writes
-metrics.csv, summary.json, per_seed.npz and curves.png under the work directory.
+Expected (measured, 2-core CPU, about 10 s in all): 1024 seeds x 4 learning rates in one compiled
+program sharded over a CPU device per core, a compile line and ten progress lines at about
+55 M env steps/s. The greedy policy's value error (``max_s |v_pi - v*|``, both evaluated to
+within 1e-5) reaches 0 for every seed with learning rates 0.1 and 0.2; 0.05 ends at 2e-4 and
+0.02 at 0.07 (still converging). It writes metrics.csv, summary.json, per_seed.npz and
+curves.png under the work directory.
 """
 
 import ml_collections

@@ -10,10 +10,11 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/sarsa_path_finding.py --workdir=DIR
 
-Expected: 64 seeds x 3 learning-rate scales (step size ``lr / n(s, a)^0.6``); ``path_length``
-reaches 11 steps, the greedy path of the best epsilon-greedy policy (DP), for every seed. With a
-constant step size Sarsa's sampled next action keeps the estimates noisy, and some seeds' greedy
-paths loop at any given moment.
+Expected (measured, about 5 s): 64 seeds x 3 learning-rate scales (step size
+``lr / n(s, a)^0.6``); ``path_length`` reaches 11 steps, the greedy path of the best
+epsilon-greedy policy (DP), for every seed with scales 0.5 and 1, and for 62 of 64 with scale 2
+(two greedy paths still loop after 100k steps). With a constant step size Sarsa's sampled next
+action keeps the estimates noisy, and some seeds' greedy paths loop at any given moment.
 """
 
 from jaxrl.configs import q_learning_path_finding, sarsa

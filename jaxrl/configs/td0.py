@@ -4,9 +4,11 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/td0.py --workdir=DIR
 
-Expected: 256 seeds x 3 learning-rate scales with a polynomial step size ``lr / n(s)^0.6``; the
-estimates approach the exact values of the uniform policy (the book's figure: -3.8, -3.8, -3.6,
--3.1, -3.2 on the top row), ``value_error`` falling from about 4.5 towards 0.
+Expected (measured, 2-core CPU, about 5 s): 256 seeds x 3 learning-rate scales with a polynomial
+step size ``lr / n(s)^0.6``; the estimates approach the values of the uniform policy (the book's
+figure: -3.8, -3.8, -3.6, -3.1, -3.2 on the top row), the mean ``value_error`` (the largest error
+over states) falling from 0.78, 0.31 and 0.28 after 20k steps to 0.10, 0.10 and 0.14 after 200k
+for scales 0.5, 1 and 2.
 """
 
 import ml_collections

@@ -582,10 +582,22 @@ def _finish(
         "devices": str(jax.devices()[0].device_kind),
     }
     _atomic_write(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2).encode())
+    fig = curves_figure(
+        experiment, settings, env_steps, arrays[experiment.main_metric], int(config.num_seeds)
+    )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    _atomic_write(os.path.join(workdir, "curves.png"), buffer.getvalue())
+    return summary
+
+
+def curves_figure(experiment, settings: Settings, env_steps, values, num_seeds: int):
+    """The figure of ``curves.png``: the main metric's mean and 95% interval over seeds for each
+    setting (``values`` ``[chunks, settings, seeds]``), against environment steps per seed."""
     from jaxrl import plotting
 
     fig, axes = plotting.new_figure(1, 1, panel_size=4.5)
-    curves = stats.summarize(arrays[experiment.main_metric], axis=2)  # [chunks, H]
+    curves = stats.summarize(values, axis=2)  # [chunks, H]
     plotting.plot_learning_curves(
         axes[0, 0],
         env_steps,
@@ -595,13 +607,10 @@ def _finish(
         labels=settings.labels,
         xlabel="environment steps per seed",
         ylabel=experiment.main_metric,
-        title=f"{experiment.main_metric}: mean and 95% CI over {config.num_seeds} seeds",
+        title=f"{experiment.main_metric}: mean and 95% CI over {num_seeds} seeds",
         allow_nan=experiment.main_metric in experiment.nan_metrics,
     )
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    _atomic_write(os.path.join(workdir, "curves.png"), buffer.getvalue())
-    return summary
+    return fig
 
 
 def result_arrays(workdir: str) -> dict[str, np.ndarray]:

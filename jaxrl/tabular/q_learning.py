@@ -73,8 +73,7 @@ class Carry(NamedTuple):
 
     q: jax.Array  # [S, A]
     visits: jax.Array  # [S, A] float32 visit counts (kept for the "harmonic" step size only)
-    obs: jax.Array  # [] int32 the current observation (a state index)
-    env_state: gridworld.EnvState  # the environment's state
+    env_state: gridworld.EnvState  # the environment's state; the agent sees observe(env_state)
     step: jax.Array  # [] int32 steps taken (the counter of the random stream)
     key_data: jax.Array  # [2] uint32 raw key of this seed
     q_star: jax.Array  # [S, A] optimal action values for this gamma
@@ -110,13 +109,12 @@ def make_experiment(config) -> Experiment:
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
-        obs, env_state = gridworld.reset(start_key, params)
+        _, env_state = gridworld.reset(start_key, params)
         # v* and q* for this setting's gamma (traced under vmap, so no recompilation).
         solution = dp.value_iteration(mdp, gamma=hparams.gamma, tol=1e-6)
         return Carry(
             q=jnp.zeros((num_states, num_actions), jnp.float32),
             visits=jnp.zeros((num_states, num_actions), jnp.float32),
-            obs=obs,
             env_state=env_state,
             step=jnp.int32(0),
             key_data=jax.random.key_data(key),
@@ -127,11 +125,11 @@ def make_experiment(config) -> Experiment:
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         u_action, _ = rng.counter_uniforms(carry.key_data, carry.step)
-        s = carry.obs
+        s = gridworld.observe(carry.env_state.position, params)  # a state index
         # Off-policy from a uniform behaviour policy is epsilon-greedy with epsilon = 1.
         epsilon = 1.0 if behaviour == "uniform" else hparams.epsilon
         a = epsilon_greedy_action(carry.q[s], u_action, epsilon)
-        obs, env_state, reward, terminated, _, info = gridworld.step(
+        _, env_state, reward, terminated, _, info = gridworld.step(
             env_key(carry.key_data, carry.step), carry.env_state, a, params
         )
         # Bootstrap from where the move landed (not from a new episode's start), unless the
@@ -142,9 +140,7 @@ def make_experiment(config) -> Experiment:
         q = q_learning_update(
             carry.q, s, a, reward, s_next, alpha=alpha, gamma=discount * hparams.gamma
         )
-        carry = carry._replace(
-            q=q, visits=visits, obs=obs, env_state=env_state, step=carry.step + 1
-        )
+        carry = carry._replace(q=q, visits=visits, env_state=env_state, step=carry.step + 1)
         return carry, reward
 
     def train_chunk(carry: Carry, hparams: Hparams) -> tuple[Carry, dict]:

@@ -68,8 +68,7 @@ class Hparams(NamedTuple):
 class Carry(NamedTuple):
     q: jax.Array  # [S, A]
     visits: jax.Array  # [S, A] (harmonic step size only)
-    obs: jax.Array  # [] s_t, the current observation (a state index)
-    env_state: gridworld.EnvState  # the environment's state
+    env_state: gridworld.EnvState  # the environment's state; the agent sees observe(env_state)
     action: jax.Array  # [] a_t, already drawn from the policy
     step: jax.Array  # [] t, the counter of the random stream
     key_data: jax.Array  # [2] uint32
@@ -114,7 +113,6 @@ def make_experiment(config) -> Experiment:
         return Carry(
             q=q,
             visits=jnp.zeros_like(q),
-            obs=obs,
             env_state=env_state,
             action=epsilon_greedy_action(q[obs], u, hparams.epsilon),
             step=jnp.int32(0),
@@ -127,7 +125,7 @@ def make_experiment(config) -> Experiment:
         )
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
-        s, a, t = carry.obs, carry.action, carry.step
+        s, a, t = gridworld.observe(carry.env_state.position, params), carry.action, carry.step
         obs, env_state, reward, terminated, truncated, info = gridworld.step(
             env_key(carry.key_data, t), carry.env_state, a, params
         )
@@ -171,7 +169,6 @@ def make_experiment(config) -> Experiment:
                 rng.counter_key(carry.key_data, t + 1, stream=RESTART_STREAM), params
             )
             a_restart = epsilon_greedy_action(q[restart_obs], u, hparams.epsilon)
-            obs = jnp.where(restart, restart_obs, obs)
             env_state = jax.tree.map(
                 lambda x, y: jnp.where(restart, x, y), restart_state, env_state
             )
@@ -179,7 +176,6 @@ def make_experiment(config) -> Experiment:
         carry = carry._replace(
             q=q,
             visits=visits,
-            obs=obs,
             env_state=env_state,
             action=a_next,
             step=t + 1,

@@ -38,8 +38,7 @@ class Hparams(NamedTuple):
 class Carry(NamedTuple):
     v: jax.Array  # [S]
     visits: jax.Array  # [S]
-    obs: jax.Array  # [] the current observation (a state index)
-    env_state: gridworld.EnvState
+    env_state: gridworld.EnvState  # the environment's state; the agent sees observe(env_state)
     step: jax.Array  # []
     key_data: jax.Array  # [2] uint32
     v_pi: jax.Array  # [S] exact values of the policy
@@ -65,11 +64,10 @@ def make_experiment(config) -> Experiment:
 
     def init(key, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
-        obs, env_state = gridworld.reset(start_key, params)
+        _, env_state = gridworld.reset(start_key, params)
         return Carry(
             v=jnp.zeros((num_states,), jnp.float32),
             visits=jnp.zeros((num_states,), jnp.float32),
-            obs=obs,
             env_state=env_state,
             step=jnp.int32(0),
             key_data=jax.random.key_data(key),
@@ -77,7 +75,7 @@ def make_experiment(config) -> Experiment:
         )
 
     def train_step(carry: Carry, hparams: Hparams):
-        s, t = carry.obs, carry.step
+        s, t = gridworld.observe(carry.env_state.position, params), carry.step
         u, _ = rng.counter_uniforms(carry.key_data, t)
         a = jnp.minimum(jnp.sum(u >= cdf[s]), num_actions - 1).astype(jnp.int32)
         s_next, env_state, reward, _, _, _ = gridworld.step(
@@ -89,7 +87,7 @@ def make_experiment(config) -> Experiment:
             visits = carry.visits.at[s].add(1.0)
             alpha = hparams.learning_rate / visits[s] ** power
         v = td_update(carry.v, s, reward, s_next, alpha=alpha, gamma=hparams.gamma)
-        carry = carry._replace(v=v, visits=visits, obs=s_next, env_state=env_state, step=t + 1)
+        carry = carry._replace(v=v, visits=visits, env_state=env_state, step=t + 1)
         return carry, reward
 
     def train_chunk(carry: Carry, hparams: Hparams):

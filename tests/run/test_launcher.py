@@ -114,8 +114,14 @@ def test_library_logs_show_only_with_a_verbosity_flag(tmp_path):
         "--config.total_steps=20",
         "--config.chunk_steps=10",
     ]
-    code, out, err = train(tmp_path / "quiet", *flags, timeout=120)
+    # 3 CPU devices for 4 settings x 2 seeds = 8 runs: it uses 2, the most that divide 8, and
+    # says so.
+    code, out, err = train(
+        tmp_path / "quiet", *flags, "--cpu_devices=3", env={"XLA_FLAGS": ""}, timeout=120
+    )
     assert code == 0 and err.strip() == "", err[-2000:]
+    assert out.startswith("note: using 2 of 3 cpu devices per process, the largest count that ")
+    assert "8 runs on 2 cpu device(s)" in out.splitlines()[1]
     code, out, err = train(tmp_path / "verbose", *flags, "-v", "0", timeout=120)
     assert code == 0, err[-2000:]
     assert "orbax" in err.lower()  # the checkpointer's INFO lines
@@ -124,12 +130,13 @@ def test_library_logs_show_only_with_a_verbosity_flag(tmp_path):
 
 def test_the_default_device_layout_runs_200_tiny_chunks_without_hanging(tmp_path):
     """On a CPU-only host the launcher makes one XLA host device per core and shards the seeds
-    over them. The tabular metrics evaluate policies without LAPACK (a sharded LAPACK solve can
-    deadlock), so 200 chunks, each with two evaluations per run, finish well within the limit."""
+    over them. The tabular metrics evaluate policies without LAPACK, so 200 chunks, each with an
+    evaluation per run, finish well within the limit. (With the LAPACK solve the previous code
+    used, this same run on 2 forced CPU devices hung in 2 of 2 tries, after 0 and 56 chunks.)"""
     code, out, err = train(
         tmp_path / "w",
         "--config=jaxrl/configs/q_learning.py",
-        "--config.num_seeds=4",
+        "--config.num_seeds=64",
         "--config.total_steps=2000",
         "--config.chunk_steps=10",
         "--config.checkpoint_every=1000",
@@ -138,8 +145,8 @@ def test_the_default_device_layout_runs_200_tiny_chunks_without_hanging(tmp_path
     )
     assert code == 0, err[-3000:]
     cores = launch.cpu_core_count()
-    expected = max(d for d in range(1, cores + 1) if 16 % d == 0)  # 4 settings x 4 seeds
-    assert f"16 runs on {expected} cpu device(s)" in out.splitlines()[0]
+    expected = max(d for d in range(1, cores + 1) if 256 % d == 0)  # 4 settings x 64 seeds
+    assert f"256 runs on {expected} cpu device(s)" in out.splitlines()[0]
     assert sum(line.startswith("chunk ") for line in out.splitlines()) == 200
     summary = json.loads((tmp_path / "w" / "summary.json").read_text())
     assert summary["device_count"] == expected

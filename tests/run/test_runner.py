@@ -267,6 +267,16 @@ def test_files_count_environment_steps(tmp_path):
     assert "step 60/60 | env steps 240/240 per seed" in lines[-1]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["env_steps_per_seed"] == 240 and summary["train_steps_per_seed"] == 60
+    # curves.png is this figure: its x-axis is environment steps.
+    experiment = toy_experiment(10, env_steps_per_step=4)
+    settings = run.settings_from_config(experiment, toy_config())
+    fig = runner.curves_figure(experiment, settings, arrays["env_steps"], arrays["x"], 4)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "environment steps per seed"
+    assert len(ax.lines) == 3
+    for h, line in enumerate(ax.lines):
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 7) * 40)
+        np.testing.assert_allclose(line.get_ydata(), arrays["x"][:, h].mean(axis=1), rtol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def _replay(variant, n, steps, restart_every, carry0, lr, eps, power):
     q = np.zeros((25, 5), f32)
     visits = np.zeros((25, 5), f32)
     lr, eps, gamma = f32(lr), f32(eps), f32(GAMMA)
-    s, a = int(carry0.obs), int(carry0.action)
+    s, a = int(carry0.env_state.position), int(carry0.action)
     history = []
     for t in range(steps):
         s2, r = int(nxt[s, a]), f32(rew[s, a])
@@ -100,7 +100,7 @@ def test_matches_a_plain_python_replay(variant, n):
     carry, _ = jax.jit(experiment.train_chunk)(carry0, hparams)
     q, s, a = _replay(variant, n, steps, restart_every, carry0, 0.8, 0.4, 0.7)
     np.testing.assert_allclose(np.asarray(carry.q), q, atol=1e-4)
-    assert (int(carry.obs), int(carry.action)) == (s, a)
+    assert (int(carry.env_state.position), int(carry.action)) == (s, a)
 
 
 def test_one_step_sarsa_is_n_step_sarsa_with_n_1():

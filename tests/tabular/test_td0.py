@@ -39,7 +39,7 @@ def test_matches_a_plain_python_replay():
     u = np.asarray(
         jax.vmap(lambda t: rng.counter_uniforms(carry0.key_data, t)[0])(jnp.arange(steps))
     )
-    v, visits, s = np.zeros(25), np.zeros(25), int(carry0.obs)
+    v, visits, s = np.zeros(25), np.zeros(25), int(carry0.env_state.position)
     for t in range(steps):
         a = min(int(u[t] * 5), 4)  # the uniform policy by inverse CDF
         s2, r = int(nxt[s, a]), float(rew[s, a])
