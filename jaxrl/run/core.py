@@ -75,6 +75,22 @@ def check_hparams(experiment: Experiment, hparams) -> int:
     return next(iter(sizes.values()))[0]
 
 
+def batch_inputs(hparams, keys: jax.Array):
+    """The flat batch's host inputs: ``(key_data [S * N, ...], hparams with [S * N] leaves,
+    init_one)``, item ``h * N + i`` being setting ``h`` and seed ``i``; ``init_one(data, h)`` is
+    the experiment's ``init`` on raw key data (typed keys cannot cross the host boundary)."""
+    num_settings = int(np.shape(jax.tree.leaves(hparams)[0])[0])
+    num_seeds = int(keys.shape[0])
+    impl = jax.random.key_impl(keys)
+    key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
+    flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), hparams)
+
+    def wrap(init):
+        return lambda data, h: init(jax.random.wrap_key_data(data, impl=impl), h)
+
+    return key_data, flat, wrap
+
+
 class Program:
     """An experiment's ``init`` and ``train_chunk``, vmapped over the batch, sharded, compiled.
 
@@ -97,17 +113,13 @@ class Program:
             )
         mesh = Mesh(np.asarray(self.devices), ("batch",))
         self.sharding = sharding = NamedSharding(mesh, PartitionSpec("batch"))
-        impl = jax.random.key_impl(keys)
-        key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
-        flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), hparams)
+        key_data, flat, wrap = batch_inputs(hparams, keys)
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
-
-        def init_one(data, h):
-            return experiment.init(jax.random.wrap_key_data(data, impl=impl), h)
-
         init = jax.jit(
-            jax.vmap(init_one), in_shardings=(sharding, sharding), out_shardings=sharding
+            jax.vmap(wrap(experiment.init)),
+            in_shardings=(sharding, sharding),
+            out_shardings=sharding,
         )
         chunk = jax.jit(
             jax.vmap(experiment.train_chunk),

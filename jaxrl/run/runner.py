@@ -50,7 +50,7 @@ import jax
 import numpy as np
 
 from jaxrl.run import stats
-from jaxrl.run.core import DivergenceError, Program, check_finite, gather
+from jaxrl.run.core import DivergenceError, Program, batch_inputs, check_finite, gather
 from jaxrl.run.experiment import Experiment, check_experiment, seed_keys
 from jaxrl.run.hparams import Settings, settings_from_config
 
@@ -673,16 +673,9 @@ def load(workdir: str) -> Loaded:
     if not done:
         raise ValueError(f"the run in {workdir} has no checkpoint yet")
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
-    keys = seed_keys(int(config.seed), num_seeds)
-    impl = jax.random.key_impl(keys)
-    key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
-    flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), settings.hparams)
-
-    def init_one(data, h):
-        return experiment.init(jax.random.wrap_key_data(data, impl=impl), h)
-
+    key_data, flat, wrap = batch_inputs(settings.hparams, seed_keys(int(config.seed), num_seeds))
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    shapes = jax.eval_shape(jax.vmap(init_one), key_data, flat)
+    shapes = jax.eval_shape(jax.vmap(wrap(experiment.init)), key_data, flat)
     abstract = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes
     )
