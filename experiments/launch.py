@@ -59,13 +59,20 @@ def initialize_distributed(coordinator_address: str, num_processes: int, process
         raise ValueError(
             f"--process_id must be in [0, --num_processes) = [0, {num_processes}), got {process_id}"
         )
-    jax.distributed.initialize(
-        coordinator_address=coordinator_address,
-        num_processes=num_processes,
-        process_id=process_id,
-        initialization_timeout=INITIALIZATION_TIMEOUT_S,
-        heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
-    )
+    try:
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address,
+            num_processes=num_processes,
+            process_id=process_id,
+            initialization_timeout=INITIALIZATION_TIMEOUT_S,
+            heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+        )
+    except RuntimeError as e:  # e.g. the coordinator cannot be reached within the timeout
+        first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(
+            f"process {process_id} could not join the run at --coordinator_address="
+            f"{coordinator_address} ({first_line})"
+        ) from None
 
 
 def choose_devices(batch: int) -> tuple[list, str | None]:

@@ -57,8 +57,28 @@ def _fail(message: str, *, multiprocess: bool) -> None:
 
 
 def _lost_peer(error: BaseException) -> bool:
+    """Whether an error of a multi-process run says another process is gone: a gloo collective
+    that failed (the peer's connection closed) or the coordination service that stopped."""
     text = str(error)
-    return any(s in text for s in ("Gloo", "gloo", "Connection closed", "coordination", "peer"))
+    return "Gloo" in text or "gloo" in text or "coordination service" in text.lower()
+
+
+def _import(name) -> object:
+    """The experiment module; a missing module is a config error, any other failure a bug."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"config.experiment must be a module name such as 'jaxrl.tabular.td0', got {name!r}"
+        )
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        parents = {".".join(name.split(".")[: i + 1]) for i in range(name.count(".") + 1)}
+        if e.name not in parents:
+            raise  # the module exists but imports something missing: a bug, with its traceback
+        raise ValueError(f"config.experiment: cannot import {name!r} ({e})") from None
+    if not hasattr(module, "make_experiment"):
+        raise ValueError(f"config.experiment: module {name!r} has no make_experiment(config)")
+    return module
 
 
 def main(argv):
@@ -68,6 +88,8 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)  # progress lines only; -v 0 shows library INFO
     config = _CONFIG.value
     multiprocess = _COORDINATOR.value is not None
+    # Configuration: everything here is checked before anything is compiled, and a ValueError
+    # is the user's (one line).
     try:
         if "experiment" not in config:
             raise ValueError(
@@ -79,16 +101,7 @@ def main(argv):
             launch.initialize_distributed(
                 _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value
             )
-        try:
-            module = importlib.import_module(config.experiment)
-        except ImportError as e:
-            raise ValueError(
-                f"config.experiment: cannot import {config.experiment!r} ({e})"
-            ) from None
-        if not hasattr(module, "make_experiment"):
-            raise ValueError(
-                f"config.experiment: module {config.experiment!r} has no make_experiment(config)"
-            )
+        module = _import(config.experiment)
         import jax
 
         from jaxrl import run
@@ -96,16 +109,19 @@ def main(argv):
         experiment = module.make_experiment(config)
         settings = run.config_settings(experiment, config)  # domains checked, nothing compiled
         devices, note = launch.choose_devices(len(settings.values) * int(config.num_seeds))
-        writer = jax.process_index() == 0
-        log = (lambda line: print(line, flush=True)) if writer else (lambda line: None)
-        if note:
-            log(note)
+    except ValueError as e:
+        _fail(str(e), multiprocess=multiprocess)
+    writer = jax.process_index() == 0
+    log = (lambda line: print(line, flush=True)) if writer else (lambda line: None)
+    if note:
+        log(note)
+    try:
         result = run.run(
             experiment, config, _WORKDIR.value, overwrite=_OVERWRITE.value, log=log, devices=devices
         )
-    except Exception as e:  # noqa: BLE001 (sorted out below)
-        from jaxrl.run import DivergenceError
-
+    except (run.ConfigError, run.DivergenceError) as e:
+        _fail(str(e), multiprocess=multiprocess)
+    except Exception as e:
         if multiprocess and _lost_peer(e):
             first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
             _fail(
@@ -113,8 +129,6 @@ def main(argv):
                 f"stopping. Rerun every process to resume from the last checkpoint",
                 multiprocess=True,
             )
-        if isinstance(e, (ValueError, DivergenceError)):
-            _fail(str(e), multiprocess=multiprocess)
         if multiprocess:  # a bug of ours: show it, then leave without waiting for the others
             import traceback
 

@@ -125,8 +125,10 @@ def check_gamma(gamma: jax.typing.ArrayLike) -> None:
     if not _is_concrete(gamma):
         return
     g = np.asarray(gamma, dtype=np.float64)
-    if not np.all(np.isfinite(g)) or np.any(g < 0.0) or np.any(g >= 1.0):
-        raise ValueError(f"gamma must be in [0, 1), got {gamma!r}")
+    # Checked as the solvers will see it too: 1 - 1e-8 is below 1, but its float32 is 1.
+    g32 = np.asarray(gamma, dtype=np.float64).astype(np.float32)
+    if not np.all(np.isfinite(g)) or np.any(g < 0.0) or np.any(g >= 1.0) or np.any(g32 >= 1.0):
+        raise ValueError(f"gamma must be in [0, 1) (in float32), got {gamma!r}")
 
 
 def _check_positive(name: str, value, *, integer: bool = False) -> None:
@@ -344,6 +346,7 @@ def _evaluate_policy_bounded(mdp, policy, gamma, error_bound, max_sweeps):
     # ||v_k - v_pi|| <= gamma^k ||v_pi - v_0|| <= gamma^k scale: solve gamma^k scale <= bound.
     needed = jnp.ceil(jnp.log(error_bound / scale) / jnp.log(gamma))
     needed = jnp.where((scale <= error_bound) | (gamma == 0.0), 1.0, needed)
+    needed = jnp.where(jnp.isnan(needed), max_sweeps, needed)  # a NaN gamma (traced, unchecked)
     sweeps = jnp.clip(needed, 1.0, max_sweeps).astype(jnp.int32)
     values = jax.lax.fori_loop(1, sweeps, lambda _, v: backup(v), v1)
     return BoundedEvaluation(values, sweeps, gamma ** sweeps.astype(jnp.float32) * scale)
@@ -363,7 +366,8 @@ def evaluate_policy_bounded(
     of ``pi`` is a ``gamma``-contraction and ``||v_pi|| <= ||r_pi|| / (1 - gamma)``, so after
     ``k`` sweeps ``max_s |v_k(s) - v_pi(s)| <= gamma^k ||r_pi|| / (1 - gamma)``. The number of
     sweeps is the smallest ``k`` that brings this below ``error_bound`` (at most
-    ``max_sweeps``; the bound reached is returned). Unlike a stopping rule on the change
+    ``max_sweeps``; the bound reached is returned, larger than asked only when gamma is so close
+    to 1 that ``max_sweeps`` do not suffice). Unlike a stopping rule on the change
     between sweeps, this cannot stall on float32 rounding, and it is decided before the loop.
 
     This is the evaluation to use inside anything ``jaxrl.run`` compiles: the closed form of

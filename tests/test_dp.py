@@ -718,3 +718,12 @@ def test_bounded_evaluation_checks_its_arguments():
         dp.evaluate_policy_bounded(mdp, policy, gamma=0.9, error_bound=0.0)
     with pytest.raises(ValueError, match="policy"):
         dp.evaluate_policy_bounded(mdp, policy[:3], gamma=0.9)
+
+
+def test_gamma_is_checked_as_float32_sees_it():
+    """1 - 1e-9 is below 1, but its float32 is 1: refused, rather than a division by zero."""
+    mdp = gw.to_mdp(gw.book_grid())
+    with pytest.raises(ValueError, match="gamma must be in"):
+        dp.value_iteration(mdp, gamma=1.0 - 1e-9)
+    with pytest.raises(ValueError, match="gamma must be in"):
+        dp.evaluate_policy_bounded(mdp, jnp.full((25, 5), 0.2), gamma=1.0 - 1e-9)

@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl.run.experiment import Experiment, check_experiment
+from jaxrl.run.experiment import ConfigError, Experiment, check_experiment
 
 
 class DivergenceError(RuntimeError):
@@ -58,17 +58,18 @@ def gather(tree) -> Any:
 def check_hparams(experiment: Experiment, hparams) -> int:
     """Checks stacked hyperparameters (``[H]`` leaves) against the domains; returns ``H``.
 
-    Raises ``ValueError`` naming the field and the setting for a value outside its domain.
+    Raises :class:`ConfigError` naming the field and the setting for a value outside its domain
+    (the values as the leaves hold them, e.g. float32).
     """
     check_experiment(experiment)
     sizes = {name: np.shape(leaf) for name, leaf in zip(hparams._fields, hparams, strict=True)}
     if any(len(shape) != 1 for shape in sizes.values()) or len(set(sizes.values())) != 1:
-        raise ValueError(f"hparams leaves must all have one shape [settings], got {sizes}")
+        raise ConfigError(f"hparams leaves must all have one shape [settings], got {sizes}")
     for name, leaf in zip(hparams._fields, hparams, strict=True):
         domain = experiment.domains[name]
         for h, value in enumerate(np.asarray(leaf).tolist()):
             if not domain.contains(float(value)):
-                raise ValueError(
+                raise ConfigError(
                     f"hparams.{name} = {value:g} in setting {h} is outside its domain: it must "
                     f"be {domain}"
                 )
@@ -106,7 +107,7 @@ class Program:
         self.batch = num_settings * num_seeds
         self.devices = list(jax.devices() if devices is None else devices)
         if self.batch % len(self.devices):
-            raise ValueError(
+            raise ConfigError(
                 f"the batch of {num_settings} settings x {num_seeds} seeds = {self.batch} runs "
                 f"must be a multiple of the device count ({len(self.devices)}) so that it shards "
                 f"evenly; the runner refuses rather than pads"
@@ -200,7 +201,7 @@ def train(
         metrics ``[chunks, settings, seeds]``.
     """
     if isinstance(num_chunks, bool) or not isinstance(num_chunks, int) or num_chunks < 1:
-        raise ValueError(f"num_chunks must be a positive integer, got {num_chunks!r}")
+        raise ConfigError(f"num_chunks must be a positive integer, got {num_chunks!r}")
     program = Program(experiment, hparams, keys, devices)
     carry = program.init()
     per_chunk = []

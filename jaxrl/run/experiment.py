@@ -18,6 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 
 
+class ConfigError(ValueError):
+    """Bad configuration or input, found before anything is compiled: the launcher reports it in
+    one line. (Other exceptions are bugs and keep their traceback.)"""
+
+
+# Column names of metrics.csv that hyperparameters may not take.
+RESERVED_NAMES = ("chunk", "step", "env_steps", "setting", "label")
+
+
 class Domain(NamedTuple):
     """The values a hyperparameter may take: an interval of reals, or a range of integers.
 
@@ -121,6 +130,9 @@ def check_experiment(experiment: Experiment) -> None:
     """Raises ``ValueError`` if the experiment's declarations are inconsistent (our bug, or a
     fork's): a field without a domain, an unknown main or may-be-NaN metric, a bad step count."""
     fields = experiment.hparams_type._fields
+    reserved = [f for f in fields if f in RESERVED_NAMES]
+    if reserved:
+        raise ValueError(f"hyperparameters may not be named {reserved} (columns of metrics.csv)")
     missing = [f for f in fields if f not in experiment.domains]
     if missing:
         raise ValueError(f"experiment declares no domain for the hyperparameters {missing}")

@@ -4,7 +4,8 @@
 
 1. checks the shared config fields (``seed``, ``num_seeds``, ``total_steps``, ``chunk_steps``,
    ``checkpoint_every``, ``sweep_mode``) and every hyperparameter setting against the
-   experiment's domains, raising ``ValueError`` naming the field before anything is compiled;
+   experiment's domains, raising ``ConfigError`` (a ``ValueError``) naming the field before
+   anything is compiled;
 2. takes the work directory's lock (``<workdir>/.lock``, an ``fcntl.flock`` that the kernel
    releases when its holder dies), so a second process on the same directory is refused at once;
 3. refuses a work directory that holds a run of a different config, unless ``overwrite``; the
@@ -40,6 +41,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import time
@@ -51,7 +53,7 @@ import numpy as np
 
 from jaxrl.run import stats
 from jaxrl.run.core import DivergenceError, Program, batch_inputs, check_finite, gather
-from jaxrl.run.experiment import Experiment, check_experiment, seed_keys
+from jaxrl.run.experiment import ConfigError, Experiment, check_experiment, seed_keys
 from jaxrl.run.hparams import Settings, settings_from_config
 
 SHARED_FIELDS = ("seed", "num_seeds", "total_steps", "chunk_steps", "checkpoint_every")
@@ -64,7 +66,7 @@ CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 
 
-class WorkdirBusyError(ValueError):
+class WorkdirBusyError(ConfigError):
     """Another process holds the work directory."""
 
 
@@ -89,24 +91,24 @@ class RunResult(NamedTuple):
 def _positive_int(config, name: str) -> int:
     value = config[name]
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"config.{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def check_config(config) -> None:
-    """Raises ``ValueError`` naming the field for any bad shared field (before compilation)."""
+    """Raises ``ConfigError`` naming the field for any bad shared field (before compilation)."""
     for name in (*SHARED_FIELDS, "hparams", "sweep"):
         if name not in config:
-            raise ValueError(f"config lacks the field {name!r}")
+            raise ConfigError(f"config lacks the field {name!r}")
     seed = config.seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"config.seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ConfigError(f"config.seed must be an integer in [0, 2^32), got {seed!r}")
     _positive_int(config, "num_seeds")
     total_steps = _positive_int(config, "total_steps")
     chunk_steps = _positive_int(config, "chunk_steps")
     _positive_int(config, "checkpoint_every")
     if total_steps % chunk_steps:
-        raise ValueError(
+        raise ConfigError(
             f"config.total_steps ({total_steps}) must be a multiple of config.chunk_steps "
             f"({chunk_steps})"
         )
@@ -147,7 +149,7 @@ def _read_config_json(path: str) -> dict:
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise ValueError(
+        raise ConfigError(
             f"{path} cannot be read as JSON ({e}); delete it to start afresh, or rerun with "
             f"--overwrite"
         ) from None
@@ -194,11 +196,13 @@ def _checkpoints_done(checkpoint_dir: str) -> int:
 
 
 def _wipe(workdir: str) -> None:
-    for name in (CONFIG_FILE, METRICS_FILE, "summary.json", "per_seed.npz", "curves.png"):
-        if os.path.exists(os.path.join(workdir, name)):
-            os.remove(os.path.join(workdir, name))
+    """Removes a previous run's results, the checkpoints first and ``config.json`` last (so that
+    a process killed half-way leaves a directory that is still refused, or is empty)."""
     for name in (CHECKPOINT_DIR, CHUNK_DIR):
         shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
+    for name in (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", CONFIG_FILE):
+        if os.path.exists(os.path.join(workdir, name)):
+            os.remove(os.path.join(workdir, name))
 
 
 def _prepare_workdir(
@@ -210,7 +214,11 @@ def _prepare_workdir(
     """
     path = os.path.join(workdir, CONFIG_FILE)
     done = 0
-    if os.path.exists(path):
+    if not os.path.exists(path):
+        # No config: any checkpoints or per-chunk files here belong to no known run (e.g. its
+        # config.json was deleted); they must not be resumed into this one.
+        _wipe(workdir)
+    else:
         previous = _read_config_json(path)
         changed = sorted(
             k
@@ -219,13 +227,13 @@ def _prepare_workdir(
         )
         old_total, new_total = previous.get("total_steps"), config_json.get("total_steps")
         if changed and not overwrite:
-            raise ValueError(
+            raise ConfigError(
                 f"workdir {workdir} holds a run with a different config (fields differ: "
                 f"{', '.join(changed)}); use another workdir or pass overwrite (--overwrite)"
             )
         horizon_changed = old_total != new_total and experiment.depends_on_total_steps
         if horizon_changed and not overwrite:
-            raise ValueError(
+            raise ConfigError(
                 f"config.total_steps changed from {old_total} to {new_total}, but this "
                 f"experiment's schedules depend on total_steps (e.g. a decay to the end of "
                 f"training), so the steps already taken would differ; use another workdir or "
@@ -236,7 +244,7 @@ def _prepare_workdir(
         else:
             done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
             if done > num_chunks:
-                raise ValueError(
+                raise ConfigError(
                     f"workdir {workdir} holds a run of {done} chunks (total_steps "
                     f"{old_total}), more than config.total_steps = {new_total} asks for "
                     f"({num_chunks} chunks); use a larger total_steps, another workdir or "
@@ -352,8 +360,8 @@ def run(
         this session's per-chunk metrics.
 
     Raises:
-        ValueError: bad config, out-of-domain hyperparameters or a work directory holding
-            another run, before any compilation; :class:`WorkdirBusyError` (a ``ValueError``)
+        ConfigError: (a ``ValueError``) bad config, out-of-domain hyperparameters or a work
+            directory holding another run, before any compilation; :class:`WorkdirBusyError`
             when another process holds the work directory.
         DivergenceError: a metric became non-finite; names the chunk, steps, setting and seed.
     """
@@ -364,7 +372,7 @@ def run(
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     batch = num_settings * num_seeds
     if batch % len(devices):
-        raise ValueError(
+        raise ConfigError(
             f"the batch of {num_settings} settings x {num_seeds} seeds = {batch} runs must be a "
             f"multiple of the device count ({len(devices)}) so that it shards evenly; the runner "
             f"refuses rather than pads (change config.num_seeds)"
@@ -379,8 +387,8 @@ def run(
     status = [0, 0]
     try:
         if is_writer:
-            lock.acquire()
             try:
+                lock.acquire()
                 status[1] = _prepare_workdir(
                     workdir,
                     config_json,
@@ -388,12 +396,12 @@ def run(
                     experiment=experiment,
                     num_chunks=num_chunks,
                 )
-            except ValueError:
-                _broadcast_from_writer([1, 0])
+            except BaseException:
+                _broadcast_from_writer([1, 0])  # the others stop too, rather than wait
                 raise
         status = _broadcast_from_writer(status)
         if status[0]:
-            raise ValueError("process 0 refused the run (see its output)")
+            raise ConfigError("process 0 refused the run (see its output)")
         start_chunk = status[1]
 
         program = Program(
@@ -403,35 +411,34 @@ def run(
             f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
             f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"
         )
-        manager = ocp.CheckpointManager(
+        with ocp.CheckpointManager(
             os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
             ),
-        )
-        if start_chunk:
-            carry = manager.restore(
-                start_chunk, args=ocp.args.StandardRestore(program.abstract_carry)
+        ) as manager:
+            if start_chunk:
+                carry = manager.restore(
+                    start_chunk, args=ocp.args.StandardRestore(program.abstract_carry)
+                )
+                log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
+            else:
+                carry = program.init()
+            summary, carry, metrics = _loop(
+                experiment,
+                config,
+                workdir,
+                program=program,
+                manager=manager,
+                carry=carry,
+                settings=settings,
+                start_chunk=start_chunk,
+                num_chunks=num_chunks,
+                env_per_chunk=env_per_chunk,
+                config_json=config_json,
+                is_writer=is_writer,
+                log=log,
             )
-            log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
-        else:
-            carry = program.init()
-        summary, carry, metrics = _loop(
-            experiment,
-            config,
-            workdir,
-            program=program,
-            manager=manager,
-            carry=carry,
-            settings=settings,
-            start_chunk=start_chunk,
-            num_chunks=num_chunks,
-            env_per_chunk=env_per_chunk,
-            config_json=config_json,
-            is_writer=is_writer,
-            log=log,
-        )
-        manager.close()
     finally:
         lock.release()
     return RunResult(summary, program.unflatten(carry), metrics)
@@ -464,7 +471,8 @@ def _loop(
         os.makedirs(chunk_dir, exist_ok=True)
         # Keep only what the checkpoint covers; later chunks are recomputed identically.
         for name in os.listdir(chunk_dir):
-            if not name.startswith("chunk_") or int(name[6:12]) >= start_chunk:
+            match = re.fullmatch(r"chunk_(\d{6})\.npz", name)
+            if match and int(match.group(1)) >= start_chunk:
                 os.remove(os.path.join(chunk_dir, name))
         if os.path.exists(metrics_path):
             with open(metrics_path, newline="") as f:
@@ -507,8 +515,9 @@ def _loop(
             manager.save(chunk + 1, args=ocp.args.StandardSave(carry))
             manager.wait_until_finished()
     wall = time.perf_counter() - start_time
+    empty = np.zeros((0, program.num_settings, num_seeds))
     metrics = {
-        name: np.stack([m[name] for m in session]) if session else np.zeros((0,))
+        name: np.stack([m[name] for m in session]) if session else empty
         for name in experiment.metrics
     }
     if not is_writer:
@@ -543,7 +552,10 @@ def _finish(
     chunk_dir = os.path.join(workdir, CHUNK_DIR)
     chunk_steps = int(config.chunk_steps)
     num_chunks = config.total_steps // chunk_steps
-    per_chunk = [np.load(os.path.join(chunk_dir, f"chunk_{c:06d}.npz")) for c in range(num_chunks)]
+    per_chunk = []
+    for c in range(num_chunks):
+        with np.load(os.path.join(chunk_dir, f"chunk_{c:06d}.npz")) as data:
+            per_chunk.append({name: data[name] for name in experiment.metrics})
     arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
     steps = (np.arange(num_chunks) + 1) * chunk_steps
     env_steps = steps * experiment.env_steps_per_step
@@ -649,7 +661,7 @@ def load_config(workdir: str):
 
     path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.exists(path):
-        raise ValueError(f"no run in {workdir}: {CONFIG_FILE} is missing")
+        raise ConfigError(f"no run in {workdir}: {CONFIG_FILE} is missing")
     config = ml_collections.ConfigDict(_read_config_json(path))
     config.lock()
     return config
@@ -666,12 +678,12 @@ def load(workdir: str) -> Loaded:
 
     config = load_config(workdir)
     if "experiment" not in config:
-        raise ValueError(f"the config in {workdir} does not name its experiment module")
+        raise ConfigError(f"the config in {workdir} does not name its experiment module")
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     settings = config_settings(experiment, config)
     done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
     if not done:
-        raise ValueError(f"the run in {workdir} has no checkpoint yet")
+        raise ConfigError(f"the run in {workdir} has no checkpoint yet")
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     key_data, flat, wrap = batch_inputs(settings.hparams, seed_keys(int(config.seed), num_seeds))
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])

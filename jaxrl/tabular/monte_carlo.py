@@ -72,8 +72,8 @@ import numpy as np
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import DISCOUNT, PROBABILITY, Experiment, integer
-from jaxrl.tabular.common import epsilon_greedy_action, grid_from_config, policy_values
+from jaxrl.run import PROBABILITY, Experiment, integer
+from jaxrl.tabular.common import GAMMA, epsilon_greedy_action, grid_from_config, policy_values
 
 METHODS = ("basic", "exploring_starts", "epsilon_greedy")
 VISITS = ("first", "every")
@@ -386,7 +386,7 @@ def make_basic_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=BasicHparams,
-        domains={"episode_length": integer(1), "gamma": DISCOUNT},
+        domains={"episode_length": integer(1), "gamma": GAMMA},
         metrics=("value_error", "q_error", "optimal", "policy_changes"),
         main_metric="value_error",
         env_steps_per_step=num_states * num_actions * max_length,
@@ -565,7 +565,7 @@ def make_sampling_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains={"epsilon": PROBABILITY, "gamma": DISCOUNT},
+        domains={"epsilon": PROBABILITY, "gamma": GAMMA},
         metrics=("value_error", "q_error", "optimal", "return"),
         main_metric="value_error",
         env_steps_per_step=length,

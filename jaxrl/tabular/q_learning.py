@@ -23,7 +23,7 @@ transition bootstraps nothing; a truncated one bootstraps from the cell the move
 (``info["final_observation"]`` of the environment's step), as any other.
 
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps. Swept
-values (``learning_rate`` > 0, ``epsilon`` in [0, 1], ``gamma`` in [0, 1)) are fields of
+values (``learning_rate`` > 0, ``epsilon`` in [0, 1], ``gamma`` in [0, 0.999]) are fields of
 :class:`Hparams`; the grid, the step-size schedule and the chunk length are static and come from
 the config.
 
@@ -44,8 +44,9 @@ import jax.numpy as jnp
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, Experiment
+from jaxrl.run import POSITIVE, PROBABILITY, Experiment
 from jaxrl.tabular.common import (
+    GAMMA,
     check_step_size,
     env_key,
     epsilon_greedy_action,
@@ -57,7 +58,7 @@ from jaxrl.tabular.common import (
 
 BEHAVIOURS = ("epsilon_greedy", "uniform")
 OPTIMAL_TOL = 1e-4
-DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": DISCOUNT}
+DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": GAMMA}
 
 
 class Hparams(NamedTuple):

@@ -20,7 +20,7 @@ learned. ``config.episodic`` gives the book's path-finding task instead (see
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps;
 ``config.variant`` (``"sarsa"``, ``"expected_sarsa"``, ``"n_step_sarsa"``), ``config.n`` and
 ``config.step_size`` are static; ``learning_rate`` (> 0), ``epsilon`` (in [0, 1]) and ``gamma``
-(in [0, 1)) are swept.
+(in [0, 0.999], see ``common.GAMMA``) are swept.
 
 Metrics per chunk: ``value_gap`` = ``max_s v_eps*(s) - v_pi(s)``, where ``pi`` is the
 epsilon-greedy policy of ``q`` and ``v_eps*`` the values of the best epsilon-greedy policy, both
@@ -39,8 +39,9 @@ import jax.numpy as jnp
 
 from jaxrl import dp
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, Experiment
+from jaxrl.run import POSITIVE, PROBABILITY, Experiment
 from jaxrl.tabular.common import (
+    GAMMA,
     check_step_size,
     env_key,
     epsilon_greedy_action,
@@ -53,7 +54,7 @@ from jaxrl.tabular.common import (
 
 VARIANTS = ("sarsa", "expected_sarsa", "n_step_sarsa")
 OPTIMAL_TOL = 1e-4
-DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": DISCOUNT}
+DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": GAMMA}
 # Counter streams: the behaviour policy's uniforms, and the restarts' resets.
 ACTION_STREAM = 2
 RESTART_STREAM = 4

@@ -9,7 +9,7 @@ with ``alpha_t`` constant, ``learning_rate / n_t(s_t)`` (``"harmonic"``) or
 ``learning_rate / n_t(s_t)^step_power`` (``"polynomial"``), ``n_t`` counting the visits of the
 state. The ground truth is ``v_pi`` to within 1e-5 (``jaxrl.dp.evaluate_policy_bounded``). The
 task is the book's continuing one (one long trajectory). ``learning_rate`` (> 0) and ``gamma``
-(in [0, 1)) are swept.
+(in [0, 0.999], see ``common.GAMMA``) are swept.
 
 Metrics per chunk: ``value_error`` = ``max_s |v(s) - v_pi(s)|``, ``mean_error`` =
 ``mean_s |v(s) - v_pi(s)|``, ``reward`` = mean reward over the chunk.
@@ -23,11 +23,17 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import DISCOUNT, POSITIVE, Experiment
-from jaxrl.tabular.common import check_step_size, env_key, policy_values, task_from_config
+from jaxrl.run import POSITIVE, Experiment
+from jaxrl.tabular.common import (
+    GAMMA,
+    check_step_size,
+    env_key,
+    policy_values,
+    task_from_config,
+)
 
 POLICIES = ("uniform",)
-DOMAINS = {"learning_rate": POSITIVE, "gamma": DISCOUNT}
+DOMAINS = {"learning_rate": POSITIVE, "gamma": GAMMA}
 
 
 class Hparams(NamedTuple):

@@ -106,7 +106,7 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path):
     _one_error_line(code, err, "sweep.learning_rate must be finite")
     code, _, err = train(tmp_path / "c", q, "--config.hparams.gamma=1.0", timeout=120)
     _one_error_line(
-        code, err, "hparams.gamma = 1 is outside its domain: it must be a real number in [0, 1)"
+        code, err, "hparams.gamma = 1 is outside its domain: it must be a real number in [0, 0.999]"
     )
     code, _, err = train(tmp_path / "d", q, "--config.experiment=no.such.module", timeout=120)
     _one_error_line(code, err, "config.experiment: cannot import 'no.such.module'")

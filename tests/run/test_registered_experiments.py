@@ -99,7 +99,7 @@ def test_no_lapack_call_in_the_compiled_programs(name):
 
 # One out-of-domain value per hyperparameter of each experiment module.
 BAD_VALUES = {
-    "gamma": (1.0, "a real number in [0, 1)"),
+    "gamma": (1.0, "a real number in [0, 0.999]"),
     "epsilon": (1.5, "a real number in [0, 1]"),
     "learning_rate": (0.0, "a real number > 0"),
     "episode_length": (0, "an integer >= 1"),

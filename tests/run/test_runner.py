@@ -287,7 +287,7 @@ def test_files_count_environment_steps(tmp_path):
         ({"chunk_steps": 7}, "total_steps .* multiple of config.chunk_steps"),
         ({"checkpoint_every": 0}, "checkpoint_every must be a positive integer"),
         ({"total_steps": 0}, "total_steps must be a positive integer"),
-        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\^32\)"),
         ({"sweep_mode": "cross"}, "sweep_mode must be one of"),
     ],
 )
@@ -406,3 +406,77 @@ def test_summaries_skip_nan_seeds():
     assert summary["ci_high"][0] == pytest.approx(2.0 + 12.706 * np.sqrt(2.0) / np.sqrt(2))
     assert summary["mean"][1] == 4.0 and summary["ci_low"][1] == summary["ci_high"][1] == 4.0
     assert np.isnan(summary["mean"][2]) and np.isnan(summary["ci_low"][2])
+
+
+def test_a_long_run_does_not_keep_its_chunk_files_open(tmp_path):
+    """300 chunks with file descriptors for only about 150 more: the final collection of the
+    per-chunk files closes each one (it used to run out of descriptors after the training)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    open_now = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(open_now + 150, hard), hard))
+    try:
+        config = toy_config(total_steps=300, chunk_steps=1, checkpoint_every=100)
+        run.run(toy_experiment(1), config, str(tmp_path), log=_quiet)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert _arrays(tmp_path)["x"].shape == (300, 3, 4)
+
+
+def test_checkpoints_without_a_config_are_never_resumed(tmp_path):
+    """A directory whose config.json is gone holds checkpoints of no known run: a new run there
+    starts from scratch (and equals a run in an empty directory)."""
+    run.run(toy_experiment(10), toy_config(), str(tmp_path / "w"), log=_quiet)
+    os.remove(tmp_path / "w" / "config.json")
+    other = toy_config(sweep={"drift": [5.0, 5.0, 5.0]})
+    lines = []
+    run.run(toy_experiment(10), other, str(tmp_path / "w"), log=lines.append)
+    assert not any(line.startswith("resuming") for line in lines)
+    run.run(toy_experiment(10), other, str(tmp_path / "fresh"), log=_quiet)
+    for name, values in _arrays(tmp_path / "fresh").items():
+        np.testing.assert_array_equal(_arrays(tmp_path / "w")[name], values)
+
+
+def test_domains_are_checked_on_the_values_the_program_sees():
+    """Values are checked as their float32 (or int32) leaves will hold them."""
+    experiment = toy_experiment(10)._replace(domains={"scale": run.POSITIVE, "drift": run.DISCOUNT})
+    with pytest.raises(run.ConfigError, match=r"hparams.scale = 1e-50 \(0 in float32\) is "):
+        run.make_settings(experiment, {"scale": 1e-50, "drift": 0.5}, {})
+    with pytest.raises(run.ConfigError, match=r"sweep.drift = 0.99999999 \(1 in float32\) in "):
+        run.make_settings(experiment, {"scale": 1.0, "drift": 0.5}, {"drift": [0.5, 0.99999999]})
+    with pytest.raises(run.ConfigError, match="overflows float32"):
+        run.make_settings(toy_experiment(10), {"scale": 1e39, "drift": 0.0}, {})
+
+
+@pytest.mark.parametrize(
+    "defaults, sweep, match",
+    [
+        ({"scale": True, "drift": 0.0}, {}, "hparams.scale must be a number, got True"),
+        ({"scale": 1.0, "drift": 0.0}, {"drift": ["1e2"]}, "sweep.drift must be a number"),
+        ({"scale": 1.0, "drift": 0.0}, {"drift": 3}, "sweep.drift must be a non-empty list"),
+        (3, {}, "config.hparams must be a mapping"),
+        ({"scale": 1.0, "drift": 0.0}, None, "config.sweep must be a mapping"),
+    ],
+)
+def test_values_that_are_no_numbers_are_refused_with_one_line(defaults, sweep, match):
+    with pytest.raises(run.ConfigError, match=match):
+        run.make_settings(toy_experiment(10), defaults, sweep)
+
+
+def test_integers_must_fit_int32_and_the_seed_32_bits(tmp_path):
+    with pytest.raises(run.ConfigError, match="sweep.period must fit in int32"):
+        run.make_settings(count_experiment(10), {"rate": 0.5, "period": 1}, {"period": [2**40]})
+    with pytest.raises(run.ConfigError, match=r"config.seed must be an integer in \[0, 2\^32\)"):
+        run.run(toy_experiment(10), toy_config(seed=2**32), str(tmp_path), log=_quiet)
+
+
+def test_hyperparameters_may_not_shadow_csv_columns():
+    from typing import NamedTuple
+
+    class Bad(NamedTuple):
+        step: jax.Array
+
+    experiment = toy_experiment(10)._replace(hparams_type=Bad, domains={"step": run.real()})
+    with pytest.raises(ValueError, match=r"may not be named \['step'\]"):
+        run.make_settings(experiment, {"step": 1.0}, {})
