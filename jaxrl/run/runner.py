@@ -35,15 +35,12 @@ writes files, and orbax writes each process's shards of the checkpoint.
 from __future__ import annotations
 
 import csv
-import fcntl
 import importlib
 import io
 import json
 import math
 import os
 import re
-import shutil
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -52,24 +49,16 @@ import jax
 import numpy as np
 
 from jaxrl.run import stats
+from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import DivergenceError, Program, batch_inputs, check_finite, gather
 from jaxrl.run.experiment import ConfigError, Experiment, check_experiment, seed_keys
 from jaxrl.run.hparams import Settings, settings_from_config
+from jaxrl.run.workdir import WorkdirBusyError
 
 SHARED_FIELDS = ("seed", "num_seeds", "total_steps", "chunk_steps", "checkpoint_every")
+
+
 # Fields that steer a run without changing what it computes: a rerun may change them.
-RUN_CONTROL_FIELDS = ("total_steps", "checkpoint_every")
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.csv"
-CHUNK_DIR = "per_seed_chunks"
-CHECKPOINT_DIR = "checkpoints"
-LOCK_FILE = ".lock"
-
-
-class WorkdirBusyError(ConfigError):
-    """Another process holds the work directory."""
-
-
 class RunResult(NamedTuple):
     """What :func:`run` returns.
 
@@ -125,135 +114,6 @@ def _config_dict(config) -> dict:
     return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-# ---------------------------------------------------------------------------------------------
-# Files: written to a temporary name, then renamed (atomic on POSIX).
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    _atomic_write(path, buffer.getvalue())
-
-
-def _read_config_json(path: str) -> dict:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConfigError(
-            f"{path} cannot be read as JSON ({e}); delete it to start afresh, or rerun with "
-            f"--overwrite"
-        ) from None
-
-
-class _Lock:
-    """An exclusive ``fcntl.flock`` on ``<workdir>/.lock``, released when its holder dies."""
-
-    def __init__(self, workdir: str):
-        self.path = os.path.join(workdir, LOCK_FILE)
-        self._file = None
-
-    def acquire(self) -> None:
-        f = open(self.path, "a+")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            f.close()
-            raise WorkdirBusyError(
-                f"workdir {os.path.dirname(self.path)} is in use by {holder}; wait for it to "
-                f"finish, or use another workdir"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"process {os.getpid()} on host {socket.gethostname()}")
-        f.flush()
-        self._file = f
-
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-
-
-def _checkpoints_done(checkpoint_dir: str) -> int:
-    """The number of chunks the latest finished checkpoint covers (0 if none)."""
-    if not os.path.isdir(checkpoint_dir):
-        return 0
-    steps = [int(name) for name in os.listdir(checkpoint_dir) if name.isdigit()]
-    return max(steps, default=0)
-
-
-def _wipe(workdir: str) -> None:
-    """Removes a previous run's results, the checkpoints first and ``config.json`` last (so that
-    a process killed half-way leaves a directory that is still refused, or is empty)."""
-    for name in (CHECKPOINT_DIR, CHUNK_DIR):
-        shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
-    for name in (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", CONFIG_FILE):
-        if os.path.exists(os.path.join(workdir, name)):
-            os.remove(os.path.join(workdir, name))
-
-
-def _prepare_workdir(
-    workdir: str, config_json: dict, *, overwrite: bool, experiment: Experiment, num_chunks: int
-) -> int:
-    """Checks the work directory against this config; returns the chunks already done.
-
-    Writes ``config.json`` only once every check has passed.
-    """
-    path = os.path.join(workdir, CONFIG_FILE)
-    done = 0
-    if not os.path.exists(path):
-        # No config: any checkpoints or per-chunk files here belong to no known run (e.g. its
-        # config.json was deleted); they must not be resumed into this one.
-        _wipe(workdir)
-    else:
-        previous = _read_config_json(path)
-        changed = sorted(
-            k
-            for k in set(previous) | set(config_json)
-            if k not in RUN_CONTROL_FIELDS and previous.get(k) != config_json.get(k)
-        )
-        old_total, new_total = previous.get("total_steps"), config_json.get("total_steps")
-        if changed and not overwrite:
-            raise ConfigError(
-                f"workdir {workdir} holds a run with a different config (fields differ: "
-                f"{', '.join(changed)}); use another workdir or pass overwrite (--overwrite)"
-            )
-        horizon_changed = old_total != new_total and experiment.depends_on_total_steps
-        if horizon_changed and not overwrite:
-            raise ConfigError(
-                f"config.total_steps changed from {old_total} to {new_total}, but this "
-                f"experiment's schedules depend on total_steps (e.g. a decay to the end of "
-                f"training), so the steps already taken would differ; use another workdir or "
-                f"pass overwrite (--overwrite)"
-            )
-        if changed or horizon_changed:
-            _wipe(workdir)
-        else:
-            done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
-            if done > num_chunks:
-                raise ConfigError(
-                    f"workdir {workdir} holds a run of {done} chunks (total_steps "
-                    f"{old_total}), more than config.total_steps = {new_total} asks for "
-                    f"({num_chunks} chunks); use a larger total_steps, another workdir or "
-                    f"--overwrite"
-                )
-    _atomic_write(path, json.dumps(config_json, indent=2, sort_keys=True).encode())
-    return done
-
-
 def _broadcast_from_writer(values: list[int]) -> list[int]:
     """Process 0's integers, on every process (a no-op in a single-process run)."""
     if jax.process_count() == 1:
@@ -303,15 +163,6 @@ def _metric_rows(chunk, step, env_steps, settings: Settings, experiment, per_set
                 row[f"{name}_count"] = int(stats_["count"][h])
         rows.append(row)
     return rows
-
-
-def _write_csv(path: str, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _atomic_write(path, buffer.getvalue().encode())
 
 
 def _json_number(x: float) -> float | None:
@@ -383,13 +234,13 @@ def run(
     config_json = _config_dict(config)
     is_writer = jax.process_index() == 0
     os.makedirs(workdir, exist_ok=True)
-    lock = _Lock(workdir)
+    lock = workdir_files.Lock(workdir)
     status = [0, 0]
     try:
         if is_writer:
             try:
                 lock.acquire()
-                status[1] = _prepare_workdir(
+                status[1] = workdir_files.prepare(
                     workdir,
                     config_json,
                     overwrite=overwrite,
@@ -412,7 +263,7 @@ def run(
             f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"
         )
         with ocp.CheckpointManager(
-            os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
+            os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR)),
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
             ),
@@ -464,8 +315,8 @@ def _loop(
 
     num_seeds, batch = program.num_seeds, program.batch
     chunk_steps = int(config.chunk_steps)
-    chunk_dir = os.path.join(workdir, CHUNK_DIR)
-    metrics_path = os.path.join(workdir, METRICS_FILE)
+    chunk_dir = os.path.join(workdir, workdir_files.CHUNK_DIR)
+    metrics_path = os.path.join(workdir, workdir_files.METRICS_FILE)
     rows: list[dict] = []
     if is_writer:
         os.makedirs(chunk_dir, exist_ok=True)
@@ -477,7 +328,7 @@ def _loop(
         if os.path.exists(metrics_path):
             with open(metrics_path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["chunk"]) < start_chunk]
-        _write_csv(metrics_path, rows)
+        workdir_files.write_csv(metrics_path, rows)
 
     def describe(chunk):
         step = (chunk + 1) * chunk_steps
@@ -508,9 +359,9 @@ def _loop(
             f"{num_seeds} seeds) {shown}"
         )
         if is_writer:
-            _atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
+            workdir_files.atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
             rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))
-            _write_csv(metrics_path, rows)
+            workdir_files.write_csv(metrics_path, rows)
         if (chunk + 1) % config.checkpoint_every == 0 or chunk + 1 == num_chunks:
             manager.save(chunk + 1, args=ocp.args.StandardSave(carry))
             manager.wait_until_finished()
@@ -549,7 +400,7 @@ def _finish(
     config_json,
 ) -> dict:
     """Collects the per-chunk files into ``per_seed.npz``, ``summary.json`` and ``curves.png``."""
-    chunk_dir = os.path.join(workdir, CHUNK_DIR)
+    chunk_dir = os.path.join(workdir, workdir_files.CHUNK_DIR)
     chunk_steps = int(config.chunk_steps)
     num_chunks = config.total_steps // chunk_steps
     per_chunk = []
@@ -559,7 +410,7 @@ def _finish(
     arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
     steps = (np.arange(num_chunks) + 1) * chunk_steps
     env_steps = steps * experiment.env_steps_per_step
-    _atomic_npz(
+    workdir_files.atomic_npz(
         os.path.join(workdir, "per_seed.npz"), {"step": steps, "env_steps": env_steps, **arrays}
     )
     final = {name: values[-1] for name, values in arrays.items()}  # [H, seeds]
@@ -593,13 +444,15 @@ def _finish(
         "device_count": device_count,
         "devices": str(jax.devices()[0].device_kind),
     }
-    _atomic_write(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2).encode())
+    workdir_files.atomic_write(
+        os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2).encode()
+    )
     fig = curves_figure(
         experiment, settings, env_steps, arrays[experiment.main_metric], int(config.num_seeds)
     )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    _atomic_write(os.path.join(workdir, "curves.png"), buffer.getvalue())
+    workdir_files.atomic_write(os.path.join(workdir, "curves.png"), buffer.getvalue())
     return summary
 
 
@@ -659,10 +512,10 @@ def load_config(workdir: str):
     """The config of the run in ``workdir`` (from ``config.json``), as a locked ConfigDict."""
     import ml_collections
 
-    path = os.path.join(workdir, CONFIG_FILE)
+    path = os.path.join(workdir, workdir_files.CONFIG_FILE)
     if not os.path.exists(path):
-        raise ConfigError(f"no run in {workdir}: {CONFIG_FILE} is missing")
-    config = ml_collections.ConfigDict(_read_config_json(path))
+        raise ConfigError(f"no run in {workdir}: {workdir_files.CONFIG_FILE} is missing")
+    config = ml_collections.ConfigDict(workdir_files.read_config_json(path))
     config.lock()
     return config
 
@@ -681,7 +534,7 @@ def load(workdir: str) -> Loaded:
         raise ConfigError(f"the config in {workdir} does not name its experiment module")
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     settings = config_settings(experiment, config)
-    done = _checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
+    done = workdir_files.checkpoints_done(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
     if not done:
         raise ConfigError(f"the run in {workdir} has no checkpoint yet")
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
@@ -691,7 +544,9 @@ def load(workdir: str) -> Loaded:
     abstract = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes
     )
-    with ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))) as manager:
+    with ocp.CheckpointManager(
+        os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
+    ) as manager:
         carry = manager.restore(done, args=ocp.args.StandardRestore(abstract))
     carry = jax.tree.map(
         lambda x: np.asarray(x).reshape((num_settings, num_seeds) + x.shape[1:]), carry

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxrl import run
-from jaxrl.run import runner, stats
+from jaxrl.run import runner, stats, workdir
 from jaxrl.run.experiment import seed_keys
 from tests.run.toy import (
     CountHparams,
@@ -204,7 +204,7 @@ def test_a_different_config_is_refused_unless_overwrite(tmp_path):
 def test_a_second_process_on_the_workdir_is_refused(tmp_path):
     """The lock is an flock on <workdir>/.lock: while another holder has it, a run refuses at
     once naming the holder; once released (or its holder dead), runs proceed."""
-    holder = runner._Lock(str(tmp_path))
+    holder = workdir.Lock(str(tmp_path))
     holder.acquire()
     try:
         with pytest.raises(run.WorkdirBusyError, match=f"in use by process {os.getpid()}"):

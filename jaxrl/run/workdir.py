@@ -1,0 +1,166 @@
+"""The files of a run's work directory: written atomically, locked, checked against a config.
+
+Every file is written to a temporary name and renamed into place (atomic on POSIX). One process
+holds ``<workdir>/.lock`` (an ``fcntl.flock``, dropped by the kernel when its holder dies) for
+the whole run. :func:`prepare` compares the directory's ``config.json`` with the new config:
+the run-control fields may change, anything else is refused unless overwriting.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+import shutil
+import socket
+
+import numpy as np
+
+from jaxrl.run.experiment import ConfigError, Experiment
+
+RUN_CONTROL_FIELDS = ("total_steps", "checkpoint_every")
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+CHUNK_DIR = "per_seed_chunks"
+CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
+
+
+class WorkdirBusyError(ConfigError):
+    """Another process holds the work directory."""
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def read_config_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"{path} cannot be read as JSON ({e}); delete it to start afresh, or rerun with "
+            f"--overwrite"
+        ) from None
+
+
+class Lock:
+    """An exclusive ``fcntl.flock`` on ``<workdir>/.lock``, released when its holder dies."""
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, LOCK_FILE)
+        self._file = None
+
+    def acquire(self) -> None:
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise WorkdirBusyError(
+                f"workdir {os.path.dirname(self.path)} is in use by {holder}; wait for it to "
+                f"finish, or use another workdir"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on host {socket.gethostname()}")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def checkpoints_done(checkpoint_dir: str) -> int:
+    """The number of chunks the latest finished checkpoint covers (0 if none)."""
+    if not os.path.isdir(checkpoint_dir):
+        return 0
+    steps = [int(name) for name in os.listdir(checkpoint_dir) if name.isdigit()]
+    return max(steps, default=0)
+
+
+def wipe(workdir: str) -> None:
+    """Removes a previous run's results, the checkpoints first and ``config.json`` last (so that
+    a process killed half-way leaves a directory that is still refused, or is empty)."""
+    for name in (CHECKPOINT_DIR, CHUNK_DIR):
+        shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
+    for name in (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", CONFIG_FILE):
+        if os.path.exists(os.path.join(workdir, name)):
+            os.remove(os.path.join(workdir, name))
+
+
+def prepare(
+    workdir: str, config_json: dict, *, overwrite: bool, experiment: Experiment, num_chunks: int
+) -> int:
+    """Checks the work directory against this config; returns the chunks already done.
+
+    Writes ``config.json`` only once every check has passed.
+    """
+    path = os.path.join(workdir, CONFIG_FILE)
+    done = 0
+    if not os.path.exists(path):
+        # No config: any checkpoints or per-chunk files here belong to no known run (e.g. its
+        # config.json was deleted); they must not be resumed into this one.
+        wipe(workdir)
+    else:
+        previous = read_config_json(path)
+        changed = sorted(
+            k
+            for k in set(previous) | set(config_json)
+            if k not in RUN_CONTROL_FIELDS and previous.get(k) != config_json.get(k)
+        )
+        old_total, new_total = previous.get("total_steps"), config_json.get("total_steps")
+        if changed and not overwrite:
+            raise ConfigError(
+                f"workdir {workdir} holds a run with a different config (fields differ: "
+                f"{', '.join(changed)}); use another workdir or pass overwrite (--overwrite)"
+            )
+        horizon_changed = old_total != new_total and experiment.depends_on_total_steps
+        if horizon_changed and not overwrite:
+            raise ConfigError(
+                f"config.total_steps changed from {old_total} to {new_total}, but this "
+                f"experiment's schedules depend on total_steps (e.g. a decay to the end of "
+                f"training), so the steps already taken would differ; use another workdir or "
+                f"pass overwrite (--overwrite)"
+            )
+        if changed or horizon_changed:
+            wipe(workdir)
+        else:
+            done = checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
+            if done > num_chunks:
+                raise ConfigError(
+                    f"workdir {workdir} holds a run of {done} chunks (total_steps "
+                    f"{old_total}), more than config.total_steps = {new_total} asks for "
+                    f"({num_chunks} chunks); use a larger total_steps, another workdir or "
+                    f"--overwrite"
+                )
+    atomic_write(path, json.dumps(config_json, indent=2, sort_keys=True).encode())
+    return done
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write(path, buffer.getvalue().encode())
