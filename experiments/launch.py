@@ -79,19 +79,28 @@ def choose_devices(batch: int) -> tuple[list, str | None]:
     """The devices to shard a batch of ``batch`` runs over, and a note when not all are used.
 
     Every process contributes the same number ``d`` of its local devices, the largest for which
-    ``batch`` is a multiple of ``d * process_count``; a note says so when ``d`` is smaller than
-    the local device count. Raises ``ValueError`` when the batch does not even split over the
+    ``batch`` is a multiple of ``d * process_count`` with at least two runs per device (see
+    ``jaxrl.run.core.MIN_PER_DEVICE``); a note says so when ``d`` is smaller than the local
+    device count. Raises ``ValueError`` when the batch does not even split over the
     processes.
     """
     import jax
 
+    from jaxrl.run.core import MIN_PER_DEVICE, padded_size
+
     processes = jax.process_count()
     local = len(jax.local_devices())
-    usable = [d for d in range(local, 0, -1) if batch % (d * processes) == 0]
+    padded = padded_size(batch)
+    usable = [
+        d
+        for d in range(local, 0, -1)
+        if padded % (d * processes) == 0 and padded // (d * processes) >= MIN_PER_DEVICE
+    ]
     if not usable:
         raise ValueError(
             f"the batch of {batch} runs (settings x seeds) must be a multiple of the process "
-            f"count ({processes}); change config.num_seeds"
+            f"count ({processes}), with at least {MIN_PER_DEVICE} runs per process; change "
+            f"config.num_seeds"
         )
     per_process = usable[0]
     by_process: dict[int, list] = {}

@@ -76,20 +76,49 @@ def check_hparams(experiment: Experiment, hparams) -> int:
     return next(iter(sizes.values()))[0]
 
 
+# Each device runs at least this many runs. XLA compiles a vmapped program of batch one to
+# different code (size-one dimensions are folded away, and operations fuse differently), so a
+# seed run alone would differ from the same seed in a sweep in the last bits (measured: Q-table
+# entries 2e-6 apart after 300k Q-learning steps); from two runs on, the code is the same.
+MIN_PER_DEVICE = 2
+
+
+def padded_size(batch: int) -> int:
+    """The batch a program computes: a batch of one is padded with a copy (thrown away)."""
+    return max(batch, MIN_PER_DEVICE)
+
+
 def batch_inputs(hparams, keys: jax.Array):
-    """The flat batch's host inputs: ``(key_data [S * N, ...], hparams with [S * N] leaves,
-    init_one)``, item ``h * N + i`` being setting ``h`` and seed ``i``; ``init_one(data, h)`` is
-    the experiment's ``init`` on raw key data (typed keys cannot cross the host boundary)."""
+    """The flat batch's host inputs: ``(key_data [B, ...], hparams with [B] leaves, init_one)``,
+    ``B = padded_size(S * N)``, item ``h * N + i`` being setting ``h`` and seed ``i`` (and a batch
+    of one followed by a copy of itself); ``init_one(data, h)`` is the experiment's ``init`` on
+    raw key data (typed keys cannot cross the host boundary)."""
     num_settings = int(np.shape(jax.tree.leaves(hparams)[0])[0])
     num_seeds = int(keys.shape[0])
     impl = jax.random.key_impl(keys)
     key_data = np.tile(np.asarray(jax.random.key_data(keys)), (num_settings, 1))
     flat = jax.tree.map(lambda x: np.repeat(np.asarray(x), num_seeds, axis=0), hparams)
+    extra = padded_size(num_settings * num_seeds) - num_settings * num_seeds
+    if extra:
+        key_data = np.concatenate([key_data] + [key_data[-1:]] * extra)
+        flat = jax.tree.map(lambda x: np.concatenate([x] + [x[-1:]] * extra), flat)
 
     def wrap(init):
         return lambda data, h: init(jax.random.wrap_key_data(data, impl=impl), h)
 
     return key_data, flat, wrap
+
+
+def check_batch(batch: int, num_devices: int, *, num_settings: int) -> None:
+    """Raises :class:`ConfigError` unless the batch shards evenly, at least two runs per device."""
+    padded = padded_size(batch)
+    if padded % num_devices or padded // num_devices < MIN_PER_DEVICE:
+        raise ConfigError(
+            f"the batch of {num_settings} settings x {batch // num_settings} seeds = {batch} "
+            f"runs must be a multiple of the device count ({num_devices}), with at least "
+            f"{MIN_PER_DEVICE} runs per device, so that it shards evenly and every device runs "
+            f"the same code; the runner refuses rather than pads (change config.num_seeds)"
+        )
 
 
 class Program:
@@ -106,12 +135,7 @@ class Program:
         self.num_settings, self.num_seeds = num_settings, num_seeds
         self.batch = num_settings * num_seeds
         self.devices = list(jax.devices() if devices is None else devices)
-        if self.batch % len(self.devices):
-            raise ConfigError(
-                f"the batch of {num_settings} settings x {num_seeds} seeds = {self.batch} runs "
-                f"must be a multiple of the device count ({len(self.devices)}) so that it shards "
-                f"evenly; the runner refuses rather than pads"
-            )
+        check_batch(self.batch, len(self.devices), num_settings=num_settings)
         mesh = Mesh(np.asarray(self.devices), ("batch",))
         self.sharding = sharding = NamedSharding(mesh, PartitionSpec("batch"))
         key_data, flat, wrap = batch_inputs(hparams, keys)
@@ -149,12 +173,19 @@ class Program:
         """A chunk's metrics as ``{name: [settings, seeds]}`` NumPy arrays on this process."""
         host = gather({name: metrics[name] for name in self.experiment.metrics})
         shape = (self.num_settings, self.num_seeds)
-        return {name: np.asarray(v).reshape(shape) for name, v in host.items()}
+        return {name: np.asarray(v)[: self.batch].reshape(shape) for name, v in host.items()}
 
     def unflatten(self, carry):
-        """Flat ``[settings * seeds, ...]`` leaves to ``[settings, seeds, ...]``."""
-        shape = (self.num_settings, self.num_seeds)
-        return jax.tree.map(lambda x: x.reshape(shape + x.shape[1:]), carry)
+        """Flat ``[settings * seeds, ...]`` leaves to ``[settings, seeds, ...]`` (a padding copy
+        dropped)."""
+        return unflatten(carry, self.num_settings, self.num_seeds)
+
+
+def unflatten(carry, num_settings: int, num_seeds: int):
+    """Flat (possibly padded) leaves to ``[settings, seeds, ...]``."""
+    batch = num_settings * num_seeds
+    shape = (num_settings, num_seeds)
+    return jax.tree.map(lambda x: x[:batch].reshape(shape + x.shape[1:]), carry)
 
 
 def check_finite(

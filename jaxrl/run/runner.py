@@ -50,7 +50,15 @@ import numpy as np
 
 from jaxrl.run import stats
 from jaxrl.run import workdir as workdir_files
-from jaxrl.run.core import DivergenceError, Program, batch_inputs, check_finite, gather
+from jaxrl.run.core import (
+    DivergenceError,
+    Program,
+    batch_inputs,
+    check_batch,
+    check_finite,
+    gather,
+    unflatten,
+)
 from jaxrl.run.experiment import ConfigError, Experiment, check_experiment, seed_keys
 from jaxrl.run.hparams import Settings, settings_from_config
 from jaxrl.run.workdir import WorkdirBusyError
@@ -222,12 +230,7 @@ def run(
     devices = list(jax.devices() if devices is None else devices)
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     batch = num_settings * num_seeds
-    if batch % len(devices):
-        raise ConfigError(
-            f"the batch of {num_settings} settings x {num_seeds} seeds = {batch} runs must be a "
-            f"multiple of the device count ({len(devices)}) so that it shards evenly; the runner "
-            f"refuses rather than pads (change config.num_seeds)"
-        )
+    check_batch(batch, len(devices), num_settings=num_settings)
     chunk_steps = int(config.chunk_steps)
     num_chunks = int(config.total_steps) // chunk_steps
     env_per_chunk = chunk_steps * experiment.env_steps_per_step
@@ -548,9 +551,7 @@ def load(workdir: str) -> Loaded:
         os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
     ) as manager:
         carry = manager.restore(done, args=ocp.args.StandardRestore(abstract))
-    carry = jax.tree.map(
-        lambda x: np.asarray(x).reshape((num_settings, num_seeds) + x.shape[1:]), carry
-    )
+    carry = jax.tree.map(np.asarray, unflatten(carry, num_settings, num_seeds))
     return Loaded(carry, done, config, experiment, settings)
 
 

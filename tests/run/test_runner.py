@@ -134,6 +134,12 @@ def test_load_returns_the_final_carry_of_a_run(tmp_path):
         np.testing.assert_array_equal(loaded.carry[name], np.asarray(result.carry[name]))
     with pytest.raises(ValueError, match="no run in"):
         run.load(str(tmp_path / "missing"))
+    # A batch of one run (padded with a copy for the program) loads as [1, 1, ...].
+    single = toy_module_config(num_seeds=1, sweep={"drift": [0.5]})
+    result = run.run(toy_experiment(10), single, str(tmp_path / "one"), log=_quiet)
+    loaded = run.load(str(tmp_path / "one"))
+    assert loaded.carry["x"].shape == (1, 1) == result.carry["x"].shape
+    np.testing.assert_array_equal(loaded.carry["x"], np.asarray(result.carry["x"]))
 
 
 def test_crash_then_rerun_resumes_and_matches(tmp_path):
