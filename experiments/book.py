@@ -44,8 +44,8 @@ import ml_collections
 import numpy as np
 from absl import app, flags, logging
 from matplotlib.patches import Rectangle
-from ml_collections import config_flags
 
+from experiments import cli
 from jaxrl import dp, plotting
 from jaxrl import run as runner
 from jaxrl.configs import book as book_config
@@ -57,12 +57,13 @@ from jaxrl.configs import td0 as td0_config
 from jaxrl.envs import gridworld as gw
 from jaxrl.run.experiment import seed_keys
 from jaxrl.run.stats import summarize
+from jaxrl.run.workdir import check_writable
 from jaxrl.tabular import monte_carlo, q_learning, sarsa, td0
 from jaxrl.tabular.mean_estimation import robbins_monro_mean, step_sizes
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory to write figures and results into.")
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", book_config.__file__, "Path to the experiment config file.", lock_config=True
+_CONFIG = cli.define_config_file(
+    "config", book_config.__file__, "Path to the experiment config file."
 )
 flags.mark_flag_as_required("workdir")
 
@@ -1602,13 +1603,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, str]:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    config = _CONFIG.value
+    config = cli.config_value(_CONFIG)
     try:
         check_config(config)
+        check_writable(_WORKDIR.value)
     except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+        cli.fail(str(e))
     run(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -24,7 +24,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments import launch
+from experiments import cli, launch
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file.", lock_config=True
@@ -86,7 +86,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # progress lines only; -v 0 shows library INFO
-    config = _CONFIG.value
+    config = cli.config_value(_CONFIG)
     multiprocess = _COORDINATOR.value is not None
     # Configuration: everything here is checked before anything is compiled, and a ValueError
     # is the user's (one line).
@@ -152,4 +152,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

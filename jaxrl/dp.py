@@ -142,6 +142,43 @@ def _check_positive(name: str, value, *, integer: bool = False) -> None:
         raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
+def check_mdp(mdp, *, values: bool = True) -> None:
+    """Raises ``ValueError`` naming the field unless a dense :class:`FiniteMDP` is an MDP.
+
+    Shapes always: ``transitions [S, A, S]`` and ``rewards [S, A]``. Values where they are
+    concrete (``values=True``, outside ``jit``/``vmap``): finite rewards, non-negative finite
+    transitions whose rows sum to one (within 1e-4). Other MDPs (``GridMDP``) are valid by
+    construction: ``GridWorld`` checks the layout.
+    """
+    if not isinstance(mdp, FiniteMDP):
+        return
+    t_shape, r_shape = tuple(np.shape(mdp.transitions)), tuple(np.shape(mdp.rewards))
+    if len(t_shape) != 3 or t_shape[0] != t_shape[2]:
+        raise ValueError(f"FiniteMDP.transitions must have shape [S, A, S], got {list(t_shape)}")
+    if r_shape != t_shape[:2]:
+        raise ValueError(
+            f"FiniteMDP.rewards must have shape [S, A] = {list(t_shape[:2])} (from the "
+            f"transitions), got {list(r_shape)}"
+        )
+    if not values or not (_is_concrete(mdp.transitions) and _is_concrete(mdp.rewards)):
+        return
+    rewards = np.asarray(mdp.rewards, np.float64)
+    if not np.all(np.isfinite(rewards)):
+        s, a = (int(i) for i in np.argwhere(~np.isfinite(rewards))[0])
+        raise ValueError(f"FiniteMDP.rewards must be finite; rewards[{s}, {a}] = {rewards[s, a]}")
+    p = np.asarray(mdp.transitions, np.float64)
+    if not np.all(np.isfinite(p)) or np.any(p < -1e-6):
+        raise ValueError("FiniteMDP.transitions must be finite and non-negative probabilities")
+    sums = p.sum(axis=-1)
+    bad = np.abs(sums - 1.0) > 1e-4
+    if bad.any():
+        s, a = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"FiniteMDP.transitions rows must sum to 1; transitions[{s}, {a}, :] sums to "
+            f"{sums[s, a]:g}"
+        )
+
+
 def _check_policy(mdp, policy) -> None:
     shape = (mdp.num_states, mdp.num_actions)
     if tuple(np.shape(policy)) != shape:
@@ -174,6 +211,7 @@ def q_values(mdp, v: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
 
     Zhao, ch. 2.8 (action values). Args: ``v`` ``[S]``. Returns ``[S, A]``.
     """
+    check_mdp(mdp, values=False)
     chex.assert_rank(v, 1)
     return mdp.q_values(v, gamma)
 
@@ -186,6 +224,7 @@ def bellman_expectation_backup(
     Zhao, ch. 2.7 (matrix-vector form). Args: ``v`` ``[S]``, ``policy`` ``[S, A]``.
     Returns ``[S]``.
     """
+    check_mdp(mdp, values=False)
     chex.assert_rank([v, policy], [1, 2])
     return jnp.sum(policy * mdp.q_values(v, gamma), axis=-1)
 
@@ -195,6 +234,7 @@ def bellman_optimality_backup(mdp, v: jax.Array, *, gamma: jax.typing.ArrayLike)
 
     Zhao, ch. 3.3 (the right-hand side of the Bellman optimality equation is a contraction).
     """
+    check_mdp(mdp, values=False)
     chex.assert_rank(v, 1)
     return mdp.optimality_backup_fn(gamma)(v.reshape(mdp.value_shape)).reshape(-1)
 
@@ -229,6 +269,7 @@ def policy_transitions(mdp, policy: jax.Array) -> tuple[jax.Array, jax.Array]:
     Zhao, ch. 2.7: ``P_pi[s, s'] = sum_a pi(a|s) p(s'|s, a)``, ``r_pi[s] = sum_a pi(a|s) r(s, a)``.
     Uses the dense form of ``mdp``.
     """
+    check_mdp(mdp, values=False)
     dense = mdp.to_dense()
     chex.assert_rank(policy, 2)
     p_pi = jnp.einsum("sa,sat->st", policy, dense.transitions)
@@ -261,6 +302,7 @@ def evaluate_policy(mdp, policy: jax.Array, *, gamma: jax.typing.ArrayLike) -> j
     Returns:
         ``[S]`` state values.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_policy(mdp, policy)
     return _evaluate_policy(mdp, jnp.asarray(policy, jnp.float32), jnp.asarray(gamma, jnp.float32))
@@ -300,6 +342,7 @@ def iterative_policy_evaluation(
     ``max_iterations`` sweeps (reported by ``converged``; it never hangs). Iteration ``k`` of the
     result is the book's ``v_k`` starting from ``initial_values`` (zeros by default).
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("tol", tol)
     _check_positive("max_iterations", max_iterations, integer=True)
@@ -385,6 +428,7 @@ def evaluate_policy_bounded(
     Returns:
         :class:`BoundedEvaluation`.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("error_bound", error_bound)
     _check_positive("max_sweeps", max_sweeps, integer=True)
@@ -426,6 +470,7 @@ def optimality_sweeps(
     Returns:
         ``[S]`` values ``v_k`` after ``k = num_sweeps`` sweeps.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("num_sweeps", num_sweeps, integer=True)
     v0 = _initial_values(mdp, values)
@@ -481,6 +526,7 @@ def value_iteration(
     Returns:
         :class:`DPResult` with ``values``, ``q_values``, the greedy ``policy``, ``iterations``.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("tol", tol)
     _check_positive("max_iterations", max_iterations, integer=True)
@@ -539,6 +585,7 @@ def policy_iteration(
         max_iterations: positive cap on the number of evaluate-improve steps.
         initial_policy: ``[S, A]`` starting policy (default: always action 0).
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("max_iterations", max_iterations, integer=True)
     if initial_policy is None:
@@ -588,6 +635,7 @@ def truncated_policy_iteration(
     approaches policy iteration. Each outer iteration: ``pi_k = greedy(q(v_k))``, then
     ``v_{k+1} = T_{pi_k}^j v_k`` with ``j = truncation``. Stops like :func:`value_iteration`.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     _check_positive("truncation", truncation, integer=True)
     _check_positive("tol", tol)
@@ -648,6 +696,7 @@ def epsilon_greedy_value_iteration(
         :class:`DPResult`; ``q_values`` are the action values ``q(s, a)`` of taking ``a`` once
         and following the policy after, and ``policy`` is the epsilon-greedy policy of them.
     """
+    check_mdp(mdp)
     check_gamma(gamma)
     if _is_concrete(epsilon) and not 0.0 <= float(np.asarray(epsilon)) <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
@@ -686,5 +735,6 @@ def stationary_distribution(mdp, policy: jax.Array) -> jax.Array:
     ``policy`` is irreducible; otherwise this returns the least-squares solution, one of the
     stationary distributions. Dense, small MDPs only.
     """
+    check_mdp(mdp)
     _check_policy(mdp, policy)
     return _stationary_distribution(mdp, jnp.asarray(policy, jnp.float32))

@@ -727,3 +727,39 @@ def test_gamma_is_checked_as_float32_sees_it():
         dp.value_iteration(mdp, gamma=1.0 - 1e-9)
     with pytest.raises(ValueError, match="gamma must be in"):
         dp.evaluate_policy_bounded(mdp, jnp.full((25, 5), 0.2), gamma=1.0 - 1e-9)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda p, r: (p, r.at[2, 1].set(jnp.nan)),
+            r"FiniteMDP.rewards must be finite; rewards\[2, 1\]",
+        ),
+        (lambda p, r: (p.at[3, 0].multiply(2.0), r), r"transitions\[3, 0, :\] sums to 2"),
+        (lambda p, r: (p, r[:, :-1]), r"FiniteMDP.rewards must have shape \[S, A\] = \[4, 5\]"),
+        (lambda p, r: (p[:, :, :-1], r), r"FiniteMDP.transitions must have shape \[S, A, S\]"),
+        (lambda p, r: (p.at[0, 0].set(-p[0, 0]), r), "finite and non-negative"),
+    ],
+)
+def test_a_hand_built_mdp_that_is_no_mdp_is_refused_before_compiling(edit, match):
+    """A NaN reward, a transition row summing to 2, rewards of shape [S, A - 1]: one clear
+    ValueError from every solver, before anything is traced."""
+    good = gw.to_mdp(gw.GridWorld(shape=(2, 2), target=(1, 1), forbidden=()))
+    transitions, rewards = edit(good.transitions, good.rewards)
+    mdp = dp.FiniteMDP(transitions, rewards)
+    policy = jnp.full((4, 5), 0.2)
+    solvers = [
+        lambda: dp.value_iteration(mdp, gamma=0.9),
+        lambda: dp.policy_iteration(mdp, gamma=0.9),
+        lambda: dp.evaluate_policy(mdp, policy, gamma=0.9),
+        lambda: dp.evaluate_policy_bounded(mdp, policy, gamma=0.9),
+        lambda: dp.iterative_policy_evaluation(mdp, policy, gamma=0.9),
+        lambda: dp.truncated_policy_iteration(mdp, gamma=0.9, truncation=2),
+        lambda: dp.epsilon_greedy_value_iteration(mdp, epsilon=0.1, gamma=0.9),
+        lambda: dp.optimality_sweeps(mdp, jnp.zeros(4), gamma=0.9, num_sweeps=2),
+        lambda: dp.stationary_distribution(mdp, policy),
+    ]
+    for solve in solvers:
+        with pytest.raises(ValueError, match=match):
+            solve()

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from experiments.benchmarks import common
 from jaxrl.envs import gridworld, wrappers
 
@@ -44,6 +45,11 @@ x     x     x
 x           x
 x     x     x
 xxxxxxxxxxxxx"""
+
+
+cli.at_least("num_envs")
+cli.at_least("num_steps")
+cli.at_least("rounds")
 
 
 def four_rooms_grid() -> gridworld.GridWorld:
@@ -140,4 +146,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

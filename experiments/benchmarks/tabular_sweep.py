@@ -39,9 +39,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from experiments import launch
+from experiments import cli, launch
 from experiments.benchmarks import common
 from experiments.benchmarks.peers import (
     python_mc_epsilon_greedy,
@@ -73,6 +73,14 @@ LEARNING_RATE = 0.1
 EPSILON = 0.8
 GAMMA = 0.9
 NUM_ACTIONS = gridworld.NUM_ACTIONS
+
+
+cli.at_least("num_seeds")
+cli.at_least("steps")
+cli.at_least("peer_steps")
+cli.at_least("rounds")
+cli.at_least("check_steps")
+cli.positive_int_list("scaling")
 
 
 def _vmapped_chunk(experiment, num_seeds: int, values, devices=None):
@@ -318,4 +326,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

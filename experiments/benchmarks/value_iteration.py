@@ -24,8 +24,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from experiments.benchmarks import common
 from jaxrl import dp
 from jaxrl.envs import gridworld
@@ -36,6 +37,12 @@ _ROUNDS = flags.DEFINE_integer("rounds", 7, "Timing rounds; the best round count
 _FORBIDDEN = flags.DEFINE_float("forbidden_prob", 0.1, "Fraction of forbidden cells.")
 
 GAMMA = 0.9
+
+
+cli.at_least("size", 2)
+cli.at_least("sweeps", 2)
+cli.at_least("rounds")
+cli.in_range("forbidden_prob", 0.0, 1.0)
 
 
 def run(size: int, sweeps: int, rounds: int, forbidden_prob: float) -> dict:
@@ -137,4 +144,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -34,7 +34,6 @@ writes files, and orbax writes each process's shards of the checkpoint.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import json
@@ -48,7 +47,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxrl.run import stats
+from jaxrl.run import checkpoints, stats
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import (
     DivergenceError,
@@ -236,13 +235,16 @@ def run(
     env_per_chunk = chunk_steps * experiment.env_steps_per_step
     config_json = _config_dict(config)
     is_writer = jax.process_index() == 0
-    os.makedirs(workdir, exist_ok=True)
+    workdir_files.check_writable(workdir)
     lock = workdir_files.Lock(workdir)
     status = [0, 0]
     try:
         if is_writer:
             try:
                 lock.acquire()
+                removed = workdir_files.remove_stray_temporaries(workdir)
+                if removed:
+                    log(f"removed {len(removed)} temporary file(s) of an interrupted run")
                 status[1] = workdir_files.prepare(
                     workdir,
                     config_json,
@@ -256,7 +258,6 @@ def run(
         status = _broadcast_from_writer(status)
         if status[0]:
             raise ConfigError("process 0 refused the run (see its output)")
-        start_chunk = status[1]
 
         program = Program(
             experiment, settings.hparams, seed_keys(int(config.seed), num_seeds), devices
@@ -265,19 +266,39 @@ def run(
             f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
             f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"
         )
+        checkpoint_dir = os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
+        start_chunk, carry = 0, None
+        if status[1]:
+            start_chunk, carry = checkpoints.restore_latest(
+                workdir,
+                checkpoint_dir,
+                program.abstract_carry,
+                max_step=num_chunks,
+                is_writer=is_writer,
+                log=log,
+            )
+            if start_chunk:
+                log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
+            else:
+                log("no checkpoint could be read back: starting from scratch")
+        if carry is None:
+            carry = program.init()
+        # The per-chunk results before the checkpoint: the CSV is rebuilt from them.
+        previous = []
+        if is_writer:
+            try:
+                previous = workdir_files.read_chunks(workdir, start_chunk, experiment.metrics)
+            except BaseException:
+                _broadcast_from_writer([1])
+                raise
+        if _broadcast_from_writer([0])[0]:
+            raise ConfigError("process 0 refused the run (see its output)")
         with ocp.CheckpointManager(
-            os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR)),
+            checkpoint_dir,
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
             ),
         ) as manager:
-            if start_chunk:
-                carry = manager.restore(
-                    start_chunk, args=ocp.args.StandardRestore(program.abstract_carry)
-                )
-                log(f"resuming from the checkpoint after chunk {start_chunk} of {num_chunks}")
-            else:
-                carry = program.init()
             summary, carry, metrics = _loop(
                 experiment,
                 config,
@@ -287,6 +308,7 @@ def run(
                 carry=carry,
                 settings=settings,
                 start_chunk=start_chunk,
+                previous=previous,
                 num_chunks=num_chunks,
                 env_per_chunk=env_per_chunk,
                 config_json=config_json,
@@ -308,14 +330,13 @@ def _loop(
     carry,
     settings,
     start_chunk,
+    previous,
     num_chunks,
     env_per_chunk,
     config_json,
     is_writer,
     log,
 ):
-    import orbax.checkpoint as ocp
-
     num_seeds, batch = program.num_seeds, program.batch
     chunk_steps = int(config.chunk_steps)
     chunk_dir = os.path.join(workdir, workdir_files.CHUNK_DIR)
@@ -328,9 +349,15 @@ def _loop(
             match = re.fullmatch(r"chunk_(\d{6})\.npz", name)
             if match and int(match.group(1)) >= start_chunk:
                 os.remove(os.path.join(chunk_dir, name))
-        if os.path.exists(metrics_path):
-            with open(metrics_path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["chunk"]) < start_chunk]
+        # metrics.csv is rebuilt from the per-chunk files (a damaged CSV does not survive).
+        for chunk, host in enumerate(previous):
+            per_setting = {name: stats.summarize(values, axis=1) for name, values in host.items()}
+            step = (chunk + 1) * chunk_steps
+            rows.extend(
+                _metric_rows(
+                    chunk, step, (chunk + 1) * env_per_chunk, settings, experiment, per_setting
+                )
+            )
         workdir_files.write_csv(metrics_path, rows)
 
     def describe(chunk):
@@ -366,8 +393,7 @@ def _loop(
             rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))
             workdir_files.write_csv(metrics_path, rows)
         if (chunk + 1) % config.checkpoint_every == 0 or chunk + 1 == num_chunks:
-            manager.save(chunk + 1, args=ocp.args.StandardSave(carry))
-            manager.wait_until_finished()
+            checkpoints.save(manager, chunk + 1, carry, is_writer=is_writer)
     wall = time.perf_counter() - start_time
     empty = np.zeros((0, program.num_settings, num_seeds))
     metrics = {
@@ -403,13 +429,9 @@ def _finish(
     config_json,
 ) -> dict:
     """Collects the per-chunk files into ``per_seed.npz``, ``summary.json`` and ``curves.png``."""
-    chunk_dir = os.path.join(workdir, workdir_files.CHUNK_DIR)
     chunk_steps = int(config.chunk_steps)
     num_chunks = config.total_steps // chunk_steps
-    per_chunk = []
-    for c in range(num_chunks):
-        with np.load(os.path.join(chunk_dir, f"chunk_{c:06d}.npz")) as data:
-            per_chunk.append({name: data[name] for name in experiment.metrics})
+    per_chunk = workdir_files.read_chunks(workdir, num_chunks, experiment.metrics)
     arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
     steps = (np.arange(num_chunks) + 1) * chunk_steps
     env_steps = steps * experiment.env_steps_per_step
@@ -528,18 +550,15 @@ def load(workdir: str) -> Loaded:
     from it (e.g. preference optimization from a supervised run's parameters).
 
     The experiment is rebuilt from the config's ``experiment`` module, so its carry comes back
-    with its own types (NamedTuples, flax parameter dicts), restored on the default device.
+    with its own types (NamedTuples, flax parameter dicts), restored on the default device. The
+    newest checkpoint that reads back with its checksum intact is used (nothing is moved).
     """
-    import orbax.checkpoint as ocp
-
     config = load_config(workdir)
     if "experiment" not in config:
         raise ConfigError(f"the config in {workdir} does not name its experiment module")
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     settings = config_settings(experiment, config)
-    done = workdir_files.checkpoints_done(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
-    if not done:
-        raise ConfigError(f"the run in {workdir} has no checkpoint yet")
+    directory = os.path.join(workdir, workdir_files.CHECKPOINT_DIR)
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     key_data, flat, wrap = batch_inputs(settings.hparams, seed_keys(int(config.seed), num_seeds))
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
@@ -547,12 +566,17 @@ def load(workdir: str) -> Loaded:
     abstract = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes
     )
-    with ocp.CheckpointManager(
-        os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
-    ) as manager:
-        carry = manager.restore(done, args=ocp.args.StandardRestore(abstract))
-    carry = jax.tree.map(np.asarray, unflatten(carry, num_settings, num_seeds))
-    return Loaded(carry, done, config, experiment, settings)
+    problems = []
+    for done in reversed(checkpoints.steps(directory)):
+        try:
+            carry = checkpoints.restore(directory, done, abstract)
+        except Exception as e:  # noqa: BLE001 (a damaged checkpoint: try the previous one)
+            problems.append(f"{done}: {type(e).__name__}")
+            continue
+        carry = jax.tree.map(np.asarray, unflatten(carry, num_settings, num_seeds))
+        return Loaded(carry, done, config, experiment, settings)
+    damaged = f" (damaged: {', '.join(problems)})" if problems else ""
+    raise ConfigError(f"the run in {workdir} has no intact checkpoint{damaged}")
 
 
 __all__ = [

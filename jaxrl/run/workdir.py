@@ -13,8 +13,10 @@ import fcntl
 import io
 import json
 import os
+import re
 import shutil
 import socket
+import zipfile
 
 import numpy as np
 
@@ -30,6 +32,22 @@ LOCK_FILE = ".lock"
 
 class WorkdirBusyError(ConfigError):
     """Another process holds the work directory."""
+
+
+def check_writable(workdir: str) -> None:
+    """Creates ``workdir`` if needed; ``ConfigError`` if it is not a directory this process can
+    create and write (a regular file, a path below one, no permission)."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, f".write-test-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"workdir {workdir} cannot be used: {e.strerror or e} (it must be a directory this "
+            f"process can create and write)"
+        ) from None
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -164,3 +182,44 @@ def write_csv(path: str, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     atomic_write(path, buffer.getvalue().encode())
+
+
+def remove_stray_temporaries(workdir: str) -> list[str]:
+    """Removes the ``*.tmp-PID`` files that a process killed while writing left behind (under
+    the lock no other process writes here); returns their names."""
+    removed = []
+    for folder in (workdir, os.path.join(workdir, CHUNK_DIR)):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if re.fullmatch(r".+\.tmp-\d+", name) and os.path.isfile(path):
+                os.remove(path)
+                removed.append(os.path.relpath(path, workdir))
+    return sorted(removed)
+
+
+def chunk_path(workdir: str, chunk: int) -> str:
+    return os.path.join(workdir, CHUNK_DIR, f"chunk_{chunk:06d}.npz")
+
+
+def read_chunks(workdir: str, num_chunks: int, names) -> list[dict[str, np.ndarray]]:
+    """The per-seed metrics of chunks ``0 .. num_chunks - 1`` from their files.
+
+    Raises ``ConfigError`` naming the first file that is missing or damaged (each ``.npz`` member
+    carries a CRC-32, so flipped bytes show when it is read).
+    """
+    chunks = []
+    for chunk in range(num_chunks):
+        path = chunk_path(workdir, chunk)
+        try:
+            with np.load(path) as data:
+                chunks.append({name: np.asarray(data[name]) for name in names})
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise ConfigError(
+                f"{os.path.relpath(path, workdir)} in {workdir} is missing or damaged "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the results "
+                f"of the chunks before the last checkpoint cannot be rebuilt without it: restore "
+                f"the file, or rerun with --overwrite to start afresh"
+            ) from None
+    return chunks

@@ -11,6 +11,11 @@ produced entry ``i`` was taken in ``s``, one step before ``r_t``, so its ratio i
 probabilities at the states left (``pi_probs_tm1``, ``mu_probs_tm1``, ``a_tm1``). The bootstrap
 value is taken as ``pi``'s, so it carries no ratio.
 
+Arguments may be arrays or Python lists. Where values are concrete (called outside
+``jit``/``vmap``), action indices outside ``[0, A)``, probabilities that are negative or do not
+sum to one, a behaviour probability of zero for an action taken, and empty streams raise
+``ValueError``; under tracing the values are not checked.
+
 Reference: Sutton and Barto (2018), "Reinforcement Learning: An Introduction", 2nd ed., sec. 5.5
 (importance sampling), 5.9 (per-decision importance sampling) and 7.3 (n-step off-policy
 learning); Precup, Sutton and Singh (2000), "Eligibility Traces for Off-Policy Policy
@@ -24,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.targets import _checks
 from jaxrl.targets.returns import _as_float, _maybe_stop_gradient, discounted_returns
 
 
@@ -50,13 +56,19 @@ def importance_sampling_ratios(
     Returns:
         ``[T]`` ratios ``rho``.
     """
+    pi_probs_t, mu_probs_t, a_t = _checks.arrays(pi_probs_t, mu_probs_t, a_t)
     chex.assert_rank([pi_probs_t, mu_probs_t, a_t], [2, 2, 1])
     chex.assert_type([pi_probs_t, mu_probs_t, a_t], [float, float, int])
     chex.assert_equal_shape([pi_probs_t, mu_probs_t])
     chex.assert_equal_shape_prefix([pi_probs_t, a_t], 1)
+    _checks.actions("a_t", a_t, pi_probs_t.shape[-1])
+    _checks.probabilities("pi_probs_t", pi_probs_t)
+    _checks.probabilities("mu_probs_t", mu_probs_t)
     a_t = jnp.asarray(a_t)[:, None]
     pi_a = jnp.take_along_axis(jnp.asarray(pi_probs_t), a_t, axis=-1)[:, 0]
     mu_a = jnp.take_along_axis(jnp.asarray(mu_probs_t), a_t, axis=-1)[:, 0]
+    if not isinstance(mu_a, jax.core.Tracer) and bool(jnp.any(mu_a <= 0)):
+        raise ValueError("mu_probs_t must give every action taken (a_t) a positive probability")
     return pi_a / mu_a
 
 
@@ -95,12 +107,15 @@ def clipped_importance_sampling_ratios(
     return jnp.minimum(rho, jnp.asarray(clip_rho_threshold, rho.dtype))
 
 
-def _check_stream(r_t, discount_t, v_t, rho_tm1) -> None:
+def _check_stream(r_t, discount_t, v_t, rho_tm1) -> tuple:
+    r_t, discount_t, v_t, rho_tm1 = _checks.arrays(r_t, discount_t, v_t, rho_tm1)
     chex.assert_rank([r_t, discount_t, v_t, rho_tm1], [1, 1, {0, 1}, 1])
     chex.assert_type([r_t, discount_t, v_t, rho_tm1], float)
     chex.assert_equal_shape([r_t, discount_t, rho_tm1])
     if jnp.ndim(v_t) == 1:
         chex.assert_equal_shape([r_t, v_t])
+    _checks.nonempty("r_t", r_t)
+    return r_t, discount_t, v_t, rho_tm1
 
 
 def ordinary_is_returns(
@@ -135,8 +150,7 @@ def ordinary_is_returns(
     Returns:
         ``[T]`` importance-sampled returns.
     """
-    _check_stream(r_t, discount_t, v_t, rho_tm1)
-    r_t, discount_t, v_t, rho_tm1 = _as_float(r_t, discount_t, v_t, rho_tm1)
+    r_t, discount_t, v_t, rho_tm1 = _as_float(*_check_stream(r_t, discount_t, v_t, rho_tm1))
     returns = discounted_returns(r_t, discount_t, v_t, stop_target_gradients=False)
 
     def backward(weight_next, step):
@@ -182,8 +196,7 @@ def per_decision_is_returns(
     Returns:
         ``[T]`` importance-sampled returns.
     """
-    _check_stream(r_t, discount_t, v_t, rho_tm1)
-    r_t, discount_t, v_t, rho_tm1 = _as_float(r_t, discount_t, v_t, rho_tm1)
+    r_t, discount_t, v_t, rho_tm1 = _as_float(*_check_stream(r_t, discount_t, v_t, rho_tm1))
     bootstrap = v_t if v_t.ndim == 0 else v_t[-1]
 
     def backward(g_next, step):

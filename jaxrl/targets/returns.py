@@ -19,6 +19,10 @@ ended there).
 Targets are constants for learning: by default every function wraps its output in
 ``jax.lax.stop_gradient``. Pass ``stop_target_gradients=False`` to differentiate through a
 return (meta-gradients, residual-gradient methods).
+
+Arguments may be arrays, scalars or Python lists. An empty stream (``T = 0``) raises
+``ValueError`` always; ``lambda_`` outside [0, 1] raises only where it is concrete (called
+outside ``jit``/``vmap``); under tracing values are not checked.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import operator
 import chex
 import jax
 import jax.numpy as jnp
+
+from jaxrl.targets import _checks
 
 
 def _maybe_stop_gradient(x: jax.Array, stop: bool) -> jax.Array:
@@ -92,11 +98,13 @@ def discounted_returns(
         ``[T]`` returns ``G``; ``G[i]`` is the target for the value of the state entry ``i``
         leaves.
     """
+    r_t, discount_t, v_t = _checks.arrays(r_t, discount_t, v_t)
     chex.assert_rank([r_t, discount_t, v_t], [1, 1, {0, 1}])
     chex.assert_type([r_t, discount_t, v_t], float)
     chex.assert_equal_shape([r_t, discount_t])
     if jnp.ndim(v_t) == 1:
         chex.assert_equal_shape([r_t, v_t])
+    _checks.nonempty("r_t", r_t)
     r_t, discount_t, v_t = _as_float(r_t, discount_t, v_t)
     bootstrap = v_t if v_t.ndim == 0 else v_t[-1]
 
@@ -143,9 +151,11 @@ def n_step_bootstrapped_returns(
         ``[T]`` n-step returns.
     """
     n = _check_n(n)
+    r_t, discount_t, v_t = _checks.arrays(r_t, discount_t, v_t)
     chex.assert_rank([r_t, discount_t, v_t], 1)
     chex.assert_type([r_t, discount_t, v_t], float)
     chex.assert_equal_shape([r_t, discount_t, v_t])
+    _checks.nonempty("r_t", r_t)
     r_t, discount_t, v_t = _as_float(r_t, discount_t, v_t)
     num_steps = r_t.shape[0]
     n = min(n, num_steps)  # beyond the stream every step is truncated: same result, less work
@@ -196,9 +206,12 @@ def lambda_returns(
     Returns:
         ``[T]`` lambda-returns.
     """
+    r_t, discount_t, v_t, lambda_ = _checks.arrays(r_t, discount_t, v_t, lambda_)
     chex.assert_rank([r_t, discount_t, v_t, lambda_], [1, 1, 1, {0, 1}])
     chex.assert_type([r_t, discount_t, v_t], float)
     chex.assert_equal_shape([r_t, discount_t, v_t])
+    _checks.nonempty("r_t", r_t)
+    _checks.unit_interval("lambda_", lambda_)
     r_t, discount_t, v_t = _as_float(r_t, discount_t, v_t)
     lambda_ = _per_step(lambda_, r_t)
 
@@ -246,10 +259,13 @@ def generalized_advantage_estimation(
     Returns:
         ``[T]`` advantages.
     """
+    r_t, discount_t, lambda_, values = _checks.arrays(r_t, discount_t, lambda_, values)
     chex.assert_rank([r_t, discount_t, lambda_, values], [1, 1, {0, 1}, 1])
     chex.assert_type([r_t, discount_t, values], float)
     chex.assert_equal_shape([r_t, discount_t])
     chex.assert_shape(values, (r_t.shape[0] + 1,))
+    _checks.nonempty("r_t", r_t)
+    _checks.unit_interval("lambda_", lambda_)
     r_t, discount_t, values = _as_float(r_t, discount_t, values)
     lambda_ = _per_step(lambda_, r_t)
     delta = r_t + discount_t * values[1:] - values[:-1]

@@ -10,6 +10,11 @@ in ``s_{t-1}``, takes ``a_tm1``, receives ``r_t`` and ``discount_t`` (``gamma`` 
 A TD error is ``target - prediction``. The target is a constant for learning: it is wrapped in
 ``jax.lax.stop_gradient`` unless ``stop_target_gradients=False`` (keyword-only), so
 ``0.5 * error**2`` gives the semi-gradient update ``error * grad(prediction)``.
+
+Arguments may be arrays, scalars or Python lists. Where values are concrete (called outside
+``jit``/``vmap``), action indices outside ``[0, A)``, policy probabilities that are negative or
+do not sum to one, and empty streams raise ``ValueError``; under tracing the values are not
+checked (an out-of-range index is clamped by JAX).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxrl.targets import _checks
 from jaxrl.targets.returns import _maybe_stop_gradient, n_step_bootstrapped_returns
 
 
@@ -46,6 +52,7 @@ def td_learning(
     Returns:
         ``[]`` TD error.
     """
+    v_tm1, r_t, discount_t, v_t = _checks.arrays(v_tm1, r_t, discount_t, v_t)
     chex.assert_rank([v_tm1, r_t, discount_t, v_t], 0)
     chex.assert_type([v_tm1, r_t, discount_t, v_t], float)
     target = r_t + discount_t * v_t
@@ -81,11 +88,16 @@ def sarsa(
     Returns:
         ``[]`` TD error.
     """
+    q_tm1, a_tm1, r_t, discount_t, q_t, a_t = _checks.arrays(
+        q_tm1, a_tm1, r_t, discount_t, q_t, a_t
+    )
     chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t, a_t], [1, 0, 0, 0, 1, 0])
     chex.assert_type(
         [q_tm1, a_tm1, r_t, discount_t, q_t, a_t], [float, int, float, float, float, int]
     )
     chex.assert_equal_shape([q_tm1, q_t])
+    _checks.actions("a_tm1", a_tm1, q_tm1.shape[-1])
+    _checks.actions("a_t", a_t, q_t.shape[-1])
     target = r_t + discount_t * jnp.asarray(q_t)[a_t]
     return _maybe_stop_gradient(target, stop_target_gradients) - jnp.asarray(q_tm1)[a_tm1]
 
@@ -122,11 +134,16 @@ def expected_sarsa(
     Returns:
         ``[]`` TD error.
     """
+    q_tm1, a_tm1, r_t, discount_t, q_t, probs_a_t = _checks.arrays(
+        q_tm1, a_tm1, r_t, discount_t, q_t, probs_a_t
+    )
     chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t, probs_a_t], [1, 0, 0, 0, 1, 1])
     chex.assert_type(
         [q_tm1, a_tm1, r_t, discount_t, q_t, probs_a_t], [float, int, float, float, float, float]
     )
     chex.assert_equal_shape([q_tm1, q_t, probs_a_t])
+    _checks.actions("a_tm1", a_tm1, q_tm1.shape[-1])
+    _checks.probabilities("probs_a_t", probs_a_t)
     target = r_t + discount_t * jnp.dot(probs_a_t, q_t)
     return _maybe_stop_gradient(target, stop_target_gradients) - jnp.asarray(q_tm1)[a_tm1]
 
@@ -158,9 +175,11 @@ def q_learning(
     Returns:
         ``[]`` TD error.
     """
+    q_tm1, a_tm1, r_t, discount_t, q_t = _checks.arrays(q_tm1, a_tm1, r_t, discount_t, q_t)
     chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t], [1, 0, 0, 0, 1])
     chex.assert_type([q_tm1, a_tm1, r_t, discount_t, q_t], [float, int, float, float, float])
     chex.assert_equal_shape([q_tm1, q_t])
+    _checks.actions("a_tm1", a_tm1, q_tm1.shape[-1])
     target = r_t + discount_t * jnp.max(q_t)
     return _maybe_stop_gradient(target, stop_target_gradients) - jnp.asarray(q_tm1)[a_tm1]
 
@@ -200,12 +219,16 @@ def double_q_learning(
     Returns:
         ``[]`` TD error.
     """
+    q_tm1, a_tm1, r_t, discount_t, q_t_value, q_t_selector = _checks.arrays(
+        q_tm1, a_tm1, r_t, discount_t, q_t_value, q_t_selector
+    )
     chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t_value, q_t_selector], [1, 0, 0, 0, 1, 1])
     chex.assert_type(
         [q_tm1, a_tm1, r_t, discount_t, q_t_value, q_t_selector],
         [float, int, float, float, float, float],
     )
     chex.assert_equal_shape([q_tm1, q_t_value, q_t_selector])
+    _checks.actions("a_tm1", a_tm1, q_tm1.shape[-1])
     best_action = jnp.argmax(q_t_selector)
     target = r_t + discount_t * jnp.asarray(q_t_value)[best_action]
     return _maybe_stop_gradient(target, stop_target_gradients) - jnp.asarray(q_tm1)[a_tm1]
@@ -252,10 +275,13 @@ def n_step_sarsa_target(
     Returns:
         ``[T]`` n-step Sarsa targets.
     """
+    r_t, discount_t, q_t, a_t = _checks.arrays(r_t, discount_t, q_t, a_t)
     chex.assert_rank([r_t, discount_t, q_t, a_t], [1, 1, 2, 1])
     chex.assert_type([r_t, discount_t, q_t, a_t], [float, float, float, int])
     chex.assert_equal_shape([r_t, discount_t, a_t])
     chex.assert_equal_shape_prefix([q_t, a_t], 1)
+    _checks.nonempty("r_t", r_t)
+    _checks.actions("a_t", a_t, q_t.shape[-1])
     v_t = _take(jnp.asarray(q_t), jnp.asarray(a_t))
     return n_step_bootstrapped_returns(
         r_t, discount_t, v_t, n, stop_target_gradients=stop_target_gradients
@@ -294,10 +320,12 @@ def n_step_sarsa_error(
     Returns:
         ``[T]`` TD errors.
     """
+    q_tm1, a_tm1, q_t, a_t = _checks.arrays(q_tm1, a_tm1, q_t, a_t)
     chex.assert_rank([q_tm1, a_tm1], [2, 1])
     chex.assert_type([q_tm1, a_tm1], [float, int])
     chex.assert_equal_shape([q_tm1, q_t])
     chex.assert_equal_shape([a_tm1, a_t])
+    _checks.actions("a_tm1", a_tm1, q_tm1.shape[-1])
     target = n_step_sarsa_target(
         r_t, discount_t, q_t, a_t, n, stop_target_gradients=stop_target_gradients
     )

@@ -1,0 +1,203 @@
+"""Bad input to every binary gets one line on stderr naming the problem, exit code 1 or 2, and
+no traceback (the reliability issue's table)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+Q = "--config=jaxrl/configs/q_learning.py"
+TINY = ["--config=jaxrl/configs/mean_estimation.py", "--config.num_seeds=2"]
+TINY += ["--config.total_steps=20", "--config.chunk_steps=10"]
+
+
+def _run(module, *args, timeout=240):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _prepared_workdir(tmp_path, fault):
+    """A finished tiny run, then a fault: ``config.json`` not JSON, or a per-chunk file gone."""
+    workdir = tmp_path / "run"
+    code, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
+    assert code == 0, err[-2000:]
+    if fault == "config":
+        (workdir / "config.json").write_text("{not json")
+    else:
+        os.remove(workdir / "per_seed_chunks" / "chunk_000000.npz")
+    return workdir
+
+
+# (name, module, args (with {file} a regular file and {dir} a fresh directory), exit code,
+#  the start of the one line on stderr)
+CASES = [
+    (
+        "unknown config field",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.num_seedz=4"],
+        2,
+        "error: --config.num_seedz: config has no field 'num_seedz' (did you mean 'num_seeds'",
+    ),
+    (
+        "unknown nested field",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.env.shap=(3,3)"],
+        2,
+        "error: --config.env.shap: config.env has no field 'shap' (did you mean 'shape'?)",
+    ),
+    (
+        "sweep of a field the config does not sweep",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.sweep.epsilon=(0.1,0.2)"],
+        2,
+        "error: --config.sweep.epsilon: config.sweep has no field 'epsilon' (epsilon is a "
+        "hyperparameter here, config.hparams.epsilon; to sweep it, add it to config.sweep",
+    ),
+    (
+        "config file that does not exist",
+        "experiments.train",
+        ["--config=jaxrl/configs/no_such.py", "--workdir={dir}"],
+        2,
+        "error: --config: cannot load the config file ([Errno 2] No such file or directory",
+    ),
+    (
+        "a value of the wrong type",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.num_seeds=abc"],
+        2,
+        "error: flag --config.num_seeds=abc: invalid literal for int()",
+    ),
+    (
+        "unknown flag",
+        "experiments.train",
+        [Q, "--worktir={dir}"],
+        2,
+        "error: Unknown command line flag 'worktir'. Did you mean: workdir ?",
+    ),
+    (
+        "missing workdir",
+        "experiments.train",
+        [Q],
+        2,
+        "error: flag --workdir=None: Flag --workdir must have a value other than None.",
+    ),
+    (
+        "workdir that is a file",
+        "experiments.train",
+        [*TINY, "--workdir={file}"],
+        1,
+        "error: workdir {file} cannot be used: File exists (it must be a directory this process",
+    ),
+    (
+        "workdir below a file",
+        "experiments.train",
+        [*TINY, "--workdir={file}/sub"],
+        1,
+        "error: workdir {file}/sub cannot be used: Not a directory",
+    ),
+    (
+        "out-of-domain value",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.hparams.epsilon=1.5"],
+        1,
+        "error: hparams.epsilon = 1.5 is outside its domain: it must be a real number in [0, 1]",
+    ),
+    (
+        "book: unknown config field",
+        "experiments.book",
+        ["--workdir={dir}", "--config.gamna=0.5"],
+        2,
+        "error: --config.gamna: config has no field 'gamna' (did you mean 'gamma'?)",
+    ),
+    (
+        "book: workdir below a file",
+        "experiments.book",
+        ["--workdir={file}/x"],
+        1,
+        "error: workdir {file}/x cannot be used: Not a directory",
+    ),
+    (
+        "benchmark: --size=0",
+        "experiments.benchmarks.value_iteration",
+        ["--size=0"],
+        2,
+        "error: flag --size=0: --size must be an integer >= 2",
+    ),
+    (
+        "benchmark: --forbidden_prob=2",
+        "experiments.benchmarks.value_iteration",
+        ["--forbidden_prob=2"],
+        2,
+        "error: flag --forbidden_prob=2.0: --forbidden_prob must be in [0, 1]",
+    ),
+    (
+        "benchmark: --num_envs=0",
+        "experiments.benchmarks.gridworld_env",
+        ["--num_envs=0"],
+        2,
+        "error: flag --num_envs=0: --num_envs must be an integer >= 1",
+    ),
+    (
+        "benchmark: --scaling=1,x",
+        "experiments.benchmarks.tabular_sweep",
+        ["--scaling=1,x"],
+        2,
+        "error: flag --scaling=['1', 'x']: --scaling must be a comma-separated list of positive",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, module, args, code, line", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_one_line(tmp_path, name, module, args, code, line):
+    regular = tmp_path / "a_file"
+    regular.write_text("")
+    fill = {"file": str(regular), "dir": str(tmp_path / "w")}
+    returncode, _, err = _run(module, *(a.format(**fill) for a in args))
+    lines = [text for text in err.splitlines() if text.strip()]
+    assert returncode == code, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(line.format(**fill)), err[-2000:]
+
+
+@pytest.mark.parametrize("fault", ["config", "chunk"])
+def test_damaged_run_files_get_one_line_naming_the_file(tmp_path, fault):
+    workdir = _prepared_workdir(tmp_path, fault)
+    returncode, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
+    lines = [text for text in err.splitlines() if text.strip()]
+    assert returncode == 1 and "Traceback" not in err and len(lines) == 1, err[-2000:]
+    if fault == "config":
+        assert re.match(
+            rf"error: {re.escape(str(workdir))}/config.json cannot be read as JSON", lines[0]
+        )
+    else:
+        assert lines[0].startswith(
+            f"error: per_seed_chunks/chunk_000000.npz in {workdir} is missing or damaged"
+        )
+        assert "--overwrite" in lines[0]
+
+
+def test_a_damaged_checkpoint_is_one_line_through_the_launcher(tmp_path):
+    """The launcher reports a damaged checkpoint in one line on stdout and carries on; nothing
+    on stderr (orbax's failed read leaves no stray traceback behind)."""
+    workdir = tmp_path / "run"
+    code, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
+    assert code == 0, err[-2000:]
+    for path in (workdir / "checkpoints" / "2" / "state" / "d").iterdir():
+        data = bytearray(path.read_bytes())
+        for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
+            data[i] ^= 0xFF
+        path.write_bytes(data)
+    code, out, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
+    assert code == 0 and "Traceback" not in err and not err.strip(), err[-2000:]
+    assert "checkpoint after chunk 2 is damaged (" in out
+    assert "no checkpoint could be read back: starting from scratch" in out
