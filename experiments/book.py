@@ -49,6 +49,7 @@ from experiments import cli
 from jaxrl import dp, plotting
 from jaxrl import run as runner
 from jaxrl.configs import book as book_config
+from jaxrl.configs import double_q_learning as double_q_learning_config
 from jaxrl.configs import expected_sarsa as expected_sarsa_config
 from jaxrl.configs import q_learning as q_learning_config
 from jaxrl.configs import q_learning_off_policy as q_learning_off_policy_config
@@ -58,7 +59,7 @@ from jaxrl.envs import gridworld as gw
 from jaxrl.run.experiment import seed_keys
 from jaxrl.run.stats import summarize
 from jaxrl.run.workdir import check_writable
-from jaxrl.tabular import monte_carlo, q_learning, sarsa, td0
+from jaxrl.tabular import control, double_q_learning, monte_carlo, q_learning, sarsa, td0
 from jaxrl.tabular.mean_estimation import robbins_monro_mean, step_sizes
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory to write figures and results into.")
@@ -482,6 +483,7 @@ TD_ALGORITHMS = (
     ("TD(0)", td0, td0_config, "v_pi (uniform policy)", "value_error"),
     ("Q-learning (on-policy)", q_learning, q_learning_config, "v*", "value_error"),
     ("Q-learning (off-policy)", q_learning, q_learning_off_policy_config, "v*", "value_error"),
+    ("Double Q-learning", double_q_learning, double_q_learning_config, "v*", "value_error"),
     ("Sarsa", sarsa, sarsa_config, "v_eps* (best eps-greedy)", "value_gap"),
     ("expected Sarsa", sarsa, expected_sarsa_config, "v_eps* (best eps-greedy)", "value_gap"),
 )
@@ -512,6 +514,11 @@ def run_seeds(module, cfg, *, seed: int, num_seeds: int, num_chunks: int, metric
     result = runner.train(experiment, hparams, seed_keys(seed, num_seeds), num_chunks=num_chunks)
     carry = jax.tree.map(lambda x: x[0], result.carry)
     return carry, result.metrics[metric][:, 0]
+
+
+def _q_table(carry):
+    """The Q table of a tabular carry (the control scaffold keeps it as ``tables``)."""
+    return carry.tables if isinstance(carry, control.Carry) else carry.q
 
 
 def _step_size_text(cfg) -> str:
@@ -552,7 +559,7 @@ def chapter7(config, grid: gw.GridWorld, v_star: np.ndarray) -> dict:
             **stats,
         }
         if name == "Q-learning (off-policy)":
-            off_policy_q = np.asarray(carry.q)
+            off_policy_q = np.asarray(_q_table(carry))
     # The greedy policy of seed 0's off-policy estimates, and its exact values.
     mdp = gw.to_mdp(grid)
     greedy = np.asarray(dp.greedy_policy(jnp.asarray(off_policy_q[0])))
@@ -656,7 +663,7 @@ def path_finding(config) -> dict:
         logging.info("ch. 7 path finding, %s: %.1f s", name, time.perf_counter() - t0)
         grid, start = path_grid(cfg), tuple(cfg.env.start)
         gamma, max_steps = float(cfg.hparams.gamma), int(cfg.max_episode_steps)
-        actions = np.asarray(carry.q[0]).argmax(-1)
+        actions = np.asarray(_q_table(carry)[0]).argmax(-1)
         actions[grid.state_index(grid.target)] = S  # terminal: drawn as "stay"
         runs[name] = {
             "hparams": {k: float(v) for k, v in cfg.hparams.items()},

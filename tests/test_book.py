@@ -188,6 +188,7 @@ def test_chapter7_learning_curves(values):
         "TD(0)",
         "Q-learning (on-policy)",
         "Q-learning (off-policy)",
+        "Double Q-learning",
         "Sarsa",
         "expected Sarsa",
     }

@@ -10,6 +10,7 @@ CONFIGS = [
     "q_learning",
     "q_learning_off_policy",
     "q_learning_path_finding",
+    "double_q_learning",
     "sarsa_path_finding",
     "sarsa",
     "expected_sarsa",

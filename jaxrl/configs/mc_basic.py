@@ -24,29 +24,24 @@ the target is farther than ``L`` steps keep value 0). For the value maps and pol
 
 import ml_collections
 
-from jaxrl.configs import grid
+from jaxrl.configs import grid, runner
 
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "jaxrl.tabular.monte_carlo"  # module providing make_experiment(config)
+    config = runner.base(
+        "jaxrl.tabular.monte_carlo",
+        num_seeds=1,  # MC basic is deterministic: one seed suffices
+        total_steps=10,  # policy-iteration steps (evaluate all pairs, then improve)
+        chunk_steps=1,
+        checkpoint_every=5,
+    )
     config.method = "basic"  # "basic", "exploring_starts" or "epsilon_greedy"
-    config.seed = 0  # base seed (MC basic is deterministic: every seed gives the same run)
-    config.num_seeds = 1  # runs per setting; one suffices for a deterministic algorithm
-    config.total_steps = 10  # policy-iteration steps (evaluate all pairs, then improve)
-    config.chunk_steps = 1  # iterations per compiled chunk (one progress line each)
-    config.checkpoint_every = 5  # chunks between orbax checkpoints
-
-    config.hparams = ml_collections.ConfigDict()  # defaults of the swept values
-    config.hparams.episode_length = 100  # L: steps of each episode (a positive integer)
-    config.hparams.gamma = 0.9  # discount
-
-    # Tuples of swept values, overridable on the command line as
-    # --config.sweep.episode_length="(1,100)". Episodes are scanned to the longest length.
-    config.sweep = ml_collections.ConfigDict()
-    config.sweep.episode_length = (1, 2, 3, 4, 14, 15, 30, 100)
-    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
-
+    # L (an integer >= 1; episodes are scanned to the longest swept length) and the discount.
+    runner.sweep(
+        config,
+        {"episode_length": 100, "gamma": 0.9},
+        {"episode_length": (1, 2, 3, 4, 14, 15, 30, 100)},
+    )
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()
     return config

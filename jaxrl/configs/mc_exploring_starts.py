@@ -27,32 +27,24 @@ first-visit 0.076 [0.032, 0.121] (42 of 64 seeds optimal).
 
 import ml_collections
 
-from jaxrl.configs import grid
+from jaxrl.configs import grid, runner
 
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "jaxrl.tabular.monte_carlo"  # module providing make_experiment(config)
+    config = runner.base(
+        "jaxrl.tabular.monte_carlo",
+        num_seeds=64,
+        total_steps=20_000,  # episodes per seed (a training step is one episode)
+        chunk_steps=2_000,
+        checkpoint_every=5,
+    )
     config.method = "exploring_starts"  # "basic", "exploring_starts" or "epsilon_greedy"
-    config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
-    config.num_seeds = 64  # independent runs per hyperparameter setting
-    config.total_steps = 20_000  # episodes per seed (a training step is one episode)
-    config.chunk_steps = 2_000  # episodes per compiled chunk (one progress line each)
-    config.checkpoint_every = 5  # chunks between orbax checkpoints
     config.episode_length = 100  # environment steps per episode (static)
     config.visits = "every"  # "every": average every visit's return; "first": first visits only
     config.tail_steps = 0  # last steps per episode whose own (short) returns are not averaged
-
-    config.hparams = ml_collections.ConfigDict()  # defaults of the swept values
-    config.hparams.epsilon = 0.0  # 0: the book's greedy policy (exploration comes from starts)
-    config.hparams.gamma = 0.9  # discount
-
-    # Tuples of swept values, overridable on the command line as
-    # --config.sweep.epsilon="(0.0,0.1)".
-    config.sweep = ml_collections.ConfigDict()
-    config.sweep.epsilon = (0.0,)
-    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
-
+    # epsilon: 0 is the book's greedy policy (exploration comes from the starts); gamma:
+    # the discount.
+    runner.sweep(config, {"epsilon": 0.0, "gamma": 0.9}, {"epsilon": (0.0,)})
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()
     return config

@@ -16,22 +16,24 @@ Expected (measured): 1024 seeds x 4 schedules in about 3 s; after 10,000 samples
 
 import ml_collections
 
+from jaxrl.configs import runner
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "jaxrl.tabular.mean_estimation"  # module providing make_experiment(config)
-    config.seed = 0
-    config.num_seeds = 1024
-    config.total_steps = 10_000  # samples per seed
-    config.chunk_steps = 1_000  # samples per chunk (one progress line each)
-    config.checkpoint_every = 5
+    config = runner.base(
+        "jaxrl.tabular.mean_estimation",
+        num_seeds=1024,
+        total_steps=10_000,  # samples per seed
+        chunk_steps=1_000,
+        checkpoint_every=5,
+    )
     config.true_mean = 5.0  # E[X]
     config.noise_std = 1.0  # X ~ N(true_mean, noise_std^2)
-    config.hparams = ml_collections.ConfigDict({"scale": 1.0, "power": 1.0})
     # Zipped: (scale, power) = (0.02, 0), (1, 0.6), (1, 0.8), (1, 1).
-    config.sweep = ml_collections.ConfigDict(
-        {"scale": (0.02, 1.0, 1.0, 1.0), "power": (0.0, 0.6, 0.8, 1.0)}
+    runner.sweep(
+        config,
+        {"scale": 1.0, "power": 1.0},
+        {"scale": (0.02, 1.0, 1.0, 1.0), "power": (0.0, 0.6, 0.8, 1.0)},
     )
-    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
     config.lock()
     return config

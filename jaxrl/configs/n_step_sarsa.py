@@ -9,7 +9,6 @@ from jaxrl.configs import sarsa
 
 
 def get_config():
-    config = sarsa.get_config()
-    with config.unlocked():
-        config.variant = "n_step_sarsa"
+    config = sarsa.make("n_step_sarsa")
+    config.lock()
     return config

@@ -18,32 +18,27 @@ curves.png under the work directory.
 
 import ml_collections
 
-from jaxrl.configs import grid
+from jaxrl.configs import grid, runner
 
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "jaxrl.tabular.q_learning"  # module providing make_experiment(config)
-    config.seed = 0  # base seed; seed index i uses fold_in(key(seed), i)
-    config.num_seeds = 1024  # independent runs per hyperparameter setting
-    config.total_steps = 100_000  # environment steps per seed
-    config.chunk_steps = 10_000  # steps per compiled chunk (one progress line each)
-    config.checkpoint_every = 2  # chunks between orbax checkpoints
+    config = runner.base(
+        "jaxrl.tabular.q_learning",
+        num_seeds=1024,
+        total_steps=100_000,  # environment steps per seed
+        chunk_steps=10_000,
+        checkpoint_every=2,
+    )
     config.behaviour = "epsilon_greedy"  # "epsilon_greedy" (on-policy) or "uniform" (off-policy)
     config.step_size = "constant"  # "constant", "harmonic" (lr / n(s, a)) or "polynomial"
     config.step_power = 0.6  # "polynomial": alpha = learning_rate / n(s, a)^step_power
-
-    config.hparams = ml_collections.ConfigDict()  # defaults of the swept values
-    config.hparams.learning_rate = 0.1  # step size alpha (its scale for "harmonic")
-    config.hparams.epsilon = 0.8  # exploration of the epsilon-greedy behaviour policy
-    config.hparams.gamma = 0.9  # discount
-
-    # Tuples of swept values, overridable on the command line as
-    # --config.sweep.learning_rate="(0.1,0.2)".
-    config.sweep = ml_collections.ConfigDict()
-    config.sweep.learning_rate = (0.02, 0.05, 0.1, 0.2)
-    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
-
+    runner.sweep(
+        config,
+        # the step size alpha (its scale for "harmonic"), exploration of the epsilon-greedy
+        # behaviour, the discount
+        {"learning_rate": 0.1, "epsilon": 0.8, "gamma": 0.9},
+        {"learning_rate": (0.02, 0.05, 0.1, 0.2)},
+    )
     config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()
     return config

@@ -16,22 +16,16 @@ value error over all states stays large: with epsilon 0.1 from one start cell, s
 the agent's path are rarely visited, which path finding does not need.
 """
 
-from jaxrl.configs import q_learning
+from jaxrl.configs import grid, q_learning
 
 
 def get_config():
     config = q_learning.get_config()
     with config.unlocked():
-        config.episodic = True  # episodes from env.start to the (absorbing) target
-        config.max_episode_steps = 100  # an episode is cut after this many steps
+        grid.make_episodic(config)  # episodic, max_episode_steps and the path-finding grid
         config.num_seeds = 64
         config.total_steps = 100_000
         config.chunk_steps = 10_000
         config.hparams.epsilon = 0.1
         config.sweep.learning_rate = (0.05, 0.1, 0.2)
-        config.env.start = (0, 0)
-        config.env.reward_target = 0.0
-        config.env.reward_forbidden = -10.0
-        config.env.reward_boundary = -10.0
-        config.env.reward_step = -1.0
     return config

@@ -17,19 +17,16 @@ epsilon-greedy policy (DP), for every seed with scales 0.5 and 1, and for 62 of 
 action keeps the estimates noisy, and some seeds' greedy paths loop at any given moment.
 """
 
-from jaxrl.configs import q_learning_path_finding, sarsa
+from jaxrl.configs import grid, sarsa
 
 
 def get_config():
-    config = sarsa.get_config()
-    path_finding = q_learning_path_finding.get_config()
-    with config.unlocked():
-        config.episodic = True  # episodes from env.start to the (absorbing) target
-        config.max_episode_steps = path_finding.max_episode_steps  # cut after this many steps
-        config.restart_every = 0  # episodes restart at the start cell instead
-        config.num_seeds = 64
-        config.total_steps = 100_000
-        config.chunk_steps = 10_000
-        config.hparams.epsilon = 0.1
-        config.env = path_finding.env
+    config = sarsa.make("sarsa")
+    del config["restart_every"]  # episodes restart at the start cell instead
+    grid.make_episodic(config)  # episodic, max_episode_steps and the path-finding grid
+    config.num_seeds = 64
+    config.total_steps = 100_000
+    config.chunk_steps = 10_000
+    config.hparams.epsilon = 0.1
+    config.lock()
     return config

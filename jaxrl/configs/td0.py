@@ -13,24 +13,21 @@ for scales 0.5, 1 and 2.
 
 import ml_collections
 
-from jaxrl.configs import q_learning
+from jaxrl.configs import grid, runner
 
 
 def get_config() -> ml_collections.ConfigDict:
-    base = q_learning.get_config()
-    config = ml_collections.ConfigDict()
-    config.experiment = "jaxrl.tabular.td0"  # module providing make_experiment(config)
+    config = runner.base(
+        "jaxrl.tabular.td0",
+        num_seeds=256,
+        total_steps=200_000,  # environment steps per seed
+        chunk_steps=20_000,
+        checkpoint_every=2,
+    )
     config.policy = "uniform"  # the policy evaluated
-    config.seed = 0
-    config.num_seeds = 256
-    config.total_steps = 200_000
-    config.chunk_steps = 20_000
-    config.checkpoint_every = 2
     config.step_size = "polynomial"  # "constant", "harmonic" or "polynomial"
     config.step_power = 0.6  # alpha = learning_rate / n(s)^step_power
-    config.hparams = ml_collections.ConfigDict({"learning_rate": 1.0, "gamma": 0.9})
-    config.sweep = ml_collections.ConfigDict({"learning_rate": (0.5, 1.0, 2.0)})
-    config.sweep_mode = "zip"  # "zip" the sweep tuples, or cross them ("product")
-    config.env = base.env
+    runner.sweep(config, {"learning_rate": 1.0, "gamma": 0.9}, {"learning_rate": (0.5, 1.0, 2.0)})
+    config.env = grid.book_env()  # the grid world (static: changing it recompiles)
     config.lock()
     return config

@@ -1,13 +1,16 @@
-"""Pieces shared by the tabular algorithms: the grid and its task, behaviour, step sizes, metrics.
+"""Pieces shared by the tabular algorithms: the config's fields, the grid and its task, behaviour,
+step sizes, ground truths and metrics.
 
 Every algorithm steps the grid world through its environment API, ``gridworld.reset`` and
 ``gridworld.step``, with a counter-based key per step (``rng.counter_key(key_data, t,
-ENV_STREAM)``), so a plain Python replay of the same random numbers can check it exactly.
+ENV_STREAM)``), so a plain Python replay of the same random numbers can check it exactly, and
+computes its targets with ``jaxrl.targets``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -22,11 +25,73 @@ ENV_STREAM = 1
 # Policy evaluations inside a compiled run (metrics, ground truths) are accurate to this bound
 # (``dp.evaluate_policy_bounded``: no LAPACK solve, which can deadlock when sharded on the CPU).
 EVALUATION_ERROR = 1e-5
+# A learned policy whose values are within this of the target's counts as optimal.
+OPTIMAL_TOL = 1e-4
 # The discounts the tabular experiments accept. The evaluation needs about
 # log(EVALUATION_ERROR (1 - gamma) / max|r|) / log(gamma) sweeps: 21k at gamma = 0.999 with
 # rewards of -10, but 230k at 0.9999, beyond its 100k cap (and value iteration's float32
 # convergence test stalls there too).
 GAMMA = real(0.0, 0.999)
+
+
+# Fields every runner config has (see ``jaxrl.run``).
+RUNNER_FIELDS = frozenset(
+    {
+        "experiment",
+        "seed",
+        "num_seeds",
+        "total_steps",
+        "chunk_steps",
+        "checkpoint_every",
+        "hparams",
+        "sweep",
+        "sweep_mode",
+    }
+)
+GRID_FIELDS = frozenset(
+    {
+        "shape",
+        "target",
+        "forbidden",
+        "reward_boundary",
+        "reward_forbidden",
+        "reward_target",
+        "reward_step",
+    }
+)
+EPISODIC_FIELDS = frozenset({"episodic", "max_episode_steps"})
+STEP_SIZE_FIELDS = frozenset({"step_size", "step_power"})
+
+
+def check_fields(config, module: str, fields) -> None:
+    """Refuses a config whose fields are not exactly the runner's plus ``fields``.
+
+    A field the algorithm does not read is an error, not silently ignored (a Sarsa config with a
+    ``behaviour`` would otherwise run as if it had none); so is a missing one. The grid block
+    ``env`` must hold exactly the grid's fields, plus ``start`` for an episodic task.
+    """
+    allowed = RUNNER_FIELDS | set(fields)
+    present = set(config.keys())
+    extra, missing = sorted(present - allowed), sorted(allowed - present)
+    if extra:
+        raise ValueError(
+            f"config.{extra[0]} is not a field of {module}, which reads: "
+            f"{', '.join(sorted(allowed - RUNNER_FIELDS))}"
+        )
+    if missing:
+        raise ValueError(f"config lacks the field {missing[0]!r} that {module} reads")
+    if "env" in allowed:
+        env_fields = GRID_FIELDS | ({"start"} if config.get("episodic", False) else set())
+        env_present = set(config.env.keys())
+        if env_present != env_fields:
+            odd = sorted(env_present ^ env_fields)[0]
+            what = "is not a field of" if odd in env_present else "is missing from"
+            raise ValueError(f"config.env.{odd} {what} the grid block of {module}")
+    if config.get("episodic", None) is False and "max_episode_steps" in present:
+        raise ValueError(
+            f"config.max_episode_steps is set but config.episodic is False: {module} reads it "
+            f"only in the episodic task"
+        )
 
 
 def grid_from_config(env) -> gridworld.GridWorld:
@@ -110,17 +175,66 @@ def check_step_size(config) -> float | None:
     return power
 
 
-def step_size(visits, s, a, learning_rate, power: float | None):
-    """``(visits, alpha)`` for the pair ``(s, a)``: counts the visit when the schedule needs it."""
+def step_size(visits, index, learning_rate, power: float | None):
+    """``(visits, alpha)`` for the entry ``index`` of a table (a pair ``(s, a)`` of a Q table, a
+    state ``s`` of a V table): counts the visit when the schedule needs it."""
     if power is None:
         return visits, learning_rate
-    visits = visits.at[s, a].add(1.0)
-    return visits, learning_rate / visits[s, a] ** power
+    visits = visits.at[index].add(1.0)
+    return visits, learning_rate / visits[index] ** power
 
 
 def policy_values(mdp, policy: jax.Array, gamma: jax.Array) -> jax.Array:
     """``v_pi`` of ``policy [S, A]`` within ``EVALUATION_ERROR`` (no LAPACK: see above)."""
     return dp.evaluate_policy_bounded(mdp, policy, gamma=gamma, error_bound=EVALUATION_ERROR).values
+
+
+def ground_truth(mdp, gamma: jax.Array, epsilon: jax.Array | None = None):
+    """``(q_target, v_target)`` for this setting's gamma (traced under vmap: no recompiling).
+
+    The optimal action values and the values of the optimal policy; or, with ``epsilon``, those
+    of the best epsilon-greedy policy (``dp.epsilon_greedy_value_iteration``), the target of
+    Sarsa and MC epsilon-greedy. The values are evaluated as the learned policies are
+    (:func:`policy_values`), so a learned policy equal to the target scores exactly 0.
+    """
+    if epsilon is None:
+        solution = dp.value_iteration(mdp, gamma=gamma, tol=1e-6)
+    else:
+        solution = dp.epsilon_greedy_value_iteration(mdp, epsilon=epsilon, gamma=gamma, tol=1e-6)
+    return solution.q_values, policy_values(mdp, solution.policy, gamma)
+
+
+def policy_metrics(q, q_target, v_target, mdp, gamma, *, epsilon=None) -> dict:
+    """The metrics of a Q table's policy against a target from :func:`ground_truth`.
+
+    The policy is greedy in ``q`` (or epsilon-greedy, with ``epsilon``), evaluated with
+    :func:`policy_values`: ``value_error = max_s |v_pi(s) - v_target(s)|``, ``value_gap =
+    max_s v_target(s) - v_pi(s)`` (how far it falls short), ``q_error = max |q - q_target|``, and
+    ``optimal`` = 1 if ``value_error < OPTIMAL_TOL``. Each algorithm reports the ones it names.
+    """
+    policy = (
+        dp.greedy_policy(q) if epsilon is None else dp.epsilon_greedy_policy(q, epsilon=epsilon)
+    )
+    difference = v_target - policy_values(mdp, policy, gamma)
+    error = jnp.max(jnp.abs(difference))
+    return {
+        "value_error": error,
+        "value_gap": jnp.max(difference),
+        "q_error": jnp.max(jnp.abs(q - q_target)),
+        "optimal": (error < OPTIMAL_TOL).astype(jnp.float32),
+    }
+
+
+def path_length_fn(grid: gridworld.GridWorld, params: gridworld.EnvParams, config):
+    """``q -> steps`` of the greedy path from the episodic task's start to the target."""
+    next_state_table, _ = params.mdp.deterministic_tables()
+    return functools.partial(
+        greedy_path_length,
+        next_state_table=next_state_table,
+        start=grid.state_index(tuple(config.env.start)),
+        target=grid.state_index(grid.target),
+        max_steps=int(config.max_episode_steps),
+    )
 
 
 def greedy_path_length(q, next_state_table, *, start: int, target: int, max_steps: int):

@@ -152,6 +152,9 @@ def make_experiment(config):
     for the runner (see ``jaxrl/configs/mean_estimation.py``). Metrics per chunk: ``abs_error``
     ``|w - E[X]|`` and the ``estimate`` itself."""
     from jaxrl.run import POSITIVE, Experiment, real
+    from jaxrl.tabular.common import check_fields
+
+    check_fields(config, "jaxrl.tabular.mean_estimation", {"true_mean", "noise_std"})
 
     mean, std = float(config.true_mean), float(config.noise_std)
     if not np.isfinite(mean) or not np.isfinite(std) or std < 0:

@@ -70,44 +70,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import dp
+from jaxrl import dp, targets
 from jaxrl.envs import gridworld, rng
 from jaxrl.run import PROBABILITY, Experiment, integer
-from jaxrl.tabular.common import GAMMA, epsilon_greedy_action, grid_from_config, policy_values
+from jaxrl.tabular.common import (
+    GAMMA,
+    check_fields,
+    epsilon_greedy_action,
+    grid_from_config,
+    ground_truth,
+    policy_metrics,
+)
 
 METHODS = ("basic", "exploring_starts", "epsilon_greedy")
 VISITS = ("first", "every")
-OPTIMAL_TOL = 1e-4
 # Counter streams: the episode's start (reset) and first action, the actions, the environment.
 START_STREAM, FIRST_ACTION_STREAM, ACTION_STREAM, ENV_STREAM = 3, 0, 1, 2
 
 
 # ---------------------------------------------------------------------------------------------
-# Returns and averaging: one episode at a time.
-
-
-def discounted_returns(rewards: jax.Array, *, gamma: jax.typing.ArrayLike) -> jax.Array:
-    """The truncated discounted returns of one episode, by a backward ``lax.scan``.
-
-    ``g_t = rewards[t] + gamma g_{t+1}`` with ``g_T = 0`` (Zhao, ch. 5.3: the backward loop of
-    Algorithm 5.2). ``rewards[t]`` is the book's ``r_{t+1}``.
-
-    Args:
-        rewards: ``[T]`` float rewards of one episode.
-        gamma: discount.
-
-    Returns:
-        ``[T]`` returns ``g_0 .. g_{T-1}``.
-    """
-    chex.assert_rank(rewards, 1)
-    chex.assert_type(rewards, float)
-
-    def back(g, r):
-        g = r + gamma * g
-        return g, g
-
-    _, g = jax.lax.scan(back, jnp.zeros((), rewards.dtype), rewards, reverse=True)
-    return g
+# Averaging, one episode at a time (the returns are ``jaxrl.targets.discounted_returns``).
 
 
 def first_visit_mask(pairs: jax.Array, num_pairs: int) -> jax.Array:
@@ -338,6 +320,7 @@ def make_basic_experiment(config) -> Experiment:
     iteration takes ``S * A * max_length`` environment steps (model steps of the deterministic
     tables) for every setting.
     """
+    check_fields(config, "jaxrl.tabular.monte_carlo (MC basic)", {"method", "env"})
     grid = grid_from_config(config.env)
     _check_deterministic(grid)
     max_length = _max_episode_length(config)
@@ -348,12 +331,12 @@ def make_basic_experiment(config) -> Experiment:
 
     def init(key: jax.Array, hparams: BasicHparams) -> BasicCarry:
         del key  # MC basic is deterministic
-        solution = dp.value_iteration(mdp, gamma=hparams.gamma, tol=1e-6)
+        q_star, v_star = ground_truth(mdp, hparams.gamma)
         return BasicCarry(
             policy=jnp.zeros((num_states,), jnp.int32),  # pi_0: always UP
             q=jnp.zeros((num_states, num_actions), jnp.float32),
-            q_star=solution.q_values,
-            v_star=policy_values(mdp, solution.policy, hparams.gamma),
+            q_star=q_star,
+            v_star=v_star,
         )
 
     def iteration(carry: BasicCarry, hparams: BasicHparams) -> BasicCarry:
@@ -372,14 +355,10 @@ def make_basic_experiment(config) -> Experiment:
             lambda c, _: (iteration(c, hparams), None), carry, None, length=chunk_steps - 1
         )[0]
         carry = iteration(before, hparams)
-        policy = jax.nn.one_hot(carry.policy, num_actions, dtype=jnp.float32)
-        value_error = jnp.max(jnp.abs(policy_values(mdp, policy, hparams.gamma) - carry.v_star))
-        metrics = {
-            "value_error": value_error,
-            "q_error": jnp.max(jnp.abs(carry.q - carry.q_star)),
-            "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
-            "policy_changes": jnp.sum(carry.policy != before.policy).astype(jnp.float32),
-        }
+        # The policy is greedy in q (the improvement step), so the metrics of q's are its.
+        truth = policy_metrics(carry.q, carry.q_star, carry.v_star, mdp, hparams.gamma)
+        metrics = {name: truth[name] for name in ("value_error", "q_error", "optimal")}
+        metrics["policy_changes"] = jnp.sum(carry.policy != before.policy).astype(jnp.float32)
         return carry, metrics
 
     return Experiment(
@@ -490,6 +469,11 @@ def make_sampling_experiment(config) -> Experiment:
         raise ValueError(
             f"config.method must be 'exploring_starts' or 'epsilon_greedy', got {config.method!r}"
         )
+    check_fields(
+        config,
+        f"jaxrl.tabular.monte_carlo ({config.method})",
+        {"method", "visits", "episode_length", "tail_steps", "env"},
+    )
     if config.visits not in VISITS:
         raise ValueError(f"config.visits must be one of {VISITS}, got {config.visits!r}")
     length = _check_length("config.episode_length", config.episode_length)
@@ -510,17 +494,14 @@ def make_sampling_experiment(config) -> Experiment:
     counted = (jnp.arange(length) < length - tail).astype(jnp.float32)  # [L] tail left out
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
-        solution = dp.epsilon_greedy_value_iteration(
-            mdp, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
-        )
+        q_target, v_target = ground_truth(mdp, hparams.gamma, hparams.epsilon)
         return Carry(
             q=jnp.zeros((num_states, num_actions), jnp.float32),
             counts=jnp.zeros((num_states, num_actions), jnp.float32),
             episode=jnp.int32(0),
             key_data=jax.random.key_data(key),
-            q_target=solution.q_values,
-            # The values of the best policy, evaluated as the learned policies are.
-            v_target=policy_values(mdp, solution.policy, hparams.gamma),
+            q_target=q_target,
+            v_target=v_target,
         )
 
     def train_episode(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
@@ -533,7 +514,10 @@ def make_sampling_experiment(config) -> Experiment:
             length=length,
             exploring_start=exploring_start,
         )
-        returns = discounted_returns(episode.rewards, gamma=hparams.gamma)
+        # The truncated returns g_t = r_{t+1} + gamma g_{t+1}, g_L = 0 (Zhao, ch. 5.3).
+        returns = targets.discounted_returns(
+            episode.rewards, jnp.full_like(episode.rewards, hparams.gamma), 0.0
+        )
         pairs = episode.states * num_actions + episode.actions
         weights = counted * first_visit_mask(pairs, num_pairs) if first_visit else counted
         q, counts = average_returns(
@@ -551,14 +535,11 @@ def make_sampling_experiment(config) -> Experiment:
         carry, start_returns = jax.lax.scan(
             lambda c, _: train_episode(c, hparams), carry, None, length=episodes_per_chunk
         )
-        policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
-        value_error = jnp.max(jnp.abs(policy_values(mdp, policy, hparams.gamma) - carry.v_target))
-        metrics = {
-            "value_error": value_error,
-            "q_error": jnp.max(jnp.abs(carry.q - carry.q_target)),
-            "optimal": (value_error < OPTIMAL_TOL).astype(jnp.float32),
-            "return": jnp.mean(start_returns),
-        }
+        truth = policy_metrics(
+            carry.q, carry.q_target, carry.v_target, mdp, hparams.gamma, epsilon=hparams.epsilon
+        )
+        metrics = {name: truth[name] for name in ("value_error", "q_error", "optimal")}
+        metrics["return"] = jnp.mean(start_returns)
         return carry, metrics
 
     return Experiment(

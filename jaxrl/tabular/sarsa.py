@@ -8,14 +8,19 @@ step ``(s_t, a_t, r_{t+1}, s_{t+1})`` and the next action ``a_{t+1}`` drawn from
 * n-step Sarsa: ``q(s_{t-n+1}, a_{t-n+1})`` moves towards
   ``sum_{k<n} gamma^k r_{t-n+2+k} + gamma^n q(s_{t+1}, a_{t+1})`` (n = 1 is Sarsa).
 
+The TD errors and the n-step return come from ``jaxrl.targets`` (``sarsa``, ``expected_sarsa``,
+``discounted_returns`` of the n-step window with its bootstrap).
+
 With a fixed ``epsilon`` these converge towards the best epsilon-greedy policy, not the optimal
 policy; the ground truth is ``jaxrl.dp.epsilon_greedy_value_iteration`` (Zhao, ch. 5.4: the
 optimal epsilon-greedy policy). The task is the book's continuing one (one long trajectory);
 ``config.restart_every = K > 0`` resets the environment every K steps (after the update), which
 starts the agent in a uniformly random state, so that rarely reached states are visited: with a
 small epsilon the agent otherwise stays at the target, and the values of far states are never
-learned. ``config.episodic`` gives the book's path-finding task instead (see
-``jaxrl.tabular.q_learning``; Sarsa and expected Sarsa only).
+learned. A restart ends a trajectory: n-step Sarsa updates a pair only with a window of n steps
+inside one trajectory, so the n - 1 pairs before a restart, whose windows would run into the
+next trajectory, are not updated. ``config.episodic`` gives the book's path-finding task
+instead (see ``jaxrl.tabular.q_learning``; Sarsa and expected Sarsa only).
 
 ``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps;
 ``config.variant`` (``"sarsa"``, ``"expected_sarsa"``, ``"n_step_sarsa"``), ``config.n`` and
@@ -31,30 +36,19 @@ evaluated to within 1e-5 (``dp.evaluate_policy_bounded``; 0 when ``pi`` is that 
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl import dp
+from jaxrl import targets
 from jaxrl.envs import gridworld, rng
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment
-from jaxrl.tabular.common import (
-    GAMMA,
-    check_step_size,
-    env_key,
-    epsilon_greedy_action,
-    epsilon_greedy_probs,
-    greedy_path_length,
-    policy_values,
-    step_size,
-    task_from_config,
-)
+from jaxrl.tabular import common
+from jaxrl.tabular.common import OPTIMAL_TOL, epsilon_greedy_action  # noqa: F401 (re-exported)
 
 VARIANTS = ("sarsa", "expected_sarsa", "n_step_sarsa")
-OPTIMAL_TOL = 1e-4
-DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": GAMMA}
+DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": common.GAMMA}
 # Counter streams: the behaviour policy's uniforms, and the restarts' resets.
 ACTION_STREAM = 2
 RESTART_STREAM = 4
@@ -68,39 +62,55 @@ class Hparams(NamedTuple):
 
 class Carry(NamedTuple):
     q: jax.Array  # [S, A]
-    visits: jax.Array  # [S, A] (harmonic step size only)
+    visits: jax.Array  # [S, A] (decaying step sizes only)
     env_state: gridworld.EnvState  # the environment's state; the agent sees observe(env_state)
     action: jax.Array  # [] a_t, already drawn from the policy
     step: jax.Array  # [] t, the counter of the random stream
+    since_restart: jax.Array  # [] steps taken in the current trajectory before this one
     key_data: jax.Array  # [2] uint32
     states: jax.Array  # [n] the last n states (a circular buffer; n-step Sarsa)
     actions: jax.Array  # [n] the last n actions
     rewards: jax.Array  # [n] the rewards that followed them
-    v_eps_star: jax.Array  # [S] values of the best epsilon-greedy policy
+    q_eps_star: jax.Array  # [S, A] action values of the best epsilon-greedy policy
+    v_eps_star: jax.Array  # [S] its values
+
+
+def _fields(config) -> set:
+    """The fields a Sarsa config has: they depend on the variant and the task."""
+    fields = {"variant", "env"} | common.STEP_SIZE_FIELDS
+    if config.get("variant") == "n_step_sarsa":
+        fields.add("n")
+    if config.get("episodic", False):
+        fields |= common.EPISODIC_FIELDS
+    else:
+        fields.add("restart_every")
+    return fields
 
 
 def make_experiment(config) -> Experiment:
     """The runner's view of the Sarsa family for ``config`` (see ``jaxrl/configs/sarsa.py``)."""
-    power = check_step_size(config)
+    episodic = bool(config.get("episodic", False))
+    if episodic and config.get("variant") == "n_step_sarsa":
+        raise ValueError(
+            "config.episodic supports variant 'sarsa' or 'expected_sarsa' (n-step returns "
+            "would cross episode ends)"
+        )
+    common.check_fields(config, "jaxrl.tabular.sarsa", _fields(config))
+    power = common.check_step_size(config)
     variant = config.variant
     if variant not in VARIANTS:
         raise ValueError(f"config.variant must be one of {VARIANTS}, got {variant!r}")
     n = int(config.n) if variant == "n_step_sarsa" else 1
     if n < 1:
         raise ValueError(f"config.n must be a positive integer, got {config.n!r}")
-    episodic = bool(config.get("episodic", False))
-    if episodic and (variant == "n_step_sarsa" or int(config.get("restart_every", 0))):
-        raise ValueError(
-            "config.episodic supports variant 'sarsa' or 'expected_sarsa' with "
-            "restart_every = 0 (n-step returns would cross episode ends)"
-        )
-    grid, params = task_from_config(config)
+    restart_every = 0 if episodic else int(config.restart_every)
+    if restart_every < 0:
+        raise ValueError(f"config.restart_every must be >= 0, got {restart_every}")
+    grid, params = common.task_from_config(config)
     mdp = params.mdp
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     chunk_steps = int(config.chunk_steps)
-    restart_every = int(config.get("restart_every", 0))
-    if restart_every < 0:
-        raise ValueError(f"config.restart_every must be >= 0, got {restart_every}")
+    path_length = common.path_length_fn(grid, params, config) if episodic else None
 
     def init(key: jax.Array, hparams: Hparams) -> Carry:
         start_key, key = jax.random.split(key)
@@ -108,78 +118,83 @@ def make_experiment(config) -> Experiment:
         key_data = jax.random.key_data(key)
         q = jnp.zeros((num_states, num_actions), jnp.float32)
         u, _ = rng.counter_uniforms(key_data, jnp.int32(0), stream=ACTION_STREAM)
-        best = dp.epsilon_greedy_value_iteration(
-            mdp=mdp, epsilon=hparams.epsilon, gamma=hparams.gamma, tol=1e-6
-        )
+        q_eps_star, v_eps_star = common.ground_truth(mdp, hparams.gamma, hparams.epsilon)
         return Carry(
             q=q,
             visits=jnp.zeros_like(q),
             env_state=env_state,
             action=epsilon_greedy_action(q[obs], u, hparams.epsilon),
             step=jnp.int32(0),
+            since_restart=jnp.int32(0),
             key_data=key_data,
             states=jnp.zeros((n,), jnp.int32),
             actions=jnp.zeros((n,), jnp.int32),
             rewards=jnp.zeros((n,), jnp.float32),
-            # The values of the best epsilon-greedy policy, evaluated as the learned ones are.
-            v_eps_star=policy_values(mdp, best.policy, hparams.gamma),
+            q_eps_star=q_eps_star,
+            v_eps_star=v_eps_star,
         )
 
     def train_step(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         s, a, t = gridworld.observe(carry.env_state.position, params), carry.action, carry.step
         obs, env_state, reward, terminated, truncated, info = gridworld.step(
-            env_key(carry.key_data, t), carry.env_state, a, params
+            common.env_key(carry.key_data, t), carry.env_state, a, params
         )
         # Bootstrap from where the move landed, unless the episode terminated there.
         s_next = info["final_observation"]
-        discount = 1.0 - terminated.astype(jnp.float32)
+        discount = hparams.gamma * (1.0 - terminated.astype(jnp.float32))
         u, _ = rng.counter_uniforms(carry.key_data, t + 1, stream=ACTION_STREAM)
         a_next = epsilon_greedy_action(carry.q[s_next], u, hparams.epsilon)
-        q = carry.q
+        q, eps = carry.q, hparams.epsilon
         states, actions, rewards = carry.states, carry.actions, carry.rewards
+        in_trajectory = carry.since_restart + 1  # steps of this trajectory, this one included
         if variant == "n_step_sarsa":
             slot = t % n
             states, actions = states.at[slot].set(s), actions.at[slot].set(a)
             rewards = rewards.at[slot].set(reward)
             chronological = (t + 1 + jnp.arange(n)) % n  # oldest first, after this push
-            discounts = hparams.gamma ** jnp.arange(n, dtype=jnp.float32)
-            target = (
-                jnp.sum(discounts * rewards[chronological]) + hparams.gamma**n * q[s_next, a_next]
+            window = targets.discounted_returns(
+                rewards[chronological], jnp.full((n,), hparams.gamma), q[s_next, a_next]
             )
             s_upd, a_upd = states[chronological[0]], actions[chronological[0]]
-            counted, alpha = step_size(carry.visits, s_upd, a_upd, hparams.learning_rate, power)
-            ready = t + 1 >= n  # the first n - 1 steps have no complete n-step return yet
+            counted, alpha = common.step_size(
+                carry.visits, (s_upd, a_upd), hparams.learning_rate, power
+            )
+            # Only a window of n steps inside the current trajectory gives an n-step return.
+            ready = in_trajectory >= n
             visits = jnp.where(ready, counted, carry.visits)
-            q = q.at[s_upd, a_upd].add(jnp.where(ready, alpha * (target - q[s_upd, a_upd]), 0.0))
+            error = window[0] - q[s_upd, a_upd]
+            q = q.at[s_upd, a_upd].add(jnp.where(ready, alpha * error, 0.0))
         else:
             if variant == "sarsa":
-                bootstrap = q[s_next, a_next]
+                error = targets.sarsa(q[s], a, reward, discount, q[s_next], a_next)
             else:
-                bootstrap = jnp.sum(epsilon_greedy_probs(q[s_next], hparams.epsilon) * q[s_next])
-            target = reward + discount * hparams.gamma * bootstrap
-            visits, alpha = step_size(carry.visits, s, a, hparams.learning_rate, power)
-            q = q.at[s, a].add(alpha * (target - q[s, a]))
+                probs = common.epsilon_greedy_probs(q[s_next], eps)
+                error = targets.expected_sarsa(q[s], a, reward, discount, q[s_next], probs)
+            visits, alpha = common.step_size(carry.visits, (s, a), hparams.learning_rate, power)
+            q = q.at[s, a].add(alpha * error)
         if episodic:  # after an episode ends, the next one's first action, from its start cell
             done = jnp.logical_or(terminated, truncated)
-            a_next = jnp.where(done, epsilon_greedy_action(q[obs], u, hparams.epsilon), a_next)
+            a_next = jnp.where(done, epsilon_greedy_action(q[obs], u, eps), a_next)
+        since_restart = in_trajectory
         if restart_every:
             # Coverage: every restart_every steps the environment is reset (a uniformly random
-            # start). The update above used the real (s', a'), so only where the agent is changes.
+            # start), which ends the trajectory. The update above used the real (s', a').
             restart = (t + 1) % restart_every == 0
             restart_obs, restart_state = gridworld.reset(
                 rng.counter_key(carry.key_data, t + 1, stream=RESTART_STREAM), params
             )
-            a_restart = epsilon_greedy_action(q[restart_obs], u, hparams.epsilon)
             env_state = jax.tree.map(
                 lambda x, y: jnp.where(restart, x, y), restart_state, env_state
             )
-            a_next = jnp.where(restart, a_restart, a_next)
+            a_next = jnp.where(restart, epsilon_greedy_action(q[restart_obs], u, eps), a_next)
+            since_restart = jnp.where(restart, 0, in_trajectory)
         carry = carry._replace(
             q=q,
             visits=visits,
             env_state=env_state,
             action=a_next,
             step=t + 1,
+            since_restart=since_restart,
             states=states,
             actions=actions,
             rewards=rewards,
@@ -190,25 +205,14 @@ def make_experiment(config) -> Experiment:
         carry, rewards = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
-        policy = dp.epsilon_greedy_policy(carry.q, epsilon=hparams.epsilon)
-        gap = jnp.max(carry.v_eps_star - policy_values(mdp, policy, hparams.gamma))
-        metrics = {
-            "value_gap": gap,
-            "optimal": (gap < OPTIMAL_TOL).astype(jnp.float32),
-            "reward": jnp.mean(rewards),
-        }
+        truth = common.policy_metrics(
+            carry.q, carry.q_eps_star, carry.v_eps_star, mdp, hparams.gamma, epsilon=hparams.epsilon
+        )
+        metrics = {"value_gap": truth["value_gap"], "optimal": truth["optimal"]}
+        metrics["reward"] = jnp.mean(rewards)
         if episodic:
-            metrics["path_length"] = path(carry.q)
+            metrics["path_length"] = path_length(carry.q)
         return carry, metrics
-
-    next_state_table, _ = mdp.deterministic_tables()
-    path = functools.partial(
-        greedy_path_length,
-        next_state_table=next_state_table,
-        start=grid.state_index(tuple(config.env.start)) if episodic else 0,
-        target=grid.state_index(grid.target),
-        max_steps=int(config.get("max_episode_steps", 1)),
-    )
 
     return Experiment(
         init=init,

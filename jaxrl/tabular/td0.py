@@ -22,8 +22,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxrl import targets
 from jaxrl.envs import gridworld, rng
 from jaxrl.run import POSITIVE, Experiment
+from jaxrl.tabular import common
 from jaxrl.tabular.common import (
     GAMMA,
     check_step_size,
@@ -51,17 +53,18 @@ class Carry(NamedTuple):
 
 
 def td_update(v, s, r, s_next, *, alpha, gamma):
-    """One TD(0) update of the table ``v [S]`` from ``(s, r, s')``."""
-    return v.at[s].add(alpha * (r + gamma * v[s_next] - v[s]))
+    """One TD(0) update of the table ``v [S]`` from ``(s, r, s')``; the error from
+    ``jaxrl.targets.td_learning``."""
+    return v.at[s].add(alpha * targets.td_learning(v[s], r, gamma, v[s_next]))
 
 
 def make_experiment(config) -> Experiment:
     """The runner's view of TD(0) evaluation (see ``jaxrl/configs/td0.py``)."""
+    fields = {"policy", "env"} | common.STEP_SIZE_FIELDS
+    common.check_fields(config, "jaxrl.tabular.td0", fields)
     power = check_step_size(config)
     if config.policy not in POLICIES:
         raise ValueError(f"config.policy must be one of {POLICIES}, got {config.policy!r}")
-    if config.get("episodic", False):
-        raise ValueError("config.episodic is not supported by TD(0) (a continuing task)")
     grid, params = task_from_config(config)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     policy = jnp.full((num_states, num_actions), 1.0 / num_actions, jnp.float32)
@@ -87,11 +90,7 @@ def make_experiment(config) -> Experiment:
         s_next, env_state, reward, _, _, _ = gridworld.step(
             env_key(carry.key_data, t), carry.env_state, a, params
         )
-        if power is None:
-            visits, alpha = carry.visits, hparams.learning_rate
-        else:
-            visits = carry.visits.at[s].add(1.0)
-            alpha = hparams.learning_rate / visits[s] ** power
+        visits, alpha = common.step_size(carry.visits, s, hparams.learning_rate, power)
         v = td_update(carry.v, s, reward, s_next, alpha=alpha, gamma=hparams.gamma)
         carry = carry._replace(v=v, visits=visits, env_state=env_state, step=t + 1)
         return carry, reward

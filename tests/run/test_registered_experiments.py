@@ -48,6 +48,7 @@ def test_every_tabular_config_is_registered():
         "q_learning",
         "q_learning_off_policy",
         "q_learning_path_finding",
+        "double_q_learning",
         "sarsa",
         "expected_sarsa",
         "n_step_sarsa",
@@ -158,3 +159,30 @@ def test_an_integer_hyperparameter_stays_an_integer():
         config.sweep.episode_length = (3, 4.5)
     with pytest.raises(ValueError, match="sweep.episode_length must be an integer, got 4.5"):
         run.settings_from_config(experiment, config)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_config_fields_are_exact(name):
+    """A field the algorithm does not read is refused, and so is a missing one: e.g. a
+    behaviour given to Sarsa used to be ignored without a word."""
+    module = importlib.import_module(_tiny(name).experiment)
+    config = _tiny(name)
+    with config.unlocked():
+        config.behaviour_policy = "uniform"
+    with pytest.raises(ValueError, match=r"config.behaviour_policy is not a field of jaxrl"):
+        module.make_experiment(config)
+    config = _tiny(name)
+    with config.unlocked():
+        del config["env" if "env" in config else "true_mean"]
+    with pytest.raises(ValueError, match=r"config lacks the field '(env|true_mean)'"):
+        module.make_experiment(config)
+
+
+def test_a_behaviour_given_to_sarsa_is_refused():
+    from jaxrl.tabular import sarsa
+
+    config = _tiny("sarsa")
+    with config.unlocked():
+        config.behaviour = "uniform"
+    with pytest.raises(ValueError, match="config.behaviour is not a field of jaxrl.tabular.sarsa"):
+        sarsa.make_experiment(config)

@@ -65,15 +65,6 @@ def _config(module, **overrides):
 # Returns and averaging.
 
 
-def test_discounted_returns_by_hand_and_against_a_loop():
-    g = mc.discounted_returns(jnp.array([1.0, 0.0, 2.0]), gamma=0.5)
-    np.testing.assert_allclose(np.asarray(g), [1.5, 1.0, 2.0])  # 1 + 0.5 * 0 + 0.25 * 2
-    r = jax.random.normal(jax.random.key(0), (50,))
-    r_np = np.asarray(r, np.float64)
-    expected = [sum(0.9**k * x for k, x in enumerate(r_np[t:])) for t in range(50)]
-    np.testing.assert_allclose(np.asarray(mc.discounted_returns(r, gamma=0.9)), expected, atol=1e-5)
-
-
 def test_first_visit_mask_against_a_loop():
     pairs = jax.random.randint(jax.random.key(1), (200,), 0, 30)
     seen, expected = set(), []

@@ -23,7 +23,8 @@ def _config(**overrides):
 
 def test_update_by_hand():
     q = jnp.zeros((3, 5)).at[2].set(jnp.array([0.0, 4.0, 1.0, 0.0, 0.0]))
-    out = q_learning.q_learning_update(q, 0, 1, 1.0, 2, alpha=0.5, gamma=0.9)
+    transition = q_learning.Transition(s=0, a=1, r=1.0, discount=0.9, s_next=2)
+    out = q_learning.q_learning_update(q, transition, alpha=0.5)
     # target = 1 + 0.9 * 4 = 4.6; q(0, 1) = 0 + 0.5 * 4.6
     assert float(out[0, 1]) == pytest.approx(2.3)
     assert float(jnp.abs(out - q).sum()) == pytest.approx(2.3)
@@ -70,7 +71,7 @@ def test_matches_a_plain_python_replay_of_the_same_random_numbers(step_size):
         q[s, a] += alpha * (r + 0.9 * q[s2].max() - q[s, a])
         rewards.append(r)
         s = s2
-    np.testing.assert_allclose(np.asarray(carry.q), q, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(carry.tables), q, atol=1e-5)
     assert int(carry.env_state.position) == s
     assert float(metrics["reward"]) == pytest.approx(np.mean(rewards), abs=1e-6)
 
@@ -152,6 +153,8 @@ def test_a_seed_alone_equals_the_same_seed_in_a_sweep_bit_for_bit():
     one_device = jax.devices()[:1]
     sweep = run.train(experiment, hparams, keys, num_chunks=3, devices=one_device)
     alone = run.train(experiment, hparams, keys[3:4], num_chunks=3, devices=one_device)
-    np.testing.assert_array_equal(np.asarray(alone.carry.q[0, 0]), np.asarray(sweep.carry.q[0, 3]))
+    np.testing.assert_array_equal(
+        np.asarray(alone.carry.tables[0, 0]), np.asarray(sweep.carry.tables[0, 3])
+    )
     for name, values in alone.metrics.items():
         np.testing.assert_array_equal(values[:, 0, 0], sweep.metrics[name][:, 0, 3])

@@ -15,11 +15,14 @@ from jaxrl.tabular import q_learning, sarsa
 GAMMA = 0.9
 
 
-def _config(**overrides):
-    config = sarsa_config.get_config()
-    with config.unlocked():
-        for key, value in overrides.items():
-            config[key] = value
+def _config(variant="sarsa", **overrides):
+    """The Sarsa-family config of ``variant`` (``n`` only for n-step Sarsa), with overrides."""
+    config = sarsa_config.make(variant)
+    if variant != "n_step_sarsa":
+        overrides.pop("n", None)
+    for key, value in overrides.items():
+        config[key] = value
+    config.lock()
     return config
 
 
@@ -56,8 +59,8 @@ def _replay(variant, n, steps, restart_every, carry0, lr, eps, power):
         s2, r = int(nxt[s, a]), f32(rew[s, a])
         a2 = _eps_greedy(q[s2], u[t + 1, 0], eps)
         if variant == "n_step_sarsa":
-            history.append((s, a, r))
-            if t + 1 >= n:
+            history.append((s, a, r))  # the steps of the current trajectory
+            if len(history) >= n:
                 (s_u, a_u, _), window = history[-n], history[-n:]
                 g = f32(sum(gamma ** f32(k) * window[k][2] for k in range(n)))
                 g = g + gamma ** f32(n) * q[s2, a2]
@@ -73,10 +76,13 @@ def _replay(variant, n, steps, restart_every, carry0, lr, eps, power):
             visits[s, a] += 1
             q[s, a] += lr / visits[s, a] ** f32(power) * (r + gamma * boot - q[s, a])
         if restart_every and (t + 1) % restart_every == 0:
-            # A restart is a reset of the environment, with the key the algorithm hands it.
+            # A restart is a reset of the environment, with the key the algorithm hands it. It
+            # ends the trajectory: the n-step returns of the pairs still pending would run into
+            # the next one, so they are dropped (Sutton and Barto's n-step Sarsa per episode).
             restart_key = rng.counter_key(carry0.key_data, t + 1, stream=sarsa.RESTART_STREAM)
             s2 = int(gridworld.reset(restart_key, params)[0])
             a2 = _eps_greedy(q[s2], u[t + 1, 0], eps)
+            history = []
         s, a = s2, a2
     return q, s, a
 
@@ -234,3 +240,15 @@ def test_episodic_n_step_is_refused():
         config.variant = "n_step_sarsa"
     with pytest.raises(ValueError, match="episodic"):
         sarsa.make_experiment(config)
+
+
+def test_n_step_sarsa_never_uses_a_window_across_a_restart():
+    """70 steps with a restart every 7 are 10 trajectories of 7 steps; a 3-step window fits 5
+    times in each, so exactly 50 pairs are updated (the visit counts sum to 50). Windows that
+    ran across a restart made 68 updates before the fix, about 10% of them on returns that
+    never happened."""
+    config = _config("n_step_sarsa", n=3, chunk_steps=70, restart_every=7, step_size="harmonic")
+    experiment = sarsa.make_experiment(config)
+    hparams = sarsa.Hparams(jnp.float32(0.5), jnp.float32(0.3), jnp.float32(GAMMA))
+    carry = jax.jit(experiment.train_chunk)(experiment.init(jax.random.key(1), hparams), hparams)[0]
+    assert float(jnp.sum(carry.visits)) == 10 * (7 - 3 + 1)
