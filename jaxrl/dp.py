@@ -484,9 +484,18 @@ def _result(mdp, v, gamma, it, residual, tol):
     return DPResult(v, q, greedy_policy(q), it, residual < tol, residual)
 
 
+# Value iteration tests convergence once every this many sweeps. The test (the sup-norm change,
+# which keeps the previous values and takes a reduction) costs about 3.6 bare sweeps on the CPU
+# (1000 x 1000 grid: 0.64 ms for a tested sweep, 0.14 ms for a bare one), so testing every 8th
+# sweep keeps the cost per sweep within 1.5 bare sweeps; it may run up to 7 sweeps past the
+# first one whose change is below tol, which only tightens the result.
+CHECK_EVERY = 8
+
+
 @jax.jit
 def _value_iteration(mdp, gamma, tol, max_iterations, v0):
     backup = mdp.optimality_backup_fn(gamma)
+    sweeps = mdp.optimality_sweeps_fn(gamma)
 
     def cond(carry):
         _, it, residual = carry
@@ -494,8 +503,11 @@ def _value_iteration(mdp, gamma, tol, max_iterations, v0):
 
     def body(carry):
         v, it, _ = carry
+        # A block of sweeps: the untested ones, then one tested sweep (never past the budget).
+        block = jnp.minimum(CHECK_EVERY, max_iterations - it)
+        v = jax.lax.cond(block > 1, lambda u: sweeps(u, block - 1), lambda u: u, v)
         new_v = backup(v)
-        return new_v, it + 1, _sup_change(new_v, v)
+        return new_v, it + block, _sup_change(new_v, v)
 
     init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf))
     v, it, residual = jax.lax.while_loop(cond, body, init)
@@ -514,7 +526,10 @@ def value_iteration(
 
     Zhao, ch. 4.1. Stops when the sup-norm change of one sweep is below ``tol`` (then
     ``||v - v*|| <= tol * gamma / (1 - gamma)``) or after ``max_iterations`` sweeps, which the
-    result reports as ``converged = False``.
+    result reports as ``converged = False``. The change is tested on every ``CHECK_EVERY``-th
+    sweep (and the last one allowed), the other sweeps run without the test: ``iterations``
+    counts every sweep, and may pass the first sweep whose change was small by up to
+    ``CHECK_EVERY - 1`` sweeps (the values only get closer to ``v*``).
 
     Args:
         mdp: an MDP (see the module docstring).

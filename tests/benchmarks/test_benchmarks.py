@@ -32,6 +32,7 @@ def test_value_iteration_benchmark_runs():
     result = _run("experiments.benchmarks.value_iteration", "--size=40", "--sweeps=6", "--rounds=1")
     assert result["benchmark"] == "value_iteration"
     assert result["floor_ratio"] > 0
+    assert result["value_iteration_sweep_ratio"] > 0
     assert result["grid"] == "40x40"
 
 
