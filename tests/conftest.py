@@ -1,4 +1,4 @@
-"""Test-wide JAX settings: silent rank promotion is an error, as in DESIGN.md."""
+"""Test-wide JAX settings: silent rank promotion is an error (broadcasting must be explicit)."""
 
 import jax
 
