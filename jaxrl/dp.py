@@ -490,28 +490,38 @@ def _result(mdp, v, gamma, it, residual, tol):
 # sweep keeps the cost per sweep within 1.5 bare sweeps; it may run up to 7 sweeps past the
 # first one whose change is below tol, which only tightens the result.
 CHECK_EVERY = 8
+# The float32 resolution of the values, relative to their largest magnitude: a change of this
+# size is rounding (1 ulp of max |v| is at most eps * max |v|), which no further sweep removes.
+ROUNDING = 2.0 * float(np.finfo(np.float32).eps)
 
 
 @jax.jit
 def _value_iteration(mdp, gamma, tol, max_iterations, v0):
-    backup = mdp.optimality_backup_fn(gamma)
     sweeps = mdp.optimality_sweeps_fn(gamma)
 
     def cond(carry):
-        _, it, residual = carry
-        return jnp.logical_and(it < max_iterations, residual >= tol)
+        _, it, _, done = carry
+        return jnp.logical_and(it < max_iterations, jnp.logical_not(done))
 
     def body(carry):
-        v, it, _ = carry
+        v, it, _, _ = carry
         # A block of sweeps: the untested ones, then one tested sweep (never past the budget).
         block = jnp.minimum(CHECK_EVERY, max_iterations - it)
         v = jax.lax.cond(block > 1, lambda u: sweeps(u, block - 1), lambda u: u, v)
-        new_v = backup(v)
-        return new_v, it + block, _sup_change(new_v, v)
+        new_v = sweeps(v, 1)
+        # Converged when the change is below tol, or at the values' float32 resolution when tol
+        # is below it: the sweeps are compiled in different contexts (inside the block's loop,
+        # alone), which may round differently, so near the fixed point the change can stay at an
+        # ulp of the largest value forever.
+        change = _sup_change(new_v, v)
+        floor = ROUNDING * jnp.max(jnp.abs(new_v))
+        return new_v, it + block, change, change < jnp.maximum(tol, floor)
 
-    init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf))
-    v, it, residual = jax.lax.while_loop(cond, body, init)
-    return _result(mdp, v.reshape(-1), gamma, it, residual, tol)
+    init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf), jnp.bool_(False))
+    v, it, residual, done = jax.lax.while_loop(cond, body, init)
+    v = v.reshape(-1)
+    q = mdp.q_values(v, gamma)
+    return DPResult(v, q, greedy_policy(q), it, done, residual)
 
 
 def value_iteration(
@@ -529,7 +539,10 @@ def value_iteration(
     result reports as ``converged = False``. The change is tested on every ``CHECK_EVERY``-th
     sweep (and the last one allowed), the other sweeps run without the test: ``iterations``
     counts every sweep, and may pass the first sweep whose change was small by up to
-    ``CHECK_EVERY - 1`` sweeps (the values only get closer to ``v*``).
+    ``CHECK_EVERY - 1`` sweeps (the values only get closer to ``v*``). A ``tol`` finer than the
+    float32 resolution of the values cannot be met by rounding arithmetic: a change of at most
+    ``ROUNDING * max |v|`` (2 ulps of the largest value) also counts as converged, and
+    ``residual`` says which.
 
     Args:
         mdp: an MDP (see the module docstring).

@@ -281,6 +281,9 @@ def _check_solvers(spec: Spec, gamma: float, seed: int):
 @example(BOOK._replace(slip=0.3), GAMMA, 1)
 @example(BOOK._replace(absorbing=True), GAMMA, 2)
 @example(BOOK._replace(slip=0.3, absorbing=True), GAMMA, 3)
+# Near its fixed point (values 17.5) value iteration's change stayed at one float32 ulp when the
+# tested sweep was compiled apart from the untested ones: it never converged (found by hypothesis).
+@example(Spec((5, 5), (0, 0), (), 1.75, 0.0, 0.0, 0.5, slip=0.0, absorbing=True), GAMMA, 0)
 def test_solvers_agree(spec, gamma, seed):
     _check_solvers(spec, gamma, seed)
 
@@ -339,6 +342,7 @@ def test_affine_reward_change_book_grid(a, b, slip):
     st.sampled_from([0.5, 2.0, 3.0]),
     st.sampled_from([-1.5, 0.0, 2.0]),
 )
+@example(Spec((5, 5), (0, 0), ((0, 1),), 0.0, 0.5, 2.0, 0.25, slip=0.0, absorbing=False), 3.0, -1.5)
 def test_affine_reward_change_random_layouts(spec, a, b):
     # Only continuing tasks: an absorbing target's self-loop pays 0, which the shift b does not
     # touch, so the identity holds without the absorbing option.
