@@ -490,9 +490,9 @@ def _result(mdp, v, gamma, it, residual, tol):
 # sweep keeps the cost per sweep within 1.5 bare sweeps; it may run up to 7 sweeps past the
 # first one whose change is below tol, which only tightens the result.
 CHECK_EVERY = 8
-# The float32 resolution of the values, relative to their largest magnitude: a change of this
-# size is rounding (1 ulp of max |v| is at most eps * max |v|), which no further sweep removes.
-ROUNDING = 2.0 * float(np.finfo(np.float32).eps)
+# The float32 resolution of the values, relative to their largest magnitude: a change of at most
+# this size is rounding (1 ulp of max |v| is at most eps * max |v|), which no further sweep removes.
+ROUNDING = float(np.finfo(np.float32).eps)
 
 
 @jax.jit
@@ -515,7 +515,7 @@ def _value_iteration(mdp, gamma, tol, max_iterations, v0):
         # ulp of the largest value forever.
         change = _sup_change(new_v, v)
         floor = ROUNDING * jnp.max(jnp.abs(new_v))
-        return new_v, it + block, change, change < jnp.maximum(tol, floor)
+        return new_v, it + block, change, (change < tol) | (change <= floor)
 
     init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf), jnp.bool_(False))
     v, it, residual, done = jax.lax.while_loop(cond, body, init)
@@ -541,8 +541,8 @@ def value_iteration(
     counts every sweep, and may pass the first sweep whose change was small by up to
     ``CHECK_EVERY - 1`` sweeps (the values only get closer to ``v*``). A ``tol`` finer than the
     float32 resolution of the values cannot be met by rounding arithmetic: a change of at most
-    ``ROUNDING * max |v|`` (2 ulps of the largest value) also counts as converged, and
-    ``residual`` says which.
+    ``ROUNDING * max |v|`` (one float32 epsilon of the largest value, at least its last bit) also
+    counts as converged, and ``residual`` says which.
 
     Args:
         mdp: an MDP (see the module docstring).
