@@ -70,7 +70,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import dp, targets
+from jaxrl import dp
 from jaxrl.envs import gridworld, rng
 from jaxrl.run import PROBABILITY, Experiment, integer
 from jaxrl.tabular.common import (
@@ -81,6 +81,7 @@ from jaxrl.tabular.common import (
     ground_truth,
     policy_metrics,
 )
+from jaxrl.targets import discounted_returns
 
 METHODS = ("basic", "exploring_starts", "epsilon_greedy")
 VISITS = ("first", "every")
@@ -177,16 +178,14 @@ def truncated_action_values(
 
     def one_episode(s0, a0):
         def step(carry, t):
-            s, a, g, discount = carry
-            live = (t < episode_length).astype(reward.dtype)
-            g = g + live * discount * reward[s, a]
+            s, a = carry
+            r = jnp.where(t < episode_length, reward[s, a], 0.0)  # steps past L: no reward
             s = next_state[s, a]
-            return (s, policy[s], g, discount * gamma), None
+            return (s, policy[s]), r
 
-        zero = jnp.zeros((), reward.dtype)
-        init = (s0, a0, zero, jnp.ones((), reward.dtype))
-        (_, _, g, _), _ = jax.lax.scan(step, init, jnp.arange(max_length))
-        return g
+        _, rewards = jax.lax.scan(step, (s0, a0), jnp.arange(max_length))
+        discounts = jnp.full_like(rewards, gamma)
+        return discounted_returns(rewards, discounts, jnp.zeros((), rewards.dtype))[0]
 
     states = jnp.arange(num_states, dtype=jnp.int32)
     actions = jnp.arange(num_actions, dtype=jnp.int32)
@@ -515,7 +514,7 @@ def make_sampling_experiment(config) -> Experiment:
             exploring_start=exploring_start,
         )
         # The truncated returns g_t = r_{t+1} + gamma g_{t+1}, g_L = 0 (Zhao, ch. 5.3).
-        returns = targets.discounted_returns(
+        returns = discounted_returns(
             episode.rewards, jnp.full_like(episode.rewards, hparams.gamma), 0.0
         )
         pairs = episode.states * num_actions + episode.actions
