@@ -25,8 +25,8 @@ MC basic reproduces every printed value of Figure 5.4 (L = 1 .. 100) and the bes
 policies those of Figure 5.7. Ch. 6: with a_k = 1/k the estimate of E[X] = 5 is within a few
 standard errors sigma/sqrt(k) of it (spread over seeds 0.13 at k = 2000), while the constant step
 0.05 keeps a spread near sqrt(a Var[X] / (2 - a)) = 0.92. Ch. 7: every error curve falls;
-off-policy Q-learning and Double Q-learning from a uniform behaviour find the optimal policy in
-every seed (value error 0); path finding: Q-learning's and Sarsa's greedy paths from (0, 0) take
+Q-learning (on and off policy) and Double Q-learning find the optimal policy in every seed
+(value error 0); path finding: Q-learning's and Sarsa's greedy paths from (0, 0) take
 the optimal 11 steps in every seed.
 """
 
