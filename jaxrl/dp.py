@@ -479,9 +479,9 @@ def optimality_sweeps(
     )
 
 
-def _result(mdp, v, gamma, it, residual, tol):
+def _result(mdp, v, gamma, it, converged, residual):
     q = mdp.q_values(v, gamma)
-    return DPResult(v, q, greedy_policy(q), it, residual < tol, residual)
+    return DPResult(v, q, greedy_policy(q), it, converged, residual)
 
 
 # Value iteration tests convergence once every this many sweeps. The test (the sup-norm change,
@@ -519,9 +519,7 @@ def _value_iteration(mdp, gamma, tol, max_iterations, v0):
 
     init = (v0.reshape(mdp.value_shape), jnp.int32(0), jnp.float32(jnp.inf), jnp.bool_(False))
     v, it, residual, done = jax.lax.while_loop(cond, body, init)
-    v = v.reshape(-1)
-    q = mdp.q_values(v, gamma)
-    return DPResult(v, q, greedy_policy(q), it, done, residual)
+    return _result(mdp, v.reshape(-1), gamma, it, done, residual)
 
 
 def value_iteration(
@@ -645,7 +643,7 @@ def _truncated_policy_iteration(mdp, gamma, truncation, tol, max_iterations, v0)
         return new_v, it + 1, _sup_change(new_v, v)
 
     v, it, residual = jax.lax.while_loop(cond, body, (v0, jnp.int32(0), jnp.float32(jnp.inf)))
-    return _result(mdp, v, gamma, it, residual, tol)
+    return _result(mdp, v, gamma, it, residual < tol, residual)
 
 
 def truncated_policy_iteration(

@@ -45,14 +45,15 @@ def chapter5_mdp(grid: gw.GridWorld) -> dp.FiniteMDP:
     """``gw.to_mdp(grid)`` with the book's chapter-5 reward for bumping into the wall from a
     forbidden cell: r_boundary + r_forbidden instead of r_boundary."""
     mdp = gw.to_mdp(grid)
-    rewards = np.array(mdp.rewards)
-    moves = ((-1, 0), (0, 1), (1, 0), (0, -1))  # UP, RIGHT, DOWN, LEFT
-    for row, col in grid.forbidden:
-        for action, (dr, dc) in zip((gw.UP, gw.RIGHT, gw.DOWN, gw.LEFT), moves, strict=True):
-            if not (0 <= row + dr < grid.shape[0] and 0 <= col + dc < grid.shape[1]):
-                s = grid.state_index((row, col))
-                rewards[s, action] = grid.reward_boundary + grid.reward_forbidden
-    return mdp._replace(rewards=rewards)
+    next_state, _ = (np.asarray(x) for x in gw.to_grid_mdp(grid).deterministic_tables())
+    states = np.arange(grid.num_states)[:, None]
+    # A move other than "stay" that leaves the agent where it was hit the wall.
+    bumps = (next_state == states) & (np.arange(gw.NUM_ACTIONS) != gw.STAY)
+    forbidden = grid.forbidden_mask().reshape(-1, 1)
+    rewards = np.where(
+        bumps & forbidden, grid.reward_boundary + grid.reward_forbidden, np.asarray(mdp.rewards)
+    )
+    return mdp._replace(rewards=rewards.astype(np.float32))
 
 
 def compute(config) -> dict:
