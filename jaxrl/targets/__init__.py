@@ -6,6 +6,7 @@ Names carry the time index (``r_t``, ``discount_t``, ``v_t``, ``q_tm1``, ``a_tm1
 ``stop_target_gradients=False``.
 """
 
+from jaxrl.targets.ensemble import ENSEMBLE_VALUES, ensemble_value
 from jaxrl.targets.off_policy import (
     clipped_importance_sampling_ratios,
     importance_sampling_ratios,
@@ -29,6 +30,8 @@ from jaxrl.targets.td import (
 )
 
 __all__ = [
+    "ENSEMBLE_VALUES",
+    "ensemble_value",
     "clipped_importance_sampling_ratios",
     "discounted_returns",
     "double_q_learning",
