@@ -1,0 +1,235 @@
+"""Benchmark: CartPole DQN environment steps per second, 16 seeds in one program vs the usual loop.
+
+The agent is ``jaxrl.agents.dqn`` at the settings of ``jaxrl/configs/dqn_cartpole.py`` (the
+network, batch size, environments per seed and updates per environment step of the CartPole
+result), past ``learning_starts`` so that every timed step also learns:
+
+* ours: ``--num_seeds`` seeds in one compiled program (the runner's ``train_chunk``, vmapped over
+  the seeds and sharded over the launcher's device layout), ``--steps`` training steps per seed
+  per call (each ``num_envs`` environment steps; the chunk's closing greedy evaluation, as the
+  config runs it, is counted against us);
+* sequential (a): the same program for one seed, called once per seed one after another in the
+  same process: what vmapping the seeds gains on this machine;
+* peer (b): the usual single-process pattern, one seed: gymnasium's ``CartPole-v1`` stepped from
+  Python, a jitted forward pass per step for the epsilon-greedy action, a NumPy ring buffer, and
+  the SAME jitted update (``dqn.ensemble_td_loss`` + the config's optax optimizer) once every
+  ``num_envs`` environment steps, ``updates_per_step`` times, on minibatches of the same size.
+
+``ratio`` is ours / peer (b) in environment steps per second (goal >= 5 on 2 CPU cores);
+``vmap_ratio`` is ours / sequential (a).
+
+    python -m experiments.benchmarks.dqn [--num_seeds=16] [--steps=3125] [--peer_steps=20000] \\
+        [--rounds=2]
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import flags
+
+from experiments import cli, launch
+from experiments.benchmarks import common
+from jaxrl import networks, optim
+from jaxrl.agents import dqn
+from jaxrl.configs import dqn_cartpole
+from jaxrl.envs import cartpole
+from jaxrl.run import Program, seed_keys, settings_from_config
+
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 16, "Seeds vmapped in our timed program.")
+_STEPS = flags.DEFINE_integer(
+    "steps", 3125, "Training steps per seed per timed call (the config's chunk: 25k env steps)."
+)
+_PEER_STEPS = flags.DEFINE_integer("peer_steps", 20_000, "Environment steps of the peer (timed).")
+_ROUNDS = flags.DEFINE_integer("rounds", 2, "Timing rounds; the best round counts.")
+
+cli.at_least("num_seeds")
+cli.at_least("steps")
+cli.at_least("peer_steps")
+cli.at_least("rounds")
+
+
+def _config(steps: int):
+    config = dqn_cartpole.get_config()
+    with config.unlocked():
+        config.chunk_steps = steps
+    return config
+
+
+def make_ours(config, num_seeds: int):
+    """Our compiled ``train_chunk`` for ``num_seeds`` seeds, warmed past ``learning_starts``."""
+    experiment = dqn.make_experiment(config)
+    settings = settings_from_config(experiment, config)
+    devices, _ = launch.choose_devices(num_seeds)
+    program = Program(experiment, settings.hparams, seed_keys(0, num_seeds), devices)
+    state = {"carry": common.block(program.init())}
+
+    def call():
+        state["carry"], metrics = program.chunk(state["carry"])
+        return metrics
+
+    warm = -(-config.learning_starts // (config.num_envs * config.chunk_steps))
+    for _ in range(warm):
+        common.block(call())
+    return call
+
+
+def make_sequential(config, num_seeds: int):
+    """The one-seed program called once per seed, one after another."""
+    calls = [make_ours(config, 1) for _ in range(1)]  # one program; seeds differ only in keys
+
+    def call():
+        return [common.block(calls[0]()) for _ in range(num_seeds)]
+
+    return call
+
+
+class PythonDQN:
+    """The usual loop: gymnasium's CartPole from Python, a NumPy buffer, jitted act and update."""
+
+    def __init__(self, config, seed: int = 0):
+        self.config = config
+        hparams = dict(config.hparams.items())
+        self.network = networks.q_network(tuple(config.hidden), cartpole.NUM_ACTIONS)
+        key = jax.random.key(seed)
+        example = jnp.zeros((cartpole.OBSERVATION_SIZE,), jnp.float32)
+        self.params = networks.ensemble_init(self.network, key, example, config.ensemble_size)
+        self.target = self.params
+        self.optimizer = optim.make_optimizer(
+            config.optimizer,
+            learning_rate=hparams["learning_rate"],
+            weight_decay=hparams["weight_decay"],
+        )
+        self.opt_state = self.optimizer.init(self.params)
+        self.epsilon = hparams["epsilon"]
+        self.period = int(hparams["target_period"])
+        capacity, size = config.buffer_capacity, cartpole.OBSERVATION_SIZE
+        self.obs_buf = np.zeros((capacity, size), np.float32)
+        self.next_buf = np.zeros((capacity, size), np.float32)
+        self.action_buf = np.zeros((capacity,), np.int32)
+        self.reward_buf = np.zeros((capacity,), np.float32)
+        self.term_buf = np.zeros((capacity,), np.float32)
+        self.position = self.size = self.env_steps = self.updates = 0
+        self.rng = np.random.default_rng(seed)
+        self.env = gymnasium.make("CartPole-v1")
+        self.obs, _ = self.env.reset(seed=seed)
+        network, loss_kwargs = (
+            self.network,
+            dict(
+                gamma=hparams["gamma"],
+                loss=config.loss,
+                double=config.double,
+                ensemble_target=config.ensemble_target,
+                pessimism=hparams["pessimism"],
+            ),
+        )
+
+        @jax.jit
+        def act(params, obs):
+            q = jnp.mean(networks.ensemble_apply(network, params, obs), axis=0)
+            return jnp.argmax(q)
+
+        @jax.jit
+        def update(params, target, opt_state, batch):
+            grads = jax.grad(dqn.ensemble_td_loss, argnums=1)(
+                network, params, target, batch, **loss_kwargs
+            )
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        self._act, self._update = act, update
+
+    def _store(self, obs, action, reward, terminated, next_obs):
+        i = self.position
+        self.obs_buf[i], self.action_buf[i], self.reward_buf[i] = obs, action, reward
+        self.term_buf[i], self.next_buf[i] = terminated, next_obs
+        self.position = (i + 1) % len(self.obs_buf)
+        self.size = min(self.size + 1, len(self.obs_buf))
+
+    def _learn(self):
+        config = self.config
+        for _ in range(config.updates_per_step):
+            idx = self.rng.integers(0, self.size, (config.ensemble_size, config.batch_size))
+            batch = dqn.Transition(
+                self.obs_buf[idx],
+                self.action_buf[idx],
+                self.reward_buf[idx],
+                self.term_buf[idx],
+                self.next_buf[idx],
+            )
+            self.params, self.opt_state = self._update(
+                self.params, self.target, self.opt_state, batch
+            )
+        self.updates += 1
+        if self.updates % self.period == 0:
+            self.target = self.params
+
+    def run(self, env_steps: int):
+        config = self.config
+        for _ in range(env_steps):
+            if self.rng.random() < self.epsilon:
+                action = int(self.rng.integers(0, cartpole.NUM_ACTIONS))
+            else:
+                action = int(self._act(self.params, self.obs))
+            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            self._store(self.obs, action, reward, float(terminated), next_obs)
+            self.obs = next_obs
+            if terminated or truncated:
+                self.obs, _ = self.env.reset()
+            self.env_steps += 1
+            if self.env_steps % config.num_envs == 0 and self.size >= config.learning_starts:
+                self._learn()
+        return self.params
+
+
+def run(num_seeds: int, steps: int, peer_steps: int, rounds: int) -> dict:
+    config = _config(steps)
+    env_steps = steps * config.num_envs  # per seed per call
+    ours = make_ours(config, num_seeds)
+    sequential = make_sequential(config, num_seeds)
+    peer = PythonDQN(config)
+    peer.run(config.learning_starts)  # fill the buffer and compile: every timed step learns
+
+    times = common.best_times(
+        {"ours": ours, "sequential": sequential, "peer": lambda: peer.run(peer_steps)},
+        rounds=rounds,
+    )
+    ours_rate = num_seeds * env_steps / times["ours"]
+    sequential_rate = num_seeds * env_steps / times["sequential"]
+    peer_rate = peer_steps / times["peer"]
+    return {
+        "benchmark": "dqn_cartpole",
+        "ours": ours_rate,
+        "peer": "gymnasium CartPole-v1 from Python, same jitted update, 1 seed",
+        "peer_value": peer_rate,
+        "unit": "environment steps/s",
+        "ratio": ours_rate / peer_rate,
+        "sequential": sequential_rate,
+        "vmap_ratio": ours_rate / sequential_rate,
+        "num_seeds": num_seeds,
+        "env_steps_per_call": env_steps,
+        "peer_steps": peer_steps,
+        "num_envs": config.num_envs,
+        "updates_per_step": config.updates_per_step,
+        "hidden": list(config.hidden),
+        "batch_size": config.batch_size,
+        "devices": common.device_description(),
+    }
+
+
+def main(argv):
+    del argv
+    result = run(_NUM_SEEDS.value, _STEPS.value, _PEER_STEPS.value, _ROUNDS.value)
+    print(
+        f"ours {result['ours']:,.0f} env steps/s ({result['num_seeds']} seeds), sequential "
+        f"{result['sequential']:,.0f}, peer {result['peer_value']:,.0f}: ratio "
+        f"{result['ratio']:.1f}x, vmap gain {result['vmap_ratio']:.1f}x"
+    )
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    cli.run(main)

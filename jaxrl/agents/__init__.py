@@ -1,0 +1,1 @@
+"""Deep agents, one readable file each: ``dqn.py``."""

@@ -1,0 +1,163 @@
+"""DQN: its TD errors against a brute-force loop, and a small grid learned to the exact optimum.
+
+The full-size results (the book's 5x5 grid, 16 seeds; CartPole at 500k steps, 16 seeds) live in
+``jaxrl/configs/dqn_grid.py`` and ``dqn_cartpole.py`` and BUILD-notes.md; here they run tiny.
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import networks, run
+from jaxrl.agents import dqn
+from jaxrl.configs import dqn_cartpole, dqn_grid
+from jaxrl.run.experiment import seed_keys
+
+OBS, ACTIONS, K, B = 2, 3, 3, 6
+
+
+def _batch(key):
+    keys = jax.random.split(key, 5)
+    return dqn.Transition(
+        obs=jax.random.normal(keys[0], (K, B, OBS)),
+        action=jax.random.randint(keys[1], (K, B), 0, ACTIONS),
+        reward=jax.random.normal(keys[2], (K, B)),
+        terminated=(jax.random.uniform(keys[3], (K, B)) < 0.3).astype(jnp.float32),
+        next_obs=jax.random.normal(keys[4], (K, B, OBS)),
+    )
+
+
+def _brute_force(net, params, target_params, batch, *, gamma, double, kind, pessimism):
+    """The TD errors one transition at a time, in float64 numpy."""
+    forward = jax.jit(net.apply)
+    apply = lambda p, k, x: np.asarray(forward(networks.member(p, k), x), np.float64)  # noqa: E731
+    errors = np.zeros((K, B))
+    for k, b in itertools.product(range(K), range(B)):
+        s, s_next = batch.obs[k, b], batch.next_obs[k, b]
+        online = np.stack([apply(params, j, s_next) for j in range(K)])
+        target = np.stack([apply(target_params, j, s_next) for j in range(K)])
+        if kind == "member":
+            value, selector = target[k], online[k]
+        else:
+            combine = {
+                "mean": lambda q: q.mean(0),
+                "min": lambda q: q.min(0),
+                "lcb": lambda q: q.mean(0) - pessimism * q.std(0),
+            }[kind]
+            value, selector = combine(target), combine(online)
+        best = int(np.argmax(selector if double else value))
+        y = float(batch.reward[k, b]) + gamma * (1.0 - float(batch.terminated[k, b])) * value[best]
+        errors[k, b] = y - apply(params, k, s)[int(batch.action[k, b])]
+    return errors
+
+
+@pytest.mark.parametrize(
+    "double, kind",
+    [(False, "member"), (True, "member"), (False, "mean"), (True, "min"), (True, "lcb")],
+)
+def test_td_errors_match_a_brute_force_loop(double, kind):
+    net = networks.q_network((8,), ACTIONS)
+    params = networks.ensemble_init(net, jax.random.key(0), jnp.zeros((OBS,)), K)
+    target_params = networks.ensemble_init(net, jax.random.key(1), jnp.zeros((OBS,)), K)
+    batch = _batch(jax.random.key(2))
+    kwargs = dict(gamma=0.9, double=double, pessimism=0.5)
+    errors = dqn.td_errors(net, params, target_params, batch, ensemble_target=kind, **kwargs)
+    expected = _brute_force(net, params, target_params, batch, kind=kind, **kwargs)
+    np.testing.assert_allclose(errors, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_epsilon_greedy_by_hand():
+    q = jnp.array([[0.0, 2.0, 1.0]] * 4)
+    u = jnp.array([0.05, 0.15, 0.25, 0.9])
+    # epsilon 0.3: u < 0.3 explores, the action floor(u / 0.3 * 3); else greedy (1).
+    np.testing.assert_array_equal(dqn.epsilon_greedy(q, u, jnp.float32(0.3)), [0, 1, 2, 1])
+    np.testing.assert_array_equal(dqn.epsilon_greedy(q, u, jnp.float32(0.0)), [1, 1, 1, 1])
+
+
+def _small_grid_config():
+    """A 3x3 grid (target in a corner, one forbidden cell), uniform behaviour."""
+    config = dqn_grid.get_config()
+    with config.unlocked():
+        config.num_seeds = 4
+        config.total_steps = 3_000
+        config.chunk_steps = 1_000
+        config.hidden = (32, 32)
+        config.buffer_capacity = 500
+        config.batch_size = 50
+        config.learning_starts = 500
+        config.optimizer.decay_steps = 2_500
+        config.env.shape = (3, 3)
+        config.env.target = (2, 2)
+        config.env.forbidden = ((1, 1),)
+        config.hparams.learning_rate = 1e-2
+        config.hparams.target_period = 50
+    return config
+
+
+def test_dqn_learns_the_optimal_policy_of_a_small_grid():
+    """Every one of 4 seeds ends with a greedy policy whose exact values (jaxrl.dp) equal v*
+    (value_error < 1e-4): a check against the exact solution, not a score threshold."""
+    config = _small_grid_config()
+    experiment = dqn.make_experiment(config)
+    settings = run.settings_from_config(experiment, config)
+    result = run.train(experiment, settings.hparams, seed_keys(0, 4), num_chunks=3)
+    final = {name: np.asarray(result.metrics[name])[-1, 0] for name in ("optimal", "value_error")}
+    assert final["optimal"].tolist() == [1.0] * 4, final
+    first = np.asarray(result.metrics["value_rmse"])[0, 0]
+    last = np.asarray(result.metrics["value_rmse"])[-1, 0]
+    assert np.all(last < first), (first, last)
+
+
+def test_a_seed_of_a_sweep_equals_the_seed_alone():
+    config = dqn_cartpole.get_config()
+    with config.unlocked():
+        config.num_envs, config.learning_starts, config.eval_episodes = 2, 8, 3
+        config.buffer_capacity, config.batch_size = 32, 4
+        config.total_steps, config.chunk_steps, config.max_episode_steps = 20, 10, 20
+    experiment = dqn.make_experiment(config)
+    settings = run.settings_from_config(experiment, config)
+    both = run.train(experiment, settings.hparams, seed_keys(3, 2), num_chunks=2)
+    alone = run.train(experiment, settings.hparams, seed_keys(3, 2)[1:], num_chunks=2)
+    for name in ("eval_return", "loss"):
+        np.testing.assert_array_equal(
+            np.asarray(both.metrics[name])[:, :, 1], np.asarray(alone.metrics[name])[:, :, 0]
+        )
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("environment", "atari", r"config.environment must be one of \('grid', 'cartpole'\)"),
+        ("loss", "l1", r"config.loss must be one of \('squared', 'huber'\), got 'l1'"),
+        ("ensemble_target", "max", r"config.ensemble_target must be one of"),
+        ("batch_size", 0, "config.batch_size must be a positive integer, got 0"),
+        ("hidden", (64, 0), r"config.hidden must be a tuple of positive integers"),
+        ("learning_starts", 10**6, "config.learning_starts = 1000000 exceeds"),
+        ("exploration_steps", -1, "config.exploration_steps must be an integer >= 0, got -1"),
+        ("num_envs", 0, "config.num_envs must be a positive integer, got 0"),
+    ],
+)
+def test_bad_config_is_refused_in_one_line(field, value, message):
+    config = dqn_grid.get_config()
+    with config.unlocked():
+        config[field] = value
+    with pytest.raises(ValueError, match=message):
+        dqn.make_experiment(config)
+
+
+def test_a_weight_decay_without_adamw_is_refused_before_tracing(tmp_path):
+    config = dqn_grid.get_config()
+    with config.unlocked():
+        config.hparams.weight_decay = 0.01
+    experiment = dqn.make_experiment(config)
+    message = (
+        r"hparams.weight_decay = 0.01 .*outside its domain: it must be a real number in \[0, 0\]"
+    )
+    with pytest.raises(ValueError, match=message):
+        run.settings_from_config(experiment, config)
+    with config.unlocked():
+        config.optimizer.name = "adamw"
+    run.settings_from_config(dqn.make_experiment(config), config)
