@@ -1,4 +1,4 @@
-"""Smoke runs of the launcher ``experiments.train`` for every tabular config, with a tiny budget."""
+"""Smoke runs of the launcher ``experiments.train`` for every library config, with a tiny budget."""
 
 import json
 
@@ -20,6 +20,11 @@ CONFIGS = [
     "mc_exploring_starts",
     "mc_epsilon_greedy",
     "mean_estimation",
+    "td_linear",
+    "linear_sarsa",
+    "linear_q_learning",
+    "dqn_grid",
+    "dqn_cartpole",
 ]
 
 
@@ -36,6 +41,8 @@ def test_the_launcher_runs_each_config(tmp_path, name):
     assert code == 0, err[-3000:]
     assert out.count("\nchunk ") == 3  # a progress line per chunk, after the compile line
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["config"]["experiment"].startswith("jaxrl.tabular.")
+    assert summary["config"]["experiment"].startswith(
+        ("jaxrl.tabular.", "jaxrl.approx.", "jaxrl.agents.")
+    )
     for name_ in ("metrics.csv", "per_seed.npz", "curves.png"):
         assert (workdir / name_).stat().st_size > 0
