@@ -45,6 +45,12 @@ _STEPS = flags.DEFINE_integer(
 )
 _PEER_STEPS = flags.DEFINE_integer("peer_steps", 20_000, "Environment steps of the peer (timed).")
 _ROUNDS = flags.DEFINE_integer("rounds", 2, "Timing rounds; the best round counts.")
+_WARM = flags.DEFINE_bool(
+    "warm",
+    True,
+    "Run past learning_starts before timing (--nowarm, for smoke tests: the peer learns from a "
+    "batch_size buffer, ours times chunks that may not learn yet).",
+)
 
 cli.at_least("num_seeds")
 cli.at_least("steps")
@@ -59,8 +65,9 @@ def _config(steps: int):
     return config
 
 
-def make_ours(config, num_seeds: int):
-    """Our compiled ``train_chunk`` for ``num_seeds`` seeds, warmed past ``learning_starts``."""
+def make_ours(config, num_seeds: int, warm: bool = True):
+    """Our compiled ``train_chunk`` for ``num_seeds`` seeds, run past ``learning_starts``
+    (unless not ``warm``) so that every timed step learns."""
     experiment = dqn.make_experiment(config)
     settings = settings_from_config(experiment, config)
     devices, _ = launch.choose_devices(num_seeds)
@@ -71,18 +78,18 @@ def make_ours(config, num_seeds: int):
         state["carry"], metrics = program.chunk(state["carry"])
         return metrics
 
-    warm = -(-config.learning_starts // (config.num_envs * config.chunk_steps))
-    for _ in range(warm):
+    for _ in range(-(-config.learning_starts // (config.num_envs * config.chunk_steps)) * warm):
         common.block(call())
     return call
 
 
-def make_sequential(config, num_seeds: int):
-    """The one-seed program called once per seed, one after another."""
-    calls = [make_ours(config, 1) for _ in range(1)]  # one program; seeds differ only in keys
+def make_sequential(config, num_seeds: int, warm: bool = True):
+    """The one-seed program called once per seed, one after another (the seeds would differ
+    only in their keys, so one program stands for all of them)."""
+    one = make_ours(config, 1, warm)
 
     def call():
-        return [common.block(calls[0]()) for _ in range(num_seeds)]
+        return [common.block(one()) for _ in range(num_seeds)]
 
     return call
 
@@ -90,8 +97,11 @@ def make_sequential(config, num_seeds: int):
 class PythonDQN:
     """The usual loop: gymnasium's CartPole from Python, a NumPy buffer, jitted act and update."""
 
-    def __init__(self, config, seed: int = 0):
+    def __init__(self, config, seed: int = 0, learning_starts: int | None = None):
         self.config = config
+        self.learning_starts = (
+            config.learning_starts if learning_starts is None else learning_starts
+        )
         hparams = dict(config.hparams.items())
         self.network = networks.q_network(tuple(config.hidden), cartpole.NUM_ACTIONS)
         key = jax.random.key(seed)
@@ -180,18 +190,19 @@ class PythonDQN:
             if terminated or truncated:
                 self.obs, _ = self.env.reset()
             self.env_steps += 1
-            if self.env_steps % config.num_envs == 0 and self.size >= config.learning_starts:
+            if self.env_steps % config.num_envs == 0 and self.size >= self.learning_starts:
                 self._learn()
         return self.params
 
 
-def run(num_seeds: int, steps: int, peer_steps: int, rounds: int) -> dict:
+def run(num_seeds: int, steps: int, peer_steps: int, rounds: int, warm: bool = True) -> dict:
     config = _config(steps)
     env_steps = steps * config.num_envs  # per seed per call
-    ours = make_ours(config, num_seeds)
-    sequential = make_sequential(config, num_seeds)
-    peer = PythonDQN(config)
-    peer.run(config.learning_starts)  # fill the buffer and compile: every timed step learns
+    ours = make_ours(config, num_seeds, warm)
+    sequential = make_sequential(config, num_seeds, warm)
+    # Fill the buffer and compile, so that every timed step learns (a smoke run: a batch).
+    peer = PythonDQN(config, learning_starts=None if warm else config.batch_size)
+    peer.run(peer.learning_starts)
 
     times = common.best_times(
         {"ours": ours, "sequential": sequential, "peer": lambda: peer.run(peer_steps)},
@@ -216,13 +227,15 @@ def run(num_seeds: int, steps: int, peer_steps: int, rounds: int) -> dict:
         "updates_per_step": config.updates_per_step,
         "hidden": list(config.hidden),
         "batch_size": config.batch_size,
+        "warm": warm,
         "devices": common.device_description(),
     }
 
 
 def main(argv):
     del argv
-    result = run(_NUM_SEEDS.value, _STEPS.value, _PEER_STEPS.value, _ROUNDS.value)
+    launch.configure_cpu_devices(None)  # the launcher's default layout: a device per core
+    result = run(_NUM_SEEDS.value, _STEPS.value, _PEER_STEPS.value, _ROUNDS.value, _WARM.value)
     print(
         f"ours {result['ours']:,.0f} env steps/s ({result['num_seeds']} seeds), sequential "
         f"{result['sequential']:,.0f}, peer {result['peer_value']:,.0f}: ratio "

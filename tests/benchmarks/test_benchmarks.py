@@ -60,3 +60,45 @@ def test_four_rooms_layout_matches_gymnax():
     walkable = np.asarray(FourRooms().env_map)
     assert grid.shape == walkable.shape
     np.testing.assert_array_equal(grid.forbidden_mask(), ~walkable)
+
+
+def test_dqn_benchmark_runs():
+    result = _run(
+        "experiments.benchmarks.dqn",
+        "--num_seeds=2",
+        "--steps=40",
+        "--peer_steps=200",
+        "--rounds=1",
+        "--nowarm",
+    )
+    assert result["benchmark"] == "dqn_cartpole"
+    assert result["vmap_ratio"] > 0 and result["sequential"] > 0
+    assert result["env_steps_per_call"] == 400  # 40 training steps x 10 environments
+
+
+def test_the_dqn_peer_learns_from_gymnasium_transitions():
+    """The peer's buffer holds gymnasium's transitions, checked against our CartPole's physics
+    (the same step from the same state), and its update changes the parameters."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from experiments.benchmarks.dqn import PythonDQN, _config
+    from jaxrl.envs import cartpole
+
+    config = _config(10)
+    with config.unlocked():
+        config.learning_starts, config.batch_size = 50, 8
+    peer = PythonDQN(config, seed=1)
+    before = jax.tree.leaves(peer.params)[0].copy()
+    peer.run(300)
+    n = peer.size
+    assert n == 300 and peer.updates > 0
+    assert not np.allclose(before, jax.tree.leaves(peer.params)[0])
+    obs = peer.obs_buf[:n]
+    state = cartpole.EnvState(*(jnp.asarray(obs[:, i]) for i in range(4)), jnp.zeros(n, jnp.int32))
+    params = cartpole.make_params()
+    reached = jax.vmap(cartpole.dynamics, in_axes=(0, 0, None))(
+        state, jnp.asarray(peer.action_buf[:n]), params
+    )
+    np.testing.assert_allclose(np.stack(reached[:4], -1), peer.next_buf[:n], atol=1e-5)
