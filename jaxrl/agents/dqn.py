@@ -444,6 +444,8 @@ def make_experiment(config) -> Experiment:
         metrics = {
             "loss": jnp.where(learned > 0, jnp.nansum(loss) / learned, jnp.nan),
             "epsilon": epsilon[-1],
+            # Always defined: NaN here (diverged parameters) stops the run with the seed named.
+            "q_mean": jnp.mean(jnp.max(jnp.mean(q_all(carry.params, carry.obs), axis=0), -1)),
         }
         if task.grid is not None:
             metrics.update(grid_metrics(carry, hparams))
@@ -456,10 +458,10 @@ def make_experiment(config) -> Experiment:
         return carry, metrics
 
     if task.grid is not None:
-        names = ("value_error", "value_gap", "optimal", "value_rmse", "q_error", "loss", "epsilon")
-        main, nan_metrics = "value_rmse", ("loss",)
+        names = ("value_error", "value_gap", "optimal", "value_rmse", "q_error", "loss")
+        names, main, nan_metrics = (*names, "q_mean", "epsilon"), "value_rmse", ("loss",)
     else:
-        names = ("eval_return", "episode_return", "loss", "epsilon")
+        names = ("eval_return", "episode_return", "loss", "q_mean", "epsilon")
         main, nan_metrics = "eval_return", ("episode_return", "loss")
     domains = dict(DOMAINS)
     if optimizer_config.name != "adamw":  # only adamw reads a weight decay: refuse a sweep of it

@@ -161,3 +161,17 @@ def test_a_weight_decay_without_adamw_is_refused_before_tracing(tmp_path):
     with config.unlocked():
         config.optimizer.name = "adamw"
     run.settings_from_config(dqn.make_experiment(config), config)
+
+
+def test_a_diverging_run_stops_naming_the_chunk_and_seed():
+    """A learning rate of 1e30 sends the Q-values to infinity within the first chunk of
+    learning; the run stops there with a DivergenceError, not with NaN metrics."""
+    config = _small_grid_config()
+    with config.unlocked():
+        config.num_seeds, config.total_steps, config.chunk_steps = 2, 1_000, 500
+        config.hparams.learning_rate = 1e30
+    experiment = dqn.make_experiment(config)
+    settings = run.settings_from_config(experiment, config)
+    message = r"became (nan|inf|-inf) in chunk 0 \(setting 0, seed index 0\)"
+    with pytest.raises(run.DivergenceError, match=message):
+        run.train(experiment, settings.hparams, seed_keys(0, 2), num_chunks=2)
