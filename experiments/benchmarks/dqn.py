@@ -2,7 +2,9 @@
 
 The agent is ``jaxrl.agents.dqn`` at the settings of ``jaxrl/configs/dqn_cartpole.py`` (the
 network, batch size, environments per seed and updates per environment step of the CartPole
-result), past ``learning_starts`` so that every timed step also learns:
+result), past ``learning_starts`` so that every timed step also learns, and with epsilon held at
+its final value (0.05) in both, so that both take a greedy forward pass on the same share of
+steps:
 
 * ours: ``--num_seeds`` seeds in one compiled program (the runner's ``train_chunk``, vmapped over
   the seeds and sharded over the launcher's device layout), ``--steps`` training steps per seed
@@ -59,9 +61,12 @@ cli.at_least("rounds")
 
 
 def _config(steps: int):
+    """The CartPole config, with a constant epsilon (its final value) for ours and the peer
+    alike, so that both take a greedy forward pass on the same share of steps."""
     config = dqn_cartpole.get_config()
     with config.unlocked():
         config.chunk_steps = steps
+        config.epsilon_start = config.hparams.epsilon
     return config
 
 
@@ -124,6 +129,8 @@ class PythonDQN:
         self.term_buf = np.zeros((capacity,), np.float32)
         self.position = self.size = self.env_steps = self.updates = 0
         self.rng = np.random.default_rng(seed)
+        k = config.ensemble_size
+        self.ones = np.ones((k, config.batch_size, k), np.float32)
         self.env = gymnasium.make("CartPole-v1")
         self.obs, _ = self.env.reset(seed=seed)
         network, loss_kwargs = (
@@ -169,6 +176,7 @@ class PythonDQN:
                 self.reward_buf[idx],
                 self.term_buf[idx],
                 self.next_buf[idx],
+                self.ones,  # bootstrap weights: a single network weighs every transition 1
             )
             self.params, self.opt_state = self._update(
                 self.params, self.target, self.opt_state, batch

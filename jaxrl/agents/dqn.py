@@ -27,11 +27,14 @@ Each training step of one seed:
    period 1 is Polyak averaging.
 
 An ensemble (``ensemble_size = K > 1``) holds K Q-networks as ONE parameter pytree with a leading
-``[K]`` axis (``jaxrl.networks``), applied with vmap. Member ``k`` trains on its own minibatch,
-drawn uniformly with replacement (a bootstrap resample of the buffer: bagging), and bootstraps
-from its own target network (``ensemble_target = "member"``) or from the target ensemble's
-``"mean"``, ``"min"`` or ``"lcb"`` (mean minus ``pessimism`` std) value
-(``jaxrl.targets.ensemble_value``). Actions are greedy in the ensemble mean.
+``[K]`` axis (``jaxrl.networks``), applied with vmap. Bagging (Breiman 1996), online: every
+transition is stored with K bootstrap weights drawn from Poisson(1), the streaming form of a
+with-replacement resample of the data (Oza and Russell 2001, "Online bagging and boosting";
+as in bootstrapped DQN), and member ``k`` weights its loss on each transition by its own weight;
+it also draws its own minibatches. A member bootstraps from its own target network
+(``ensemble_target = "member"``) or from the target ensemble's ``"mean"``, ``"min"`` or ``"lcb"``
+(mean minus ``pessimism`` std) value (``jaxrl.targets.ensemble_value``). Actions are greedy in
+the ensemble mean. With ``K = 1`` every weight is 1: plain DQN.
 
 Environments: the textbook grid world (``environment = "grid"``, observation the normalised
 (row, col) of the cell, as in the book's example) and CartPole-v1 (``"cartpole"``). On the grid
@@ -61,7 +64,7 @@ ENSEMBLE_TARGETS = ("member", *targets.ENSEMBLE_VALUES)
 MODULE = "jaxrl.agents.dqn"
 
 # Counter streams of a seed's raw key (jaxrl.envs.rng): one per use within a step.
-ACT_STREAM, ENV_STREAM, SAMPLE_STREAM, EVAL_STREAM = 0, 1, 2, 3
+ACT_STREAM, ENV_STREAM, SAMPLE_STREAM, EVAL_STREAM, BAGGING_STREAM = 0, 1, 2, 3, 4
 
 DOMAINS = {
     "learning_rate": POSITIVE,
@@ -78,7 +81,7 @@ class Hparams(NamedTuple):
     learning_rate: jax.Array
     gamma: jax.Array
     epsilon: jax.Array  # final exploration rate
-    target_period: jax.Array  # int32: steps between target-network moves
+    target_period: jax.Array  # int32: training steps between target-network moves
     tau: jax.Array  # target <- tau online + (1 - tau) target
     pessimism: jax.Array  # k of the "lcb" ensemble target
     weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
@@ -90,6 +93,7 @@ class Transition(NamedTuple):
     reward: jax.Array  # []
     terminated: jax.Array  # [] float32: 1 when s' is terminal (nothing to bootstrap)
     next_obs: jax.Array  # [D] observation reached (before any auto-reset)
+    weights: jax.Array  # [K] float32 bootstrap weights, one per member (all 1 when K = 1)
 
 
 class Carry(NamedTuple):
@@ -163,8 +167,9 @@ def check_config(config) -> None:
     steps = config.exploration_steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"config.exploration_steps must be an integer >= 0, got {steps!r}")
-    if not PROBABILITY.contains(float(config.epsilon_start)):
-        raise ValueError(f"config.epsilon_start must be in [0, 1], got {config.epsilon_start!r}")
+    start = config.epsilon_start
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start <= 1:
+        raise ValueError(f"config.epsilon_start must be a number in [0, 1], got {start!r}")
     hidden = tuple(config.hidden)
     if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in hidden):
         raise ValueError(f"config.hidden must be a tuple of positive integers, got {hidden!r}")
@@ -190,6 +195,12 @@ def check_config(config) -> None:
             f"config.buffer_capacity = {config.buffer_capacity}: learning would never start"
         )
     optim.check_config(config.optimizer)
+    if config.ensemble_size > 1 and config.optimizer.max_grad_norm > 0:
+        raise ValueError(
+            f"config.optimizer.max_grad_norm = {config.optimizer.max_grad_norm} with "
+            f"config.ensemble_size = {config.ensemble_size}: it must be 0 (clipping the global "
+            f"norm of the stacked ensemble would couple its members)"
+        )
 
 
 def make_task(config) -> Task:
@@ -204,19 +215,18 @@ def make_task(config) -> Task:
     return Task(reset, step, params, cartpole.OBSERVATION_SIZE, cartpole.NUM_ACTIONS, None)
 
 
-def epsilon_greedy(q: jax.Array, u: jax.Array, epsilon: jax.Array) -> jax.Array:
-    """Actions for ``q [N, A]`` from uniforms ``u [N]``: with probability ``epsilon`` uniform
-    (``u / epsilon`` picks it), else greedy (lowest index on ties)."""
-    num_actions = q.shape[-1]
-    random_action = jnp.floor(u / jnp.maximum(epsilon, 1e-12) * num_actions)
-    random_action = jnp.minimum(random_action, num_actions - 1).astype(jnp.int32)
-    return jnp.where(u < epsilon, random_action, jnp.argmax(q, axis=-1).astype(jnp.int32))
+def bootstrap_weights(key: jax.Array, shape: tuple[int, ...], ensemble_size: int) -> jax.Array:
+    """Bootstrap weights ``[*shape, K]`` of new transitions: Poisson(1) draws (online bagging),
+    or all ones for a single network."""
+    if ensemble_size == 1:
+        return jnp.ones((*shape, 1), jnp.float32)
+    return jax.random.poisson(key, 1.0, (*shape, ensemble_size)).astype(jnp.float32)
 
 
 def bootstrap_batches(buffer: replay.ReplayState, key: jax.Array, ensemble_size: int, batch_size):
     """One minibatch per member, ``[K, B, ...]`` leaves: member k's ``B`` slots are drawn
-    uniformly with replacement with ``jax.random.split(key, K)[k]`` (a bootstrap resample of
-    the buffer: bagging). With ``K = 1`` it is DQN's uniform minibatch."""
+    uniformly with replacement with ``jax.random.split(key, K)[k]``. With ``K = 1`` it is DQN's
+    uniform minibatch."""
     indices = jax.vmap(lambda k: replay.sample_indices(buffer, k, batch_size))(
         jax.random.split(key, ensemble_size)
     )
@@ -274,12 +284,17 @@ def td_errors(
 
 
 def ensemble_td_loss(network, params, target_params, batch: Transition, *, loss: str, **kwargs):
-    """The sum over members of each member's mean loss (``jaxrl.losses.td_loss``) of its TD
-    errors (:func:`td_errors`, which takes the other keyword arguments). Member k's parameters
-    enter only its own term, so one gradient step on the stacked ensemble is K independent
-    steps, one per member (an elementwise optimizer such as adam keeps them independent)."""
-    errors = td_errors(network, params, target_params, batch, **kwargs)
-    return jnp.sum(jnp.mean(losses.td_loss(errors, kind=loss), axis=-1))
+    """The sum over members of each member's bootstrap-weighted mean loss.
+
+    Member k's term is ``sum_b w_kb loss(delta_kb) / B`` with ``delta`` from :func:`td_errors`
+    (which takes the other keyword arguments), ``loss`` from ``jaxrl.losses.td_loss`` and
+    ``w_kb = batch.weights[k, b, k]``, its own bootstrap weight of the transition. Member k's
+    parameters enter only its own term, so one gradient step on the stacked ensemble is K
+    independent steps, one per member, with an elementwise optimizer such as adam (and no
+    clipping of the global norm, which ``check_config`` refuses for an ensemble)."""
+    errors = td_errors(network, params, target_params, batch, **kwargs)  # [K, B]
+    own = jnp.diagonal(batch.weights, axis1=0, axis2=2).T  # [K, B]: w[k, b, k]
+    return jnp.sum(jnp.mean(own * losses.td_loss(errors, kind=loss), axis=-1))
 
 
 def make_experiment(config) -> Experiment:
@@ -292,7 +307,7 @@ def make_experiment(config) -> Experiment:
     learning_starts = config.learning_starts
     network = networks.q_network(tuple(config.hidden), task.num_actions)
     epsilon_start = float(config.epsilon_start)
-    exploration_steps = max(config.exploration_steps // num_envs, 1)  # in training steps
+    exploration_steps = -(-config.exploration_steps // num_envs)  # in training steps (ceiling)
     optimizer_config = config.optimizer
 
     def optimizer(hparams: Hparams) -> optax.GradientTransformation:
@@ -303,6 +318,8 @@ def make_experiment(config) -> Experiment:
         )
 
     def epsilon_at(step, hparams: Hparams):
+        if exploration_steps == 0:
+            return hparams.epsilon
         schedule = optax.linear_schedule(epsilon_start, hparams.epsilon, exploration_steps)
         return schedule(step)
 
@@ -316,7 +333,8 @@ def make_experiment(config) -> Experiment:
         obs, env_state = jax.vmap(task.reset, in_axes=(0, None))(
             jax.random.split(env_key, num_envs), task.params
         )
-        item = Transition(example, jnp.int32(0), jnp.float32(0), jnp.float32(0), example)
+        weights = jnp.ones((ensemble_size,), jnp.float32)
+        item = Transition(example, jnp.int32(0), jnp.float32(0), jnp.float32(0), example, weights)
         truth = ()
         if task.grid is not None:
             truth = common.ground_truth(task.params.mdp, hparams.gamma)
@@ -380,13 +398,19 @@ def make_experiment(config) -> Experiment:
         u = jax.vmap(lambda i: rng.counter_uniforms(carry.key_data, i, ACT_STREAM)[0])(index)
         q = jnp.mean(q_all(carry.params, carry.obs), axis=0)  # [N, A]
         epsilon = epsilon_at(carry.step, hparams)
-        actions = epsilon_greedy(q, u, epsilon)
+        actions = jax.vmap(common.epsilon_greedy_action, in_axes=(0, 0, None))(q, u, epsilon)
         env_keys = jax.vmap(lambda i: rng.counter_key(carry.key_data, i, ENV_STREAM))(index)
         obs, env_state, reward, terminated, _, info = jax.vmap(task.step, in_axes=(0, 0, 0, None))(
             env_keys, carry.env_state, actions, task.params
         )
+        bagging_key = rng.counter_key(carry.key_data, carry.step, BAGGING_STREAM)
         transitions = Transition(
-            carry.obs, actions, reward, terminated.astype(jnp.float32), info["final_observation"]
+            carry.obs,
+            actions,
+            reward,
+            terminated.astype(jnp.float32),
+            info["final_observation"],
+            bootstrap_weights(bagging_key, (num_envs,), ensemble_size),
         )
         carry = carry._replace(buffer=replay.add_batch(carry.buffer, transitions))
         params, target_params, opt_state, loss = learn(carry, hparams)
@@ -406,23 +430,26 @@ def make_experiment(config) -> Experiment:
         """Mean return of the greedy policy over ``eval_episodes`` fresh episodes."""
         episodes = config.eval_episodes
         eval_params = cartpole.make_params(max_steps=config.max_episode_steps)
-        key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        reset_key, step_key = jax.random.split(
+            rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        )
         obs, state = jax.vmap(cartpole.reset, in_axes=(0, None))(
-            jax.random.split(key, episodes), eval_params
+            jax.random.split(reset_key, episodes), eval_params
         )
 
-        def body(c, _):
+        def body(c, t):
             obs, state, alive, total = c
             action = jnp.argmax(jnp.mean(q_all(carry.params, obs), axis=0), axis=-1)
+            keys = jax.random.split(jax.random.fold_in(step_key, t), episodes)
             obs, state, reward, terminated, truncated, _ = jax.vmap(
-                cartpole.step, in_axes=(None, 0, 0, None)
-            )(key, state, action.astype(jnp.int32), eval_params)
+                cartpole.step, in_axes=(0, 0, 0, None)
+            )(keys, state, action.astype(jnp.int32), eval_params)
             total = total + jnp.where(alive, reward, 0.0)
             alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
             return (obs, state, alive, total), None
 
         start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
-        (_, _, _, total), _ = jax.lax.scan(body, start, None, length=config.max_episode_steps)
+        (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(config.max_episode_steps))
         return jnp.mean(total)
 
     def grid_metrics(carry: Carry, hparams: Hparams) -> dict:

@@ -20,13 +20,14 @@ OBS, ACTIONS, K, B = 2, 3, 3, 6
 
 
 def _batch(key):
-    keys = jax.random.split(key, 5)
+    keys = jax.random.split(key, 6)
     return dqn.Transition(
         obs=jax.random.normal(keys[0], (K, B, OBS)),
         action=jax.random.randint(keys[1], (K, B), 0, ACTIONS),
         reward=jax.random.normal(keys[2], (K, B)),
         terminated=(jax.random.uniform(keys[3], (K, B)) < 0.3).astype(jnp.float32),
         next_obs=jax.random.normal(keys[4], (K, B, OBS)),
+        weights=dqn.bootstrap_weights(keys[5], (K, B), K),  # [K, B, K]
     )
 
 
@@ -69,12 +70,33 @@ def test_td_errors_match_a_brute_force_loop(double, kind):
     np.testing.assert_allclose(errors, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_epsilon_greedy_by_hand():
-    q = jnp.array([[0.0, 2.0, 1.0]] * 4)
-    u = jnp.array([0.05, 0.15, 0.25, 0.9])
-    # epsilon 0.3: u < 0.3 explores, the action floor(u / 0.3 * 3); else greedy (1).
-    np.testing.assert_array_equal(dqn.epsilon_greedy(q, u, jnp.float32(0.3)), [0, 1, 2, 1])
-    np.testing.assert_array_equal(dqn.epsilon_greedy(q, u, jnp.float32(0.0)), [1, 1, 1, 1])
+def test_the_loss_weights_each_member_by_its_own_bootstrap_weights():
+    """sum_k mean_b w[k, b, k] * loss(delta[k, b]), by a loop, for both losses."""
+    net = networks.q_network((8,), ACTIONS)
+    params = networks.ensemble_init(net, jax.random.key(0), jnp.zeros((OBS,)), K)
+    target_params = networks.ensemble_init(net, jax.random.key(1), jnp.zeros((OBS,)), K)
+    batch = _batch(jax.random.key(2))
+    assert not np.all(np.asarray(batch.weights) == 1.0)  # Poisson(1) draws: some 0s and 2s
+    kwargs = dict(gamma=0.9, double=True, ensemble_target="mean", pessimism=0.0)
+    errors = np.asarray(dqn.td_errors(net, params, target_params, batch, **kwargs), np.float64)
+    for kind, loss in (("squared", lambda d: 0.5 * d**2), ("huber", None)):
+        if loss is None:
+            loss = lambda d: np.where(np.abs(d) <= 1, 0.5 * d**2, np.abs(d) - 0.5)  # noqa: E731
+        expected = sum(
+            np.mean([batch.weights[k, b, k] * loss(errors[k, b]) for b in range(B)])
+            for k in range(K)
+        )
+        value = dqn.ensemble_td_loss(net, params, target_params, batch, loss=kind, **kwargs)
+        np.testing.assert_allclose(value, expected, rtol=1e-5)
+
+
+def test_bootstrap_weights():
+    """Poisson(1) per transition and member (mean 1, variance 1), ones for one network."""
+    np.testing.assert_array_equal(dqn.bootstrap_weights(jax.random.key(0), (3,), 1), 1.0)
+    w = np.asarray(dqn.bootstrap_weights(jax.random.key(0), (20_000,), 5))
+    assert w.shape == (20_000, 5) and np.all(w == np.round(w)) and w.min() == 0
+    # 100k draws: the standard error of the mean is 1/sqrt(1e5) = 0.0032; 5 of them is 0.016.
+    assert abs(w.mean() - 1.0) < 0.016 and abs(w.var() - 1.0) < 0.05
 
 
 def _small_grid_config():
@@ -175,3 +197,78 @@ def test_a_diverging_run_stops_naming_the_chunk_and_seed():
     message = r"became (nan|inf|-inf) in chunk 0 \(setting 0, seed index 0\)"
     with pytest.raises(run.DivergenceError, match=message):
         run.train(experiment, settings.hparams, seed_keys(0, 2), num_chunks=2)
+
+
+def _stepper(config, num_seeds=1):
+    """The runner's compiled program for one setting, stepped chunk by chunk."""
+    experiment = dqn.make_experiment(config)
+    settings = run.settings_from_config(experiment, config)
+    program = run.Program(experiment, settings.hparams, seed_keys(0, num_seeds))
+    return program, program.init()
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_nothing_learns_before_learning_starts_and_the_target_moves_by_tau_every_period():
+    """Chunks of one step: the parameters stay at their initial values until the buffer holds
+    learning_starts transitions; then the target moves w_T <- tau w + (1 - tau) w_T exactly
+    when the step count is a multiple of target_period (tau 0.5, period 3)."""
+    config = _small_grid_config()
+    with config.unlocked():
+        config.chunk_steps, config.learning_starts, config.batch_size = 1, 4, 4
+        config.hparams.tau, config.hparams.target_period = 0.5, 3
+    program, carry = _stepper(config)
+    initial = _leaves(carry.params)
+    history = []
+    for _ in range(9):
+        carry, metrics = program.chunk(carry)
+        history.append((_leaves(carry.params), _leaves(carry.target_params), metrics))
+    for t, (params, _, metrics) in enumerate(history, start=1):
+        learned = t >= 4  # the buffer holds t transitions after step t
+        assert np.isnan(metrics["loss"]).all() != learned, t
+        same = all(np.array_equal(a, b) for a, b in zip(params, initial, strict=True))
+        assert same != learned, t
+    # Steps 1-5: the target is still the initial network (step 3 came before learning).
+    for t in range(1, 6):
+        assert all(np.array_equal(a, b) for a, b in zip(history[t - 1][1], initial, strict=True))
+    # Step 6 moves it halfway to the online network of step 6; steps 7-8 keep it; step 9 again.
+    moved = [0.5 * w + 0.5 * w0 for w, w0 in zip(history[5][0], initial, strict=True)]
+    for t in (6, 7, 8):
+        for a, b in zip(history[t - 1][1], moved, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    again = [0.5 * w + 0.5 * m for w, m in zip(history[8][0], moved, strict=True)]
+    for a, b in zip(history[8][1], again, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_the_buffer_holds_what_the_environment_did_truncations_bootstrapped():
+    """CartPole with episodes cut at 5 steps: every stored s' is the physics' step from s with
+    the stored action (the reached state, not the next episode's start), terminated only where
+    the pole or cart left its bounds, and the truncated episodes stored as not terminated."""
+    from jaxrl.envs import cartpole
+
+    config = dqn_cartpole.get_config()
+    with config.unlocked():
+        config.num_envs, config.learning_starts, config.eval_episodes = 4, 8, 2
+        config.buffer_capacity, config.batch_size, config.max_episode_steps = 400, 4, 5
+        config.total_steps, config.chunk_steps = 50, 50
+    program, carry = _stepper(config)
+    carry, _ = program.chunk(carry)
+    buffer = jax.tree.map(lambda x: np.asarray(x[0]), carry.buffer)
+    n = int(buffer.size)
+    data = jax.tree.map(lambda x: x[:n], buffer.data)
+    assert n == 200
+    state = cartpole.EnvState(*(jnp.asarray(data.obs[:, i]) for i in range(4)), jnp.zeros(n))
+    reached = jax.vmap(cartpole.dynamics, in_axes=(0, 0, None))(
+        state, jnp.asarray(data.action), cartpole.make_params()
+    )
+    np.testing.assert_allclose(np.stack(reached[:4], -1), data.next_obs, atol=1e-6)
+    out = (np.abs(data.next_obs[:, 0]) > cartpole.X_THRESHOLD) | (
+        np.abs(data.next_obs[:, 2]) > cartpole.THETA_THRESHOLD_RADIANS
+    )
+    np.testing.assert_array_equal(data.terminated == 1.0, out)
+    # 200 steps of 5-step episodes: at least 20 truncations unless most episodes terminated.
+    ends = int(np.asarray(carry.env_state.episodes_finished).sum())
+    assert ends - int(out.sum()) >= 20, (ends, int(out.sum()))
