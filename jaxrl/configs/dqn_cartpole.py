@@ -14,7 +14,9 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/dqn_cartpole.py --workdir=DIR
 
-Expected: see BUILD-notes.md (DQN on CartPole).
+Expected (measured 2026-12-02, 2 busy CPU cores, 127 s wall with a 9 s compile): the greedy
+policy's mean return over 100 episodes after 500k environment steps is 500 in 15 of 16 seeds and
+499.7 in the 16th (median 500; the median over seeds passes 450 after 250k steps).
 """
 
 import ml_collections
@@ -57,7 +59,7 @@ def get_config() -> ml_collections.ConfigDict:
             "learning_rate": 2.5e-4,
             "gamma": 0.99,
             "epsilon": 0.05,  # final exploration rate
-            "target_period": 50,  # updates between target-network copies
+            "target_period": 50,  # training steps (one update each) between target copies
             "tau": 1.0,
             "pessimism": 0.0,
             "weight_decay": 0.0,

@@ -14,7 +14,10 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/dqn_grid.py --workdir=DIR
 
-Expected: see BUILD-notes.md (DQN on the grid).
+Expected (measured 2026-12-02, 2 CPU cores, 36 s wall): after 20k steps the greedy policy is
+optimal in 16 of 16 seeds (its exact values, by ``jaxrl.dp``, equal v* to within 1e-4: the
+``value_error`` is 0 in every seed; the first seed gets there after 7k steps, all 16 after 12k);
+the RMSE of max_a q(s, a) against v* is 0.0003-0.008 per seed (the book's Figure 8.11(e)).
 """
 
 import ml_collections
@@ -27,7 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
     config = runner.base(
         "jaxrl.agents.dqn",
         num_seeds=16,
-        total_steps=20_000,  # environment steps per seed (one update each once learning starts)
+        total_steps=20_000,  # training steps per seed: one environment step and one update each
         chunk_steps=1_000,
         checkpoint_every=4,
     )
