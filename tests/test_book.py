@@ -1,8 +1,8 @@
 """Smoke tests of the experiments.book binary, run as the user runs it (a subprocess).
 
-The binary runs once per session (about 30 s on 2 CPU cores, with a reduced chapter 7 budget that
-is still enough for its claims); the tests then read what it wrote. A subprocess keeps the
-binary's absl flags out of the test process.
+The binary runs once per session (about 45 s on 2 CPU cores, with reduced chapter 7 and 8
+budgets, the chapter 7 one still enough for its claims); the tests then read what it wrote. A
+subprocess keeps the binary's absl flags out of the test process.
 """
 
 import html
@@ -32,10 +32,30 @@ FIGURES = (
     "ch7_off_policy.png",
     "ch7_path_finding_policy.png",
     "ch7_path_finding_length.png",
+    "ch8_td_linear_onehot.png",
+    "ch8_td_linear_polynomial.png",
+    "ch8_td_linear_fourier.png",
+    "ch8_td_linear_curves.png",
+    "ch8_dqn_policy.png",
+    "ch8_dqn_curves.png",
 )
 # Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
 # but enough for off-policy Q-learning to find the optimal policy in every seed.
 TD_FLAGS = ("--config.ch7.num_seeds=16", "--config.ch7.steps=100000", "--config.ch7.chunks=10")
+# Chapter 8 budget of the test run (the defaults: 7 feature sets x 32 seeds x 200k steps, DQN 16
+# seeds x 20k steps): one feature set of each kind (one compiled program each) and DQN far from
+# converged; the tests check the exact answers (v_pi, Phi w*, v*) and the consistency of what is
+# reported.
+CH8_FEATURES = ("onehot", "poly1", "fourier3")
+CH8_FLAGS = (
+    f"--config.ch8.features={CH8_FEATURES!r}",
+    "--config.ch8.td_linear.num_seeds=8",
+    "--config.ch8.td_linear.steps=20000",
+    "--config.ch8.td_linear.chunks=4",
+    "--config.ch8.dqn.num_seeds=2",
+    "--config.ch8.dqn.steps=2000",
+    "--config.ch8.dqn.chunks=2",
+)
 # The book's printed tables (S. Zhao, "Mathematical Foundations of Reinforcement Learning", the
 # GitHub all-in-one PDF: Figure 5.4 on p. 85, Figure 5.7 on p. 94), row 0 at the top.
 FIGURE_5_4 = {
@@ -86,7 +106,7 @@ def _run(*args, timeout=120):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
-    proc = _run(f"--workdir={workdir}", *TD_FLAGS)
+    proc = _run(f"--workdir={workdir}", *TD_FLAGS, *CH8_FLAGS, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"wrote {workdir / 'report.html'}" in proc.stderr  # absl logging says where
     return workdir
@@ -107,9 +127,10 @@ def test_writes_everything_into_workdir(workdir):
 
 def test_report_is_self_contained(workdir):
     report = (workdir / "report.html").read_text()
-    for chapter in ("Chapter 2", "Chapter 3", "Chapter 4", "Chapter 5", "Chapter 6", "Chapter 7"):
-        assert chapter in report
+    for n in range(2, 9):
+        assert f"Chapter {n}" in report
     assert report.index("Chapter 5") < report.index("Chapter 6") < report.index("Chapter 7")
+    assert report.index("Path finding") < report.index("Chapter 8")
     assert "Path finding (the episodic task)" in report
     assert report.count('src="data:image/png;base64,') == len(FIGURES)
     # No reference to any other file: every src is a data URI and there are no links.
@@ -243,12 +264,12 @@ def test_chapter5_epsilon_lowers_values(values):
 def test_every_figure_names_what_it_reproduces(workdir, values):
     """values.json records, per chapter, each figure's book figure (or section) and settings, and
     report.html shows them in the figure's caption."""
-    blocks = [values[f"chapter{n}"] for n in range(2, 8)] + [values["chapter7"]["path_finding"]]
+    blocks = [values[f"chapter{n}"] for n in range(2, 9)] + [values["chapter7"]["path_finding"]]
     recorded = [f for block in blocks for f in block["figures"]]
     assert sorted(f["file"] for f in recorded) == sorted(FIGURES)
     report = (workdir / "report.html").read_text()
     for figure in recorded:
-        assert re.match(r"(Figure \d\.\d|Theorem \d\.\d|sections? \d\.\d)", figure["reproduces"])
+        assert re.match(r"(Figures? \d\.\d|Theorem \d\.\d|sections? \d\.\d)", figure["reproduces"])
         settings = set(figure["settings"])
         if figure["file"] == "ch6_mean_estimation.png":  # no grid: the distribution of X
             assert {"X", "w_1", "seeds"} <= settings
@@ -336,6 +357,93 @@ def test_chapter7_path_finding(values):
         assert all(1 <= x <= run["max_episode_steps"] for x in run["final_lengths"]), name
 
 
+def test_chapter8_td_linear(values):
+    """TD-linear on the Figure 8.6 setting: the exact answers (v_pi, Phi w* and its bias, in
+    float64 outside the compiled run) and the errors the runs report."""
+    ch8 = values["chapter8"]["td_linear"]
+    assert ch8["num_seeds"] == 8 and ch8["steps"] == [5000, 10000, 15000, 20000]
+    assert ch8["policy"] == "uniform" and ch8["grid"]["reward_forbidden"] == -1.0
+    feats = ch8["features"]
+    assert list(feats) == list(CH8_FEATURES)
+    # v_pi is chapter 2's exact value of the uniform random policy (the same grid and gamma).
+    v_pi = np.array(ch8["v_pi"])
+    np.testing.assert_allclose(v_pi, values["chapter2"]["policies"]["uniform random"]["values"])
+    # One-hot features: w* = v_pi (the tabular case), so the error to w* is the error to v_pi.
+    onehot = feats["onehot"]
+    assert onehot["num_features"] == 25 and onehot["w_star_error"]["max"] < 1e-5
+    np.testing.assert_allclose(np.array(onehot["fixed_point_values"]), v_pi, atol=1e-3)
+    np.testing.assert_allclose(
+        onehot["final"]["value_error"]["per_seed"],
+        onehot["final"]["fixed_point_error"]["per_seed"],
+        atol=1e-4,
+    )
+    # Phi w*'s own errors to v_pi (max, RMSE), as jaxrl/configs/td_linear.py documents them: the
+    # plane of the book's (8.15) and the 16 Fourier features of q = 3.
+    bias = {"poly1": (0.460, 0.223), "fourier3": (0.224, 0.097)}
+    for name, (largest, rmse) in bias.items():
+        assert feats[name]["w_star_error"]["max"] == pytest.approx(largest, abs=1e-3), name
+        assert feats[name]["w_star_error"]["rmse"] == pytest.approx(rmse, abs=1e-3), name
+    assert [feats[n]["num_features"] for n in bias] == [3, 16]
+    for name, f in feats.items():
+        final = f["final"]
+        to_w_star = np.array(final["fixed_point_error"]["per_seed"])
+        to_v_pi = np.array(final["value_error"]["per_seed"])
+        assert to_w_star.shape == (8,), name
+        # The triangle inequality in the max norm, seed by seed.
+        assert np.all(np.abs(to_v_pi - f["w_star_error"]["max"]) <= to_w_star + 2e-3), name
+        for metric, curve in f["curves"].items():
+            mean, low, high = (np.array(curve[k]) for k in ("mean", "ci_low", "ci_high"))
+            assert mean.shape == (4,) and np.all(low <= mean) and np.all(mean <= high), name
+            assert final[metric]["mean"] == pytest.approx(mean[-1], rel=1e-3), name
+        assert (
+            f["curves"]["fixed_point_error"]["mean"][-1]
+            < f["curves"]["fixed_point_error"]["mean"][0]
+        )
+        assert f["hparams"]["gamma"] == 0.9 and f["hparams"]["learning_rate"] == 0.25
+    figures = {f["file"]: f for f in values["chapter8"]["figures"]}
+    assert figures["ch8_td_linear_onehot.png"]["reproduces"].startswith("Figure 8.6")
+    assert figures["ch8_td_linear_polynomial.png"]["reproduces"] == "Figure 8.7"
+    assert figures["ch8_td_linear_fourier.png"]["reproduces"] == "Figure 8.8"
+    assert figures["ch8_td_linear_fourier.png"]["settings"]["features"] == "fourier3"
+    assert figures["ch8_td_linear_curves.png"]["settings"]["seeds"] == 8
+
+
+def test_chapter8_dqn(workdir, values):
+    """DQN on the Figure 8.11 setting: its v* is the exact optimum of the strong-punishment grid
+    (chapter 3), and the optimal count it states agrees with every seed's final error."""
+    dqn = values["chapter8"]["dqn"]
+    grid = dqn["grid"]
+    assert (grid["reward_boundary"], grid["reward_forbidden"], grid["reward_target"]) == (
+        -10.0,
+        -10.0,
+        1.0,
+    )
+    assert dqn["num_seeds"] == 2 and dqn["steps"] == [1000, 2000]
+    assert dqn["hidden"] == [64, 64] and dqn["buffer_capacity"] == 1000 and dqn["batch_size"] == 100
+    # The optimal policy never bumps into a wall, so r_boundary = -10 leaves v* as chapter 3's
+    # r_forbidden = -10 example (the book's Figure 3.4(d); first row 3.5 3.9 4.3 4.8 5.3).
+    strong = values["chapter3"]["strong_punishment"]["values"]
+    np.testing.assert_allclose(dqn["optimal"]["values"], strong, atol=2e-3)
+    errors = np.array(dqn["final_value_error"])
+    assert errors.shape == (2,) and np.all(errors >= 0)
+    assert dqn["optimal_seeds"] == int(np.sum(errors < dqn["optimal_tol"]))
+    assert len(dqn["final_value_rmse"]) == 2
+    greedy = dqn["greedy_seed0"]
+    assert greedy["value_error"] == pytest.approx(errors[0], rel=1e-2, abs=1e-3)
+    gap = np.abs(np.array(greedy["values"]) - np.array(dqn["optimal"]["values"])).max()
+    assert gap == pytest.approx(greedy["value_error"], rel=1e-2, abs=2e-3)
+    report = (workdir / "report.html").read_text()
+    section = report[report.index("Chapter 8") :]
+    assert f"<b>{dqn['optimal_seeds']} of 2 seeds</b>" in section
+    assert f"in {dqn['optimal_seeds']} of 2 seeds" in section  # the captions say it too
+    for metric in ("value_rmse", "value_error", "loss"):
+        assert len(dqn["curves"][metric]["mean"]) == 2, metric
+    figures = {f["file"]: f for f in values["chapter8"]["figures"]}
+    assert figures["ch8_dqn_policy.png"]["reproduces"].startswith("Figure 8.11")
+    assert figures["ch8_dqn_curves.png"]["reproduces"] == "Figure 8.11(d)-(e)"
+    assert figures["ch8_dqn_curves.png"]["settings"]["r_forbidden"] == -10.0
+
+
 @pytest.mark.parametrize(
     "flag, field",
     [
@@ -347,6 +455,8 @@ def test_chapter7_path_finding(values):
         ("--config.ch6.power=0.4", "ch6.power"),
         ("--config.ch7.chunks=7", "ch7.chunks"),
         ("--config.path_finding.chunks=7", "path_finding.chunks"),
+        ("--config.ch8.features=('poly1','poly9')", "ch8.features"),
+        ("--config.ch8.dqn.steps=1000", "ch8.dqn.steps"),  # no update: learning starts at 1000
     ],
 )
 def test_bad_config_fails_fast(tmp_path, flag, field):

@@ -1,7 +1,7 @@
 """What the chapters of the main job share: the grid, config checks, solving, figure, JSON and
 HTML helpers, and the seed sweeps through the runner's in-memory core.
 
-A chapter module (``ch2`` .. ``ch7``, ``path_finding``) defines::
+A chapter module (``ch2`` .. ``ch8``, ``path_finding``) defines::
 
     TITLE: str                                # its heading in report.html
     VALUES_KEY: tuple[str, ...]               # where its block goes in values.json
@@ -180,13 +180,13 @@ def chunk_ends(block) -> np.ndarray:
     return (block.steps // block.chunks) * np.arange(1, block.chunks + 1)
 
 
-def run_seeds(module, cfg, block, *, metric: str, label: str):
+def run_seeds(module, cfg, block, *, metric: str | tuple[str, ...], label: str):
     """``block.num_seeds`` runs of ``module.make_experiment(cfg)`` as one program
     (``jaxrl.run.train``), seed ``i`` from ``fold_in(key(block.seed), i)``.
 
     Returns:
         ``(carry, values [chunks, num_seeds])``: the final carry (leaves ``[num_seeds, ...]``)
-        and ``metric`` after each chunk.
+        and ``metric`` after each chunk; for a tuple of metrics, ``values`` is a dict of them.
     """
     start = time.perf_counter()
     experiment = module.make_experiment(cfg)
@@ -195,7 +195,9 @@ def run_seeds(module, cfg, block, *, metric: str, label: str):
     result = runner.train(experiment, hparams, keys, num_chunks=block.chunks)
     carry = jax.tree.map(lambda x: x[0], result.carry)  # the one setting
     logging.info("%s: %.1f s", label, time.perf_counter() - start)
-    return carry, result.metrics[metric][:, 0]
+    if isinstance(metric, str):
+        return carry, result.metrics[metric][:, 0]
+    return carry, {name: result.metrics[name][:, 0] for name in metric}
 
 
 def q_table(carry):

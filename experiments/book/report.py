@@ -15,10 +15,10 @@ import time
 import ml_collections
 from absl import logging
 
-from experiments.book import ch2, ch3, ch4, ch5, ch6, ch7, common, path_finding
+from experiments.book import ch2, ch3, ch4, ch5, ch6, ch7, ch8, common, path_finding
 from jaxrl.envs import gridworld as gw
 
-CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding)
+CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8)
 
 _CSS = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -43,9 +43,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def _header(config) -> str:
     grid = common.book_grid(config)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-7</title>
+<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-8</title>
 <style>{_CSS}</style></head><body>
-<h1>Examples of chapters 2-7</h1>
+<h1>Examples of chapters 2-8</h1>
 <p>S. Zhao, <i>Mathematical Foundations of Reinforcement Learning</i>. The 5x5 grid has the target
 (cyan) at (3, 2) and forbidden cells (orange) at {html.escape(str(list(grid.forbidden)))}; cells
 are (row, col), 0-based, row 0 at the top. Rewards unless a chapter says otherwise: boundary
