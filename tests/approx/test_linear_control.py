@@ -1,5 +1,6 @@
 """Linear Sarsa and Q-learning: by hand, their tabular counterparts as the one-hot case (step for
-step, continuing and episodic), and smoke runs of the configs through the runner."""
+step, continuing and episodic). The configs' smoke runs through the launcher are in
+tests/test_train_binary.py."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -106,19 +107,6 @@ def test_one_hot_sarsa_is_tabular_sarsa(episodic=True):
     for name in ("value_gap", "optimal", "reward") + (("path_length",) if episodic else ()):
         np.testing.assert_allclose(ours.metrics[name], theirs.metrics[name], atol=1e-5)
     assert np.abs(theirs.carry.q).max() > 0.5
-
-
-@pytest.mark.parametrize("module", [linear_sarsa, linear_q_learning])
-def test_configs_run_through_the_runner(tmp_path, module):
-    """The default configs (Fourier features, the path-finding task), tiny."""
-    config = module.get_config()
-    with config.unlocked():
-        config.num_seeds, config.total_steps, config.chunk_steps = 2, 400, 200
-    result = run.run(
-        linear_control.make_experiment(config), config, str(tmp_path), log=lambda _: None
-    )
-    assert (tmp_path / "metrics.csv").exists()
-    del result
 
 
 def test_bad_config_is_refused():

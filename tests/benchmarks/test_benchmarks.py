@@ -65,7 +65,7 @@ def test_four_rooms_layout_matches_gymnax():
 def test_dqn_benchmark_runs():
     result = _run(
         "experiments.benchmarks.dqn",
-        "--num_seeds=2",
+        "--num_seeds=1",
         "--steps=40",
         "--peer_steps=200",
         "--rounds=1",
@@ -83,10 +83,10 @@ def test_the_dqn_peer_learns_from_gymnasium_transitions():
     import jax.numpy as jnp
     import numpy as np
 
-    from experiments.benchmarks.dqn import PythonDQN, _config
+    from experiments.benchmarks.dqn_peer import PythonDQN, benchmark_config
     from jaxrl.envs import cartpole
 
-    config = _config(10)
+    config = benchmark_config(10)
     with config.unlocked():
         config.learning_starts, config.batch_size = 50, 8
     peer = PythonDQN(config, seed=1)
