@@ -121,33 +121,35 @@ def _small_grid_config():
 
 def test_dqn_learns_the_optimal_policy_of_a_small_grid():
     """Every one of 4 seeds ends with a greedy policy whose exact values (jaxrl.dp) equal v*
-    (value_error < 1e-4): a check against the exact solution, not a score threshold."""
+    (value_error < 1e-4): a check against the exact solution, not a score threshold.
+
+    And seed 2 run alone learns what it learns among the 4: its act, environment and sample
+    streams are counters of its own key. Not bit for bit: XLA's CPU code orders the sums of a
+    batched gradient (the bias gradients) differently for different batch sizes, a last-bit
+    difference that training carries on (measured: value_rmse differs by 3e-6, 3.5e-5 and 1e-4
+    after the three chunks, q_mean by at most 9e-5). The tolerance 1e-3 is 10x that; another
+    seed's stream would differ by more than 0.1 (the seeds' value_rmse spread)."""
     config = _small_grid_config()
     experiment = dqn.make_experiment(config)
     settings = run.settings_from_config(experiment, config)
     result = run.train(experiment, settings.hparams, seed_keys(0, 4), num_chunks=3)
+    alone = run.train(experiment, settings.hparams, seed_keys(0, 4)[2:3], num_chunks=3)
+    np.testing.assert_array_equal(
+        np.asarray(result.metrics["optimal"])[:, :, 2],
+        np.asarray(alone.metrics["optimal"])[:, :, 0],
+    )
+    for name in ("value_rmse", "q_mean"):
+        np.testing.assert_allclose(
+            np.asarray(result.metrics[name])[:, :, 2],
+            np.asarray(alone.metrics[name])[:, :, 0],
+            atol=1e-3,
+            rtol=1e-3,
+        )
     final = {name: np.asarray(result.metrics[name])[-1, 0] for name in ("optimal", "value_error")}
     assert final["optimal"].tolist() == [1.0] * 4, final
     first = np.asarray(result.metrics["value_rmse"])[0, 0]
     last = np.asarray(result.metrics["value_rmse"])[-1, 0]
     assert np.all(last < first), (first, last)
-
-
-def test_a_seed_of_a_sweep_equals_the_seed_alone():
-    """Seed 1 of two vmapped seeds gives what seed 1 gives alone (the act, environment, sample
-    and bagging streams are counters of the seed's own key), here for a 2-member ensemble."""
-    config = _small_grid_config()
-    with config.unlocked():
-        config.ensemble_size, config.learning_starts, config.batch_size = 2, 8, 4
-        config.total_steps, config.chunk_steps = 40, 20
-    experiment = dqn.make_experiment(config)
-    settings = run.settings_from_config(experiment, config)
-    both = run.train(experiment, settings.hparams, seed_keys(3, 2), num_chunks=2)
-    alone = run.train(experiment, settings.hparams, seed_keys(3, 2)[1:], num_chunks=2)
-    for name in ("value_rmse", "loss", "q_mean"):
-        np.testing.assert_array_equal(
-            np.asarray(both.metrics[name])[:, :, 1], np.asarray(alone.metrics[name])[:, :, 0]
-        )
 
 
 @pytest.mark.parametrize(
