@@ -46,29 +46,36 @@ def _q_table(w):
     return np.swapaxes(w.reshape(w.shape[:-1] + (5, 25)), -1, -2)
 
 
+def _run_both(variant, theirs_module, config, *, episodic, epsilon, seed, steps=2000, lr=0.2):
+    """Linear ``variant`` with one-hot features and the tabular ``theirs_module`` on ``config``
+    (a constant step, the same keys): ``(ours_experiment, ours, theirs)`` results."""
+    with config.unlocked():
+        config.chunk_steps, config.step_size = steps, "constant"
+    ours_experiment = _ours(variant, episodic=episodic, steps=steps)
+    keys = seed_keys(seed, 4)
+    ours = run.train(
+        ours_experiment,
+        linear_control.Hparams(*(jnp.asarray([v]) for v in (lr, 0.0, 1.0, epsilon, 0.9))),
+        keys,
+        num_chunks=2,
+    )
+    theirs = run.train(
+        theirs_module.make_experiment(config),
+        theirs_module.Hparams(*(jnp.asarray([v]) for v in (lr, epsilon, 0.9))),
+        keys,
+        num_chunks=2,
+    )
+    return ours_experiment, ours, theirs
+
+
 def test_one_hot_q_learning_is_tabular_q_learning(episodic=True):
     """Same config, keys and random streams; a constant step: the same Q table bit for bit,
     the same trajectory and the same metrics in every chunk. On the path-finding task, whose
     episode ends, terminal discounts and restarts take every branch of the continuing task's
     step and more (``episodic=False`` passes too; left out of the suite for time)."""
-    steps, lr, eps = 2000, 0.2, 0.5
     config = (q_learning_path_finding if episodic else q_learning_config).get_config()
-    with config.unlocked():
-        config.chunk_steps, config.step_size = steps, "constant"
-    theirs_experiment = q_learning.make_experiment(config)
-    ours_experiment = _ours("q_learning", episodic=episodic, steps=steps)
-    keys = seed_keys(5, 4)
-    ours = run.train(
-        ours_experiment,
-        linear_control.Hparams(*(jnp.asarray([v]) for v in (lr, 0.0, 1.0, eps, 0.9))),
-        keys,
-        num_chunks=2,
-    )
-    theirs = run.train(
-        theirs_experiment,
-        q_learning.Hparams(*(jnp.asarray([v]) for v in (lr, eps, 0.9))),
-        keys,
-        num_chunks=2,
+    ours_experiment, ours, theirs = _run_both(
+        "q_learning", q_learning, config, episodic=episodic, epsilon=0.5, seed=5
     )
     np.testing.assert_array_equal(_q_table(ours.carry.w), theirs.carry.tables)
     np.testing.assert_array_equal(ours.carry.env_state.position, theirs.carry.env_state.position)
@@ -79,29 +86,12 @@ def test_one_hot_q_learning_is_tabular_q_learning(episodic=True):
 
 def test_one_hot_sarsa_is_tabular_sarsa(episodic=True):
     """As for Q-learning, against tabular Sarsa (and its next action, drawn before the update)."""
-    steps, lr, eps = 2000, 0.2, 0.3
     if episodic:
         config = sarsa_path_finding.get_config()
     else:
         config = sarsa_config.make("sarsa")
         config.restart_every = 0
-    with config.unlocked():
-        config.chunk_steps, config.step_size = steps, "constant"
-    theirs_experiment = sarsa.make_experiment(config)
-    ours_experiment = _ours("sarsa", episodic=episodic, steps=steps)
-    keys = seed_keys(6, 4)
-    ours = run.train(
-        ours_experiment,
-        linear_control.Hparams(*(jnp.asarray([v]) for v in (lr, 0.0, 1.0, eps, 0.9))),
-        keys,
-        num_chunks=2,
-    )
-    theirs = run.train(
-        theirs_experiment,
-        sarsa.Hparams(*(jnp.asarray([v]) for v in (lr, eps, 0.9))),
-        keys,
-        num_chunks=2,
-    )
+    _, ours, theirs = _run_both("sarsa", sarsa, config, episodic=episodic, epsilon=0.3, seed=6)
     np.testing.assert_array_equal(_q_table(ours.carry.w), theirs.carry.q)
     np.testing.assert_array_equal(ours.carry.action, theirs.carry.action)
     for name in ("value_gap", "optimal", "reward") + (("path_length",) if episodic else ()):
