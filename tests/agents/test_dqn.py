@@ -57,7 +57,7 @@ def _brute_force(net, params, target_params, batch, *, gamma, double, kind, pess
 
 @pytest.mark.parametrize(
     "double, kind",
-    [(False, "member"), (True, "member"), (False, "mean"), (True, "min"), (True, "lcb")],
+    [(False, "member"), (True, "member"), (True, "lcb")],  # "mean"/"min": targets' own tests
 )
 def test_td_errors_match_a_brute_force_loop(double, kind):
     net = networks.q_network((8,), ACTIONS)
