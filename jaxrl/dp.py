@@ -382,15 +382,25 @@ def _policy_backup_fn(mdp, policy, gamma):
 
 
 @jax.jit
+def contraction_sweeps(scale, error_bound, gamma, max_sweeps) -> jax.Array:
+    """The sweeps ``k`` of a ``gamma``-contraction after which ``gamma^k scale <= error_bound``.
+
+    ``scale`` bounds the distance to the fixed point after the first sweep. At least 1 (also
+    when ``gamma = 0`` or ``scale`` is already within the bound), at most ``max_sweeps`` (also
+    for a NaN, e.g. a traced ``gamma`` that was not checked). int32, traceable.
+    """
+    needed = jnp.ceil(jnp.log(error_bound / scale) / jnp.log(gamma))
+    needed = jnp.where((scale <= error_bound) | (gamma == 0.0), 1.0, needed)
+    needed = jnp.where(jnp.isnan(needed), max_sweeps, needed)
+    return jnp.clip(needed, 1.0, max_sweeps).astype(jnp.int32)
+
+
 def _evaluate_policy_bounded(mdp, policy, gamma, error_bound, max_sweeps):
     backup = _policy_backup_fn(mdp, policy, gamma)
     v1 = backup(jnp.zeros((mdp.num_states,), jnp.float32))  # v_1 = r_pi
     scale = jnp.max(jnp.abs(v1)) / (1.0 - gamma)  # ||v_pi|| <= ||r_pi|| / (1 - gamma)
     # ||v_k - v_pi|| <= gamma^k ||v_pi - v_0|| <= gamma^k scale: solve gamma^k scale <= bound.
-    needed = jnp.ceil(jnp.log(error_bound / scale) / jnp.log(gamma))
-    needed = jnp.where((scale <= error_bound) | (gamma == 0.0), 1.0, needed)
-    needed = jnp.where(jnp.isnan(needed), max_sweeps, needed)  # a NaN gamma (traced, unchecked)
-    sweeps = jnp.clip(needed, 1.0, max_sweeps).astype(jnp.int32)
+    sweeps = contraction_sweeps(scale, error_bound, gamma, max_sweeps)
     values = jax.lax.fori_loop(1, sweeps, lambda _, v: backup(v), v1)
     return BoundedEvaluation(values, sweeps, gamma ** sweeps.astype(jnp.float32) * scale)
 

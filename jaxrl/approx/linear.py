@@ -147,10 +147,7 @@ def _fixed_point_bounded(mdp, policy, phi, projection, distribution, gamma, boun
     # ||v* - v_k||_D <= gamma^k ||v*||_D <= gamma^k ||v_1||_D / (1 - gamma), and
     # max_s |u(s)| <= ||u||_D / sqrt(min_s d(s)).
     scale = jnp.sqrt(jnp.sum(distribution * v1 * v1) / jnp.min(distribution)) / (1.0 - gamma)
-    needed = jnp.ceil(jnp.log(bound / scale) / jnp.log(gamma))
-    needed = jnp.where((scale <= bound) | (gamma == 0.0), 1.0, needed)
-    needed = jnp.where(jnp.isnan(needed), max_sweeps, needed)
-    sweeps = jnp.clip(needed, 1.0, max_sweeps).astype(jnp.int32)
+    sweeps = dp.contraction_sweeps(scale, bound, gamma, max_sweeps)
     w = jax.lax.fori_loop(1, sweeps, lambda _, u: sweep(u), w1)
     return BoundedFixedPoint(w, sweeps, gamma ** sweeps.astype(jnp.float32) * scale)
 
