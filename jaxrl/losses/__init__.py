@@ -1,5 +1,25 @@
-"""Losses, one concept per function: value regression (``value.py``)."""
+"""Losses, one concept per function: value regression (``value.py``) and policy losses
+(``policy.py``: policy gradient, entropy, actor-critic, off-policy actor, PPO's clipped surrogate).
+"""
 
+from jaxrl.losses.policy import (
+    ActorCriticLoss,
+    actor_critic_loss,
+    clipped_surrogate_loss,
+    entropy_loss,
+    off_policy_actor_loss,
+    policy_gradient_loss,
+)
 from jaxrl.losses.value import huber_loss, squared_loss, td_loss
 
-__all__ = ["huber_loss", "squared_loss", "td_loss"]
+__all__ = [
+    "ActorCriticLoss",
+    "actor_critic_loss",
+    "clipped_surrogate_loss",
+    "entropy_loss",
+    "huber_loss",
+    "off_policy_actor_loss",
+    "policy_gradient_loss",
+    "squared_loss",
+    "td_loss",
+]
