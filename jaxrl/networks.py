@@ -71,11 +71,6 @@ def ensemble_apply_each(module: nn.Module, params: Any, xs: jax.Array) -> jax.Ar
     return jax.vmap(module.apply)(params, xs)
 
 
-def ensemble_size(params: Any) -> int:
-    """``K``, the leading axis of an ensemble's parameters."""
-    return int(jax.tree.leaves(params)[0].shape[0])
-
-
 def member(params: Any, k: int) -> Any:
     """The parameters of member ``k`` of an ensemble."""
     return jax.tree.map(lambda leaf: leaf[k], params)

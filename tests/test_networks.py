@@ -37,7 +37,7 @@ def test_q_network_shapes_and_bad_arguments():
 def test_members_are_separate_initialisations_and_differ():
     net, key = _network(), jax.random.key(1)
     params = networks.ensemble_init(net, key, jnp.zeros((OBS,)), K)
-    assert networks.ensemble_size(params) == K
+    assert all(leaf.shape[0] == K for leaf in jax.tree.leaves(params))
     x = jax.random.normal(jax.random.key(2), (7, OBS))
     outputs = networks.ensemble_apply(net, params, x)
     assert outputs.shape == (K, 7, ACTIONS)
