@@ -14,24 +14,104 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
+
+
+def orthogonal(scale: float = 1.0):
+    """The orthogonal initializer of Saxe et al. (2014), https://arxiv.org/abs/1312.6120, for a
+    2-D kernel ``[in, out]``, without a LAPACK call.
+
+    A Gaussian matrix ``Z`` of shape ``[max(in, out), min(in, out)]`` is orthonormalised column
+    by column (classical Gram-Schmidt, each projection applied twice, "twice is enough"), which
+    is the ``Q`` of ``Z = QR`` with a positive diagonal in ``R``: a Haar-distributed matrix with
+    orthonormal columns, transposed when ``in < out``, times ``scale``. That is what
+    ``jax.nn.initializers.orthogonal`` draws from the same key (it takes ``Q`` from
+    ``jnp.linalg.qr`` and fixes the signs); a test checks the two agree. Its QR is a LAPACK call,
+    and jitted LAPACK calls sharded over several CPU host devices deadlock with jax 0.10.2, so
+    no program the runner compiles may contain one (``init`` included).
+    """
+
+    def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+        if len(shape) != 2:
+            raise ValueError(f"orthogonal initialises 2-D kernels, got shape {tuple(shape)}")
+        rows, cols = shape
+        tall, wide = max(rows, cols), min(rows, cols)
+        z = jax.random.normal(key, (tall, wide), jnp.float32)
+
+        def column(j, q):  # the columns of q not made yet are 0: they project nothing away
+            v = z[:, j]
+            for _ in range(2):
+                v = v - q @ (q.T @ v)
+            return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+        q = jax.lax.fori_loop(0, wide, column, jnp.zeros((tall, wide), z.dtype))
+        if rows < cols:
+            q = q.T
+        return (scale * q).astype(dtype)
+
+    return init
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron: ReLU hidden layers, then a linear output layer.
+    """A multilayer perceptron: hidden layers with an activation, then a linear output layer.
 
     Attributes:
         hidden: widths of the hidden layers (may be empty: a linear map).
         out: width of the output (e.g. the number of actions of a Q-network).
+        activation: ``"relu"`` or ``"tanh"`` (a key of :data:`ACTIVATIONS`).
+        output_scale: ``None`` for flax's default initialisation (LeCun normal weights, zero
+            biases); a number for orthogonal weights (:func:`orthogonal`) with gain ``sqrt(2)``
+            in the hidden layers
+            and this gain in the output layer, zero biases: the policy-gradient initialisation of
+            Andrychowicz et al. (2021), "What Matters in On-Policy Reinforcement Learning?",
+            https://arxiv.org/abs/2006.05990 (a small policy output, 0.01, starts the policy
+            near uniform).
     """
 
     hidden: Sequence[int]
     out: int
+    activation: str = "relu"
+    output_scale: float | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+
+        def dense(width: int, gain: float | None) -> nn.Dense:
+            if self.output_scale is None:
+                return nn.Dense(width)
+            return nn.Dense(width, kernel_init=orthogonal(gain))
+
         for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(self.out)(x)
+            x = act(dense(width, float(np.sqrt(2.0)))(x))
+        return dense(self.out, self.output_scale)(x)
+
+
+class Tabular(nn.Module):
+    """A table ``[num_states, out]`` read at an integer state: the tabular "network".
+
+    ``apply(params, s)`` is ``table[s]`` for an int ``s`` of any batch shape, so a tabular
+    softmax policy (logits ``theta[s]``) or a value table trains with the same losses, gradients
+    and optax optimizers as a neural network; the gradient of ``table[s]`` is one-hot in ``s``
+    (Zhao, ch. 9: the tabular softmax policy ``pi(a|s) = exp(theta_sa) / sum_b exp(theta_sb)``).
+
+    Attributes:
+        num_states: rows of the table.
+        out: its width (actions for logits or action values, 1 for state values).
+        init_value: every entry's initial value (0: a uniform policy, zero values).
+    """
+
+    num_states: int
+    out: int
+    init_value: float = 0.0
+
+    @nn.compact
+    def __call__(self, s: jax.Array) -> jax.Array:
+        init = nn.initializers.constant(self.init_value)
+        table = self.param("table", init, (self.num_states, self.out), jnp.float32)
+        return table[jnp.asarray(s, jnp.int32)]
 
 
 def q_network(hidden: Sequence[int], num_actions: int) -> MLP:

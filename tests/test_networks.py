@@ -4,6 +4,8 @@ The key check: training the stacked ensemble with one optimizer on bootstrap min
 exactly what K separately initialised and separately trained networks give with the same keys.
 """
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -118,3 +120,48 @@ def test_the_vmapped_ensemble_equals_separately_trained_networks():
     assert not np.allclose(trained[0], trained[1], atol=1e-3)
     # Bagging: the members' minibatches differ.
     assert not np.array_equal(batches.obs[0, 0], batches.obs[0, 1])
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (3, 5)])
+def test_orthogonal_equals_jax_orthogonal_without_a_lapack_call(shape):
+    """The Gram-Schmidt initializer draws the matrix jax.nn.initializers.orthogonal draws from
+    the same key (its QR, sign-fixed, is unique), to float32 rounding; its columns (rows when
+    wide) are orthonormal times the scale; and its compiled program calls no LAPACK routine
+    (jax's does: a QR)."""
+    key = jax.random.key(11)
+    ours = networks.orthogonal(1.5)(key, shape)
+    np.testing.assert_allclose(ours, jax.nn.initializers.orthogonal(1.5)(key, shape), atol=2e-6)
+    tall = ours if shape[0] >= shape[1] else ours.T
+    np.testing.assert_allclose(tall.T @ tall, 2.25 * np.eye(min(shape)), atol=1e-5)
+
+    def calls(init):
+        text = jax.jit(lambda k: init(k, shape)).lower(key).compile().as_text()
+        return {t for t in re.findall(r'custom_call_target="([^"]+)"', text) if "lapack" in t}
+
+    assert calls(networks.orthogonal(1.5)) == set()
+    assert calls(jax.nn.initializers.orthogonal(1.5))  # the control: jax's calls LAPACK
+
+
+def test_the_mlp_initialisation_of_policy_gradient_methods():
+    """``output_scale`` switches to orthogonal kernels (gain sqrt(2) hidden, the scale at the
+    output) and zero biases; ``activation`` picks tanh."""
+    mlp = networks.MLP((8, 8), 2, activation="tanh", output_scale=0.01)
+    params = mlp.init(jax.random.key(0), jnp.zeros(3))["params"]
+    hidden = params["Dense_1"]["kernel"]
+    np.testing.assert_allclose(hidden.T @ hidden, 2.0 * np.eye(8), atol=1e-5)
+    out = params["Dense_2"]["kernel"]
+    np.testing.assert_allclose(out.T @ out, 1e-4 * np.eye(2), atol=1e-9)
+    assert all(float(jnp.max(jnp.abs(p["bias"]))) == 0.0 for p in params.values())
+    x = jnp.ones(3)
+    by_hand = jnp.tanh(jnp.tanh(x @ params["Dense_0"]["kernel"]) @ hidden) @ out
+    np.testing.assert_allclose(mlp.apply({"params": params}, x), by_hand, rtol=1e-6)
+
+
+def test_a_tabular_network_reads_its_table():
+    table = networks.Tabular(num_states=4, out=3, init_value=0.5)
+    params = table.init(jax.random.key(0), jnp.int32(0))
+    np.testing.assert_array_equal(params["params"]["table"], np.full((4, 3), 0.5))
+    params = {"params": {"table": jnp.arange(12.0).reshape(4, 3)}}
+    np.testing.assert_array_equal(table.apply(params, jnp.array([2, 0])), [[6, 7, 8], [0, 1, 2]])
+    grad = jax.grad(lambda p: table.apply(p, jnp.int32(1))[2])(params)["params"]["table"]
+    np.testing.assert_array_equal(grad, np.eye(12)[5].reshape(4, 3))  # one-hot in (s, a)

@@ -77,8 +77,8 @@ def actor_critic_loss(
     target_t: jax.typing.ArrayLike,
     entropy_t: jax.typing.ArrayLike,
     *,
-    critic_coef: float = 0.5,
-    entropy_coef: float = 0.0,
+    critic_coef: jax.typing.ArrayLike = 0.5,
+    entropy_coef: jax.typing.ArrayLike = 0.0,
 ) -> ActorCriticLoss:
     """The advantage actor-critic loss: actor, critic and entropy terms in one.
 
@@ -94,12 +94,12 @@ def actor_critic_loss(
         value_t: ``[T]`` the critic's values ``v(s_t)``, differentiable.
         target_t: ``[T]`` the critic's targets (gradient stopped).
         entropy_t: ``[T]`` the policy's entropies at ``s_t``.
-        critic_coef, entropy_coef: the weights of the critic and entropy terms (>= 0).
+        critic_coef, entropy_coef: the weights of the critic and entropy terms (>= 0; may be
+            traced, e.g. a swept entropy coefficient).
     """
-    if critic_coef < 0 or entropy_coef < 0:
-        raise ValueError(
-            f"critic_coef and entropy_coef must be >= 0, got {critic_coef} and {entropy_coef}"
-        )
+    for name, coef in (("critic_coef", critic_coef), ("entropy_coef", entropy_coef)):
+        if not isinstance(coef, jax.core.Tracer) and not float(coef) >= 0:
+            raise ValueError(f"{name} must be >= 0, got {coef!r}")
     arrays = _check(
         {
             "log_prob_t": (log_prob_t, 1),

@@ -162,8 +162,13 @@ def test_bad_arguments():
     x = jnp.zeros(T)
     with pytest.raises(ValueError, match="epsilon must be > 0, got 0"):
         policy.clipped_surrogate_loss(x, x, x, epsilon=0.0)
-    with pytest.raises(ValueError, match="critic_coef and entropy_coef must be >= 0"):
+    with pytest.raises(ValueError, match="entropy_coef must be >= 0, got -1.0"):
         policy.actor_critic_loss(x, x, x, x, x, entropy_coef=-1.0)
+    with pytest.raises(ValueError, match="critic_coef must be >= 0, got -0.5"):
+        policy.actor_critic_loss(x, x, x, x, x, critic_coef=-0.5)
+    # Traced coefficients (a swept entropy weight) are accepted.
+    traced = jax.jit(lambda c: policy.actor_critic_loss(x, x, x, x, x, entropy_coef=c).total)
+    assert float(traced(0.1)) == 0.0
     with pytest.raises(AssertionError):
         policy.policy_gradient_loss(jnp.zeros((T, 1)), x)  # rank 2: a contract violation
 

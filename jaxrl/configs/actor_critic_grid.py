@@ -1,0 +1,78 @@
+"""Policy gradient and actor-critic with a tabular softmax policy on the book's 5x5 grid (Zhao,
+ch. 9-10).
+
+The grid of ch. 2-8 (target (3, 2), six forbidden cells, r_boundary = r_forbidden = -1,
+r_target = 1, gamma 0.9), in episodes of 100 steps from a uniformly drawn cell, so that the
+objective ``J(theta) = sum_s d0(s) v_pi(s)`` is the mean of ``v_pi`` and every state matters.
+The policy is ``pi(a|s) = softmax(theta[s])`` from ``theta = 0`` (uniform); the critic is a table
+too. ``value_error`` is ``max_s |v*(s) - v_pi(s)|`` with ``v_pi`` the exact values of the
+softmax policy itself (``jaxrl.dp``), not of its greedy version.
+
+Variants (``--config=jaxrl/configs/actor_critic_grid.py:VARIANT``): ``reinforce`` (with a
+baseline; ``reinforce_no_baseline`` without), ``qac``, ``a2c`` (the default) and
+``off_policy`` (uniform behaviour). Each seed steps 16 environments in episodes of 20 steps (one
+rollout each: the returns are cut at 20 steps and bootstrapped from the critic there, gamma^20 =
+0.12) and takes one gradient step per rollout, 10,000 of them; adam with actor step 0.01, critic
+step 0.1 and an entropy bonus of 0.01. QAC learns 125 action values from the actions it samples,
+so it needs more visits of the states the policy leaves soonest: 64 environments in episodes of 5
+steps, critic step 1 and 20,000 updates. ``value_error < 0.1`` (1% of v*'s largest value)
+counts as near-optimal; the worst deterministic policy that differs from an optimal one in one
+state is 0.1 away (at (0, 1), where moving down through a forbidden cell is 0.1 worse than the
+optimal move right).
+
+Run:
+
+    python -m experiments.train --config=jaxrl/configs/actor_critic_grid.py:a2c --workdir=DIR
+
+Expected: see BUILD-notes.md, "Actor-critic on the grid" (every variant, every seed).
+"""
+
+import ml_collections
+
+from jaxrl import optim
+from jaxrl.configs import grid, runner
+
+VARIANTS = ("reinforce", "reinforce_no_baseline", "qac", "a2c", "off_policy")
+# (environments, episode = rollout length, updates, critic step) of each algorithm
+SETTINGS = {"qac": (64, 5, 20_000, 1.0)}
+DEFAULT = (16, 20, 10_000, 0.1)
+
+
+def get_config(variant: str = "a2c") -> ml_collections.ConfigDict:
+    if variant not in VARIANTS:
+        raise ValueError(f"the variant must be one of {VARIANTS}, got {variant!r}")
+    algorithm = "reinforce" if variant.startswith("reinforce") else variant
+    num_envs, episode, total_steps, critic_lr = SETTINGS.get(algorithm, DEFAULT)
+    config = runner.base(
+        "jaxrl.agents.actor_critic",
+        num_seeds=16,
+        total_steps=total_steps,  # training steps per seed: a rollout and an update each
+        chunk_steps=total_steps // 20,
+        checkpoint_every=5,
+    )
+    config.environment = "grid"  # "grid" or "cartpole"
+    config.algorithm = algorithm  # "reinforce", "qac", "a2c", "off_policy" or "ppo"
+    config.baseline = variant != "reinforce_no_baseline"  # REINFORCE's v(s) baseline
+    config.discount_weighting = False  # weigh the actor's step by gamma^(step in episode)
+    config.max_episode_steps = episode  # an episode is cut (not ended) after this many steps
+    config.num_envs = num_envs  # environments per seed, stepped together
+    config.rollout_length = episode  # steps per environment between updates
+    config.epochs = 1  # passes over each rollout
+    config.num_minibatches = 1  # minibatches per pass
+    config.normalize_advantages = False  # standardise the actor's weights per minibatch
+    config.optimizer = optim.default_config()  # adam, constant step sizes
+    runner.sweep(
+        config,
+        {
+            "actor_lr": 0.01,  # alpha_theta
+            "critic_lr": critic_lr,  # alpha_w
+            "gamma": 0.9,
+            "gae_lambda": {"reinforce": 1.0, "a2c": 0.0}.get(algorithm, 0.0),
+            "entropy_coef": 0.01,
+            "clip_epsilon": 0.0,  # ppo's clip range (0 for the other algorithms)
+        },
+        {},
+    )
+    config.env = grid.book_env()  # the grid world (static)
+    config.lock()
+    return config
