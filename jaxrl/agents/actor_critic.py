@@ -240,6 +240,8 @@ class Agent(NamedTuple):
     )
     prepare: Any  # (Params, Rollout, Hparams) -> Batch
     loss: Any  # (Params, Batch, Hparams) -> losses.ActorCriticLoss
+    optimizers: Any  # Hparams -> (actor optimizer, critic optimizer), optax
+    update: Any  # (Params, opt_state, Batch, Hparams, key) -> (Params, opt_state, mean losses)
 
 
 def make_agent(config) -> Agent:
@@ -248,6 +250,7 @@ def make_agent(config) -> Agent:
     task = make_task(config)
     algorithm, num_actions = config.algorithm, task.num_actions
     num_envs, length = config.num_envs, config.rollout_length
+    num_minibatches = config.num_minibatches
     q_critic = algorithm == "qac"
     uses_critic = config.baseline
     critic_width = num_actions if q_critic else 1
@@ -400,26 +403,63 @@ def make_agent(config) -> Agent:
         total = actor_loss + critic_loss + hparams.entropy_coef * entropy_term
         return losses.ActorCriticLoss(total, actor_loss, critic_loss, entropy_term)
 
-    return Agent(task, init_params, policy, state_values, collect, prepare, loss)
+    def optimizers(hparams: Hparams):
+        make = lambda lr: optim.make_optimizer(config.optimizer, learning_rate=lr)  # noqa: E731
+        return make(hparams.actor_lr), make(hparams.critic_lr)
+
+    def gradient_step(state, minibatch: Batch, hparams: Hparams):
+        params, (actor_state, critic_state) = state
+        actor_opt, critic_opt = optimizers(hparams)
+
+        def total(p: Params):
+            parts = loss(p, minibatch, hparams)
+            return parts.total, parts
+
+        grads, parts = jax.grad(total, has_aux=True)(params)
+        actor_updates, actor_state = actor_opt.update(grads.actor, actor_state, params.actor)
+        critic_updates, critic_state = critic_opt.update(grads.critic, critic_state, params.critic)
+        params = Params(
+            optax.apply_updates(params.actor, actor_updates),
+            optax.apply_updates(params.critic, critic_updates),
+        )
+        return (params, (actor_state, critic_state)), parts
+
+    def update(params: Params, opt_state, batch: Batch, hparams: Hparams, key):
+        """``epochs`` passes over the batch, each in ``num_minibatches`` minibatches shuffled
+        with ``fold_in(key, epoch)``; returns the new parameters and optimizer states and the
+        losses' means over the steps."""
+        size = jax.tree.leaves(batch)[0].shape[0]
+
+        def epoch(state, e):
+            if num_minibatches == 1:
+                minibatches = jax.tree.map(lambda x: x[None], batch)
+            else:
+                order = jax.random.permutation(jax.random.fold_in(key, e), size)
+                minibatches = jax.tree.map(
+                    lambda x: x[order].reshape((num_minibatches, -1, *x.shape[1:])), batch
+                )
+            return jax.lax.scan(lambda s, m: gradient_step(s, m, hparams), state, minibatches)
+
+        (params, opt_state), parts = jax.lax.scan(
+            epoch, (params, opt_state), jnp.arange(config.epochs)
+        )
+        return params, opt_state, jax.tree.map(jnp.mean, parts)
+
+    return Agent(
+        task, init_params, policy, state_values, collect, prepare, loss, optimizers, update
+    )
 
 
 def make_experiment(config) -> Experiment:
     """The runner's view of the agent (see ``jaxrl/configs/actor_critic_*.py``)."""
     agent = make_agent(config)
     task = agent.task
-    num_envs, length, chunk_steps = config.num_envs, config.rollout_length, int(config.chunk_steps)
-    epochs, num_minibatches = config.epochs, config.num_minibatches
-    batch_size = num_envs * length
-    optimizer_config = config.optimizer
-
-    def optimizers(hparams: Hparams):
-        make = lambda lr: optim.make_optimizer(optimizer_config, learning_rate=lr)  # noqa: E731
-        return make(hparams.actor_lr), make(hparams.critic_lr)
+    num_envs, chunk_steps = config.num_envs, int(config.chunk_steps)
 
     def init(key, hparams: Hparams) -> Carry:
         net_key, env_key, key = jax.random.split(key, 3)
         params = agent.init_params(net_key)
-        actor_opt, critic_opt = optimizers(hparams)
+        actor_opt, critic_opt = agent.optimizers(hparams)
         obs, env_state = jax.vmap(task.reset, in_axes=(0, None))(
             jax.random.split(env_key, num_envs), task.params
         )
@@ -437,45 +477,15 @@ def make_experiment(config) -> Experiment:
             truth=truth,
         )
 
-    def gradient_step(state, minibatch: Batch, hparams: Hparams):
-        params, (actor_state, critic_state) = state
-        actor_opt, critic_opt = optimizers(hparams)
-        grads, parts = jax.grad(lambda p: _total(agent.loss(p, minibatch, hparams)), has_aux=True)(
-            params
-        )
-        actor_updates, actor_state = actor_opt.update(grads.actor, actor_state, params.actor)
-        critic_updates, critic_state = critic_opt.update(grads.critic, critic_state, params.critic)
-        params = Params(
-            optax.apply_updates(params.actor, actor_updates),
-            optax.apply_updates(params.critic, critic_updates),
-        )
-        return (params, (actor_state, critic_state)), parts
-
-    def update(carry: Carry, batch: Batch, hparams: Hparams):
-        """``epochs`` passes over the batch in ``num_minibatches`` shuffled minibatches."""
-
-        def epoch(state, e):
-            if num_minibatches == 1:
-                minibatches = jax.tree.map(lambda x: x[None], batch)
-            else:
-                key = rng.counter_key(carry.key_data, carry.step * epochs + e, SHUFFLE_STREAM)
-                order = jax.random.permutation(key, batch_size)
-                minibatches = jax.tree.map(
-                    lambda x: x[order].reshape((num_minibatches, -1, *x.shape[1:])), batch
-                )
-            return jax.lax.scan(lambda s, m: gradient_step(s, m, hparams), state, minibatches)
-
-        (params, opt_state), parts = jax.lax.scan(
-            epoch, (carry.params, carry.opt_state), jnp.arange(epochs)
-        )
-        return params, opt_state, jax.tree.map(jnp.mean, parts)
-
     def train_step(carry: Carry, hparams: Hparams):
         obs, env_state, time, rollout = agent.collect(
             carry.params, carry.obs, carry.env_state, carry.time, carry.key_data, carry.step
         )
         batch = agent.prepare(carry.params, rollout, hparams)
-        params, opt_state, parts = update(carry, batch, hparams)
+        shuffle_key = rng.counter_key(carry.key_data, carry.step, SHUFFLE_STREAM)
+        params, opt_state, parts = agent.update(
+            carry.params, carry.opt_state, batch, hparams, shuffle_key
+        )
         carry = carry._replace(
             params=params,
             opt_state=opt_state,
@@ -577,10 +587,6 @@ def make_experiment(config) -> Experiment:
         domains=domains,
         metrics=names,
         main_metric=main,
-        env_steps_per_step=batch_size,
+        env_steps_per_step=num_envs * config.rollout_length,
         nan_metrics=nan_metrics,
     )
-
-
-def _total(parts: losses.ActorCriticLoss):
-    return parts.total, parts

@@ -2,23 +2,24 @@
 ch. 9-10).
 
 The grid of ch. 2-8 (target (3, 2), six forbidden cells, r_boundary = r_forbidden = -1,
-r_target = 1, gamma 0.9), in episodes of 100 steps from a uniformly drawn cell, so that the
-objective ``J(theta) = sum_s d0(s) v_pi(s)`` is the mean of ``v_pi`` and every state matters.
-The policy is ``pi(a|s) = softmax(theta[s])`` from ``theta = 0`` (uniform); the critic is a table
-too. ``value_error`` is ``max_s |v*(s) - v_pi(s)|`` with ``v_pi`` the exact values of the
-softmax policy itself (``jaxrl.dp``), not of its greedy version.
+r_target = 1, gamma 0.9), in episodes from a uniformly drawn cell, so that the objective
+``J(theta) = sum_s d0(s) v_pi(s)`` is the mean of ``v_pi`` and every state matters. The policy
+is ``pi(a|s) = softmax(theta[s])`` from ``theta = 0`` (uniform); the critic is a table too.
+``value_error`` is ``max_s |v*(s) - v_pi(s)|`` with ``v_pi`` the exact values of the softmax
+policy itself (``jaxrl.dp``), not of its greedy version.
 
 Variants (``--config=jaxrl/configs/actor_critic_grid.py:VARIANT``): ``reinforce`` (with a
 baseline; ``reinforce_no_baseline`` without), ``qac``, ``a2c`` (the default) and
-``off_policy`` (uniform behaviour). Each seed steps 16 environments in episodes of 20 steps (one
-rollout each: the returns are cut at 20 steps and bootstrapped from the critic there, gamma^20 =
-0.12) and takes one gradient step per rollout, 10,000 of them; adam with actor step 0.01, critic
-step 0.1 and an entropy bonus of 0.01. QAC learns 125 action values from the actions it samples,
-so it needs more visits of the states the policy leaves soonest: 64 environments in episodes of 5
-steps, critic step 1 and 20,000 updates. ``value_error < 0.1`` (1% of v*'s largest value)
-counts as near-optimal; the worst deterministic policy that differs from an optimal one in one
-state is 0.1 away (at (0, 1), where moving down through a forbidden cell is 0.1 worse than the
-optimal move right).
+``off_policy`` (uniform behaviour). Every update is one gradient step on a rollout of 320
+steps, with adam (actor step 0.01) and an entropy bonus of 0.01. REINFORCE's rollout is 16
+episodes of 20 steps (its returns are cut at 20 steps, where the baseline variant bootstraps from
+its critic: gamma^20 = 0.12), with critic step 0.1, 10,000 updates. The actor-critics take 64
+environments in episodes of 5 steps (more visits of the start cells, which the policy leaves
+soonest), critic step 1: 10,000 updates for A2C and off-policy AC; QAC learns 125 action values
+from the actions it samples and gets 20,000.
+``value_error < 0.1`` (1% of v*'s largest value) counts as near-optimal: no deterministic policy
+other than an optimal one gets there (the smallest gap ``v*(s) - q*(s, a)`` of a suboptimal
+action is 0.1: moving down from (0, 1) or right from (4, 0), through a forbidden cell).
 
 Run:
 
@@ -34,15 +35,19 @@ from jaxrl.configs import grid, runner
 
 VARIANTS = ("reinforce", "reinforce_no_baseline", "qac", "a2c", "off_policy")
 # (environments, episode = rollout length, updates, critic step) of each algorithm
-SETTINGS = {"qac": (64, 5, 20_000, 1.0)}
-DEFAULT = (16, 20, 10_000, 0.1)
+SETTINGS = {
+    "reinforce": (16, 20, 10_000, 0.1),
+    "qac": (64, 5, 20_000, 1.0),
+    "a2c": (64, 5, 10_000, 1.0),
+    "off_policy": (64, 5, 10_000, 1.0),
+}
 
 
 def get_config(variant: str = "a2c") -> ml_collections.ConfigDict:
     if variant not in VARIANTS:
         raise ValueError(f"the variant must be one of {VARIANTS}, got {variant!r}")
     algorithm = "reinforce" if variant.startswith("reinforce") else variant
-    num_envs, episode, total_steps, critic_lr = SETTINGS.get(algorithm, DEFAULT)
+    num_envs, episode, total_steps, critic_lr = SETTINGS[algorithm]
     config = runner.base(
         "jaxrl.agents.actor_critic",
         num_seeds=16,

@@ -159,5 +159,18 @@ def get_config() -> ml_collections.ConfigDict:
             chunks=20,
         ),
     )
+    # Chapters 9-10: REINFORCE (with and without a baseline), QAC, A2C and off-policy
+    # actor-critic with a tabular softmax policy (the actor_critic_grid library configs, each
+    # with its own environments and episode length per update).
+    config.ch9_10 = _block(
+        # Base seed of the runs; seed i uses fold_in(key(seed), i).
+        seed=0,
+        # Independent runs (seeds) per algorithm, for the mean and 95% band.
+        num_seeds=8,
+        # Updates per seed (one per rollout of every environment).
+        steps=5_000,
+        # Chunks (points of each learning curve); must divide steps.
+        chunks=20,
+    )
     config.lock()
     return config
