@@ -38,6 +38,8 @@ FIGURES = (
     "ch8_td_linear_curves.png",
     "ch8_dqn_policy.png",
     "ch8_dqn_curves.png",
+    "ch9_10_curves.png",
+    "ch9_10_policy.png",
 )
 # Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
 # but enough for off-policy Q-learning to find the optimal policy in every seed.
@@ -55,6 +57,13 @@ CH8_FLAGS = (
     "--config.ch8.dqn.num_seeds=2",
     "--config.ch8.dqn.steps=2000",
     "--config.ch8.dqn.chunks=2",
+)
+# Chapters 9-10 budget of the test run (the default: 8 seeds x 5,000 updates per algorithm):
+# far from converged; the tests check what is reported against v* and itself.
+CH9_10_FLAGS = (
+    "--config.ch9_10.num_seeds=2",
+    "--config.ch9_10.steps=200",
+    "--config.ch9_10.chunks=2",
 )
 # The book's printed tables (S. Zhao, "Mathematical Foundations of Reinforcement Learning", the
 # GitHub all-in-one PDF: Figure 5.4 on p. 85, Figure 5.7 on p. 94), row 0 at the top.
@@ -106,7 +115,7 @@ def _run(*args, timeout=120):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
-    proc = _run(f"--workdir={workdir}", *TD_FLAGS, *CH8_FLAGS, timeout=300)
+    proc = _run(f"--workdir={workdir}", *TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"wrote {workdir / 'report.html'}" in proc.stderr  # absl logging says where
     return workdir
@@ -130,7 +139,7 @@ def test_report_is_self_contained(workdir):
     for n in range(2, 9):
         assert f"Chapter {n}" in report
     assert report.index("Chapter 5") < report.index("Chapter 6") < report.index("Chapter 7")
-    assert report.index("Path finding") < report.index("Chapter 8")
+    assert report.index("Path finding") < report.index("Chapter 8") < report.index("Chapters 9")
     assert "Path finding (the episodic task)" in report
     assert report.count('src="data:image/png;base64,') == len(FIGURES)
     # No reference to any other file: every src is a data URI and there are no links.
@@ -265,11 +274,12 @@ def test_every_figure_names_what_it_reproduces(workdir, values):
     """values.json records, per chapter, each figure's book figure (or section) and settings, and
     report.html shows them in the figure's caption."""
     blocks = [values[f"chapter{n}"] for n in range(2, 9)] + [values["chapter7"]["path_finding"]]
+    blocks.append(values["chapter9_10"])
     recorded = [f for block in blocks for f in block["figures"]]
     assert sorted(f["file"] for f in recorded) == sorted(FIGURES)
     report = (workdir / "report.html").read_text()
     for figure in recorded:
-        assert re.match(r"(Figures? \d\.\d|Theorem \d\.\d|sections? \d\.\d)", figure["reproduces"])
+        assert re.match(r"(Figures? \d\.\d|Theorem \d\.\d|sections? \d+\.\d)", figure["reproduces"])
         settings = set(figure["settings"])
         if figure["file"] == "ch6_mean_estimation.png":  # no grid: the distribution of X
             assert {"X", "w_1", "seeds"} <= settings
@@ -444,6 +454,37 @@ def test_chapter8_dqn(workdir, values):
     assert figures["ch8_dqn_curves.png"]["settings"]["r_forbidden"] == -10.0
 
 
+def test_chapters_9_10_report_the_exact_errors_of_the_learned_policies(values):
+    """Every algorithm's curves and final errors for the 2 seeds of the test run, consistent with
+    seed 0's policy and its exact values, and v* the optimum of chapter 3."""
+    ch = values["chapter9_10"]
+    assert ch["num_seeds"] == 2 and ch["updates"] == 200
+    v_star = np.array(ch["optimal"]["values"])
+    optimal = {entry["gamma"]: entry for entry in values["chapter3"]["optimal"]}[0.9]
+    np.testing.assert_allclose(v_star, optimal["values"], atol=1e-3)
+    assert list(ch["algorithms"]) == [
+        "reinforce_no_baseline",
+        "reinforce",
+        "qac",
+        "a2c",
+        "off_policy",
+    ]
+    for name, run in ch["algorithms"].items():
+        assert run["env_steps"] == [100 * 320, 200 * 320], name  # 320 steps per update
+        errors = np.array(run["final_value_error"])
+        assert errors.shape == (2,) and np.all(errors > 0), name  # softmax: never exactly v*
+        assert run["near_optimal_seeds"] == int(np.sum(errors < ch["near_optimal_tol"]))
+        assert run["curves"]["value_error"]["mean"][-1] == pytest.approx(errors.mean(), rel=1e-3)
+        policy = np.array(run["policy_seed0"])
+        np.testing.assert_allclose(policy.sum(-1), 1.0, atol=2e-3)
+        seed0 = np.max(np.abs(np.array(run["values_seed0"]) - v_star.ravel()))
+        assert seed0 == pytest.approx(errors[0], abs=2e-3), name
+        mean_value = run["curves"]["mean_value"]["mean"][-1]
+        assert mean_value < v_star.mean()  # J(theta) is below its maximum
+    figures = {f["file"]: f for f in ch["figures"]}
+    assert figures["ch9_10_curves.png"]["settings"]["policy"] == "tabular softmax"
+
+
 @pytest.mark.parametrize(
     "flag, field",
     [
@@ -457,6 +498,7 @@ def test_chapter8_dqn(workdir, values):
         ("--config.path_finding.chunks=7", "path_finding.chunks"),
         ("--config.ch8.features=('poly1','poly9')", "ch8.features"),
         ("--config.ch8.dqn.steps=1000", "ch8.dqn.steps"),  # no update: learning starts at 1000
+        ("--config.ch9_10.chunks=3", "ch9_10.chunks"),
     ],
 )
 def test_bad_config_fails_fast(tmp_path, flag, field):

@@ -43,9 +43,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def _header(config) -> str:
     grid = common.book_grid(config)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-8</title>
+<html lang="en"><head><meta charset="utf-8"><title>jaxrl: Zhao ch. 2-10</title>
 <style>{_CSS}</style></head><body>
-<h1>Examples of chapters 2-8</h1>
+<h1>Examples of chapters 2-10</h1>
 <p>S. Zhao, <i>Mathematical Foundations of Reinforcement Learning</i>. The 5x5 grid has the target
 (cyan) at (3, 2) and forbidden cells (orange) at {html.escape(str(list(grid.forbidden)))}; cells
 are (row, col), 0-based, row 0 at the top. Rewards unless a chapter says otherwise: boundary

@@ -5,8 +5,8 @@ Variants (``--config=jaxrl/configs/actor_critic_cartpole.py:VARIANT``):
 - ``ppo`` (the default): the PPO settings the RL Baselines3 Zoo tuned for CartPole-v1 (8
   environments per seed, rollouts of 32 steps, gamma 0.98, GAE lambda 0.8, no entropy bonus,
   adam at 1e-3 decayed linearly to 0, clip range 0.2, advantages standardised, gradient norms
-  clipped at 0.5), with 10 epochs over each rollout of 256 steps (one minibatch) instead of the
-  Zoo's 20: the same result in half the time.
+  clipped at 0.5), with 4 epochs over each rollout of 256 steps (one minibatch) instead of the
+  Zoo's 20. With 10 epochs every seed ends at 500 but a run takes twice as long (BUILD-notes.md).
 - ``a2c``: the Zoo's A2C for CartPole-v1, which is Stable-Baselines3's A2C defaults: 8
   environments, rollouts of 5 steps and one update each, RMSprop at 7e-4 (decay 0.99, epsilon
   1e-5), gradient norms clipped at 0.5, lambda 1 (the 5-step return), no entropy bonus.
@@ -41,7 +41,7 @@ def get_config(variant: str = "ppo") -> ml_collections.ConfigDict:
     # training steps to reach TOTAL_ENV_STEPS, rounded up to whole chunks (ppo: 1,960 rollouts,
     # 501,760 environment steps)
     total_steps = -(-TOTAL_ENV_STEPS // (num_envs * rollout * CHUNKS)) * CHUNKS
-    epochs, minibatches = (10, 1) if ppo else (1, 1)
+    epochs, minibatches = (4, 1) if ppo else (1, 1)
     config = runner.base(
         "jaxrl.agents.actor_critic",
         num_seeds=16,

@@ -102,3 +102,48 @@ def test_the_dqn_peer_learns_from_gymnasium_transitions():
         state, jnp.asarray(peer.action_buf[:n]), params
     )
     np.testing.assert_allclose(np.stack(reached[:4], -1), peer.next_buf[:n], atol=1e-5)
+
+
+def test_actor_critic_benchmark_runs():
+    result = _run(
+        "experiments.benchmarks.actor_critic",
+        "--num_seeds=1",
+        "--steps=2",
+        "--peer_rollouts=1",
+        "--rounds=1",
+    )
+    assert result["benchmark"] == "ppo_cartpole"
+    assert result["vmap_ratio"] > 0 and result["sequential"] > 0
+    assert result["env_steps_per_call"] == 512  # 2 rollouts x 8 environments x 32 steps
+    assert result["epochs"] == 4
+
+
+def test_the_ppo_peer_collects_gymnasium_rollouts_and_learns_from_them():
+    """The peer's rollout holds gymnasium's transitions, checked against our CartPole's physics
+    (the same step from the same state); an episode's next observation is the following step's
+    observation unless it ended; and the shared jitted update changes the parameters."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from experiments.benchmarks.actor_critic_peer import PythonPPO, benchmark_config
+    from jaxrl.envs import cartpole
+
+    peer = PythonPPO(benchmark_config(1), seed=1)
+    rollout = peer.rollout()
+    obs = rollout.obs.reshape(-1, 4)
+    n = len(obs)
+    state = cartpole.EnvState(*(jnp.asarray(obs[:, i]) for i in range(4)), jnp.zeros(n, jnp.int32))
+    reached = jax.vmap(cartpole.dynamics, in_axes=(0, 0, None))(
+        state, jnp.asarray(rollout.action.reshape(-1)), cartpole.make_params()
+    )
+    np.testing.assert_allclose(
+        np.stack(reached[:4], -1), rollout.next_obs.reshape(-1, 4), atol=1e-5
+    )
+    going = rollout.done[:-1] == 0
+    np.testing.assert_array_equal(rollout.obs[1:][going], rollout.next_obs[:-1][going])
+    np.testing.assert_allclose(rollout.behaviour_probs.sum(-1), 1.0, atol=1e-6)
+    before = np.asarray(jax.tree.leaves(peer.params)[0]).copy()
+    peer.run(1)
+    assert peer.updates == 1 and peer.env_steps == 2 * 256
+    assert not np.allclose(before, jax.tree.leaves(peer.params)[0])
