@@ -121,11 +121,7 @@ def main(argv):
     del argv
     launch.configure_cpu_devices(None)  # the launcher's default layout: a device per core
     result = run(_NUM_SEEDS.value, _STEPS.value, _PEER_ROLLOUTS.value, _ROUNDS.value, _EPOCHS.value)
-    print(
-        f"ours {result['ours']:,.0f} env steps/s ({result['num_seeds']} seeds), sequential "
-        f"{result['sequential']:,.0f}, peer {result['peer_value']:,.0f}: ratio "
-        f"{result['ratio']:.1f}x, vmap gain {result['vmap_ratio']:.1f}x"
-    )
+    print(common.seeds_summary(result))
     common.emit(result)
 
 

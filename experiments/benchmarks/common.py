@@ -46,3 +46,12 @@ def emit(result: dict) -> None:
         if key not in result:
             raise ValueError(f"benchmark result lacks the field {key!r}")
     print(json.dumps(result), flush=True)
+
+
+def seeds_summary(result: dict) -> str:
+    """The human line of a seeds benchmark (ours for many seeds, one after another, the peer)."""
+    return (
+        f"ours {result['ours']:,.0f} env steps/s ({result['num_seeds']} seeds), sequential "
+        f"{result['sequential']:,.0f}, peer {result['peer_value']:,.0f}: ratio "
+        f"{result['ratio']:.1f}x, vmap gain {result['vmap_ratio']:.1f}x"
+    )

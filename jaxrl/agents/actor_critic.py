@@ -70,6 +70,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl import dp, losses, networks, optim, targets
+from jaxrl.agents import checks
 from jaxrl.envs import cartpole, gridworld, rng, wrappers
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment, real
 from jaxrl.tabular import common
@@ -167,13 +168,6 @@ FIELDS = {
 CARTPOLE_FIELDS = {"hidden", "activation", "eval_episodes"}
 
 
-def _positive_int(config, name: str) -> int:
-    value = config[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def check_config(config) -> None:
     """Refuses a bad actor-critic config in one line naming the field, before anything
     compiles."""
@@ -186,7 +180,7 @@ def check_config(config) -> None:
     if config.algorithm not in ALGORITHMS:
         raise ValueError(f"config.algorithm must be one of {ALGORITHMS}, got {config.algorithm!r}")
     for name in ("num_envs", "rollout_length", "epochs", "num_minibatches", "max_episode_steps"):
-        _positive_int(config, name)
+        checks.positive_int(config, name)
     for name in ("baseline", "discount_weighting", "normalize_advantages"):
         if not isinstance(config[name], bool):
             raise ValueError(f"config.{name} must be True or False, got {config[name]!r}")
@@ -201,10 +195,8 @@ def check_config(config) -> None:
             f"num_envs * rollout_length = {batch} steps"
         )
     if config.environment == "cartpole":
-        _positive_int(config, "eval_episodes")
-        hidden = tuple(config.hidden)
-        if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in hidden):
-            raise ValueError(f"config.hidden must be a tuple of positive integers, got {hidden!r}")
+        checks.positive_int(config, "eval_episodes")
+        checks.hidden_widths(config)
         if config.activation not in networks.ACTIVATIONS:
             raise ValueError(
                 f"config.activation must be one of {tuple(networks.ACTIVATIONS)}, "
@@ -498,29 +490,11 @@ def make_experiment(config) -> Experiment:
 
     def evaluate_cartpole(carry: Carry) -> jax.Array:
         """Mean return of the sampled policy over ``eval_episodes`` fresh episodes."""
-        episodes = config.eval_episodes
-        eval_params = cartpole.make_params(max_steps=config.max_episode_steps)
-        reset_key, step_key = jax.random.split(
-            rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        sample = lambda obs, key: agent.policy(carry.params.actor, obs).sample(seed=key)  # noqa: E731
+        key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        return cartpole.evaluate(
+            sample, key, episodes=config.eval_episodes, max_steps=config.max_episode_steps
         )
-        obs, state = jax.vmap(cartpole.reset, in_axes=(0, None))(
-            jax.random.split(reset_key, episodes), eval_params
-        )
-
-        def body(c, t):
-            obs, state, alive, total = c
-            act_key, env_key = jax.random.split(jax.random.fold_in(step_key, t))
-            action = agent.policy(carry.params.actor, obs).sample(seed=act_key)
-            obs, state, reward, terminated, truncated, _ = jax.vmap(
-                cartpole.step, in_axes=(0, 0, 0, None)
-            )(jax.random.split(env_key, episodes), state, action.astype(jnp.int32), eval_params)
-            total = total + jnp.where(alive, reward, 0.0)
-            alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
-            return (obs, state, alive, total), None
-
-        start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
-        (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(config.max_episode_steps))
-        return jnp.mean(total)
 
     def grid_metrics(carry: Carry, hparams: Hparams) -> dict:
         """The softmax policy's exact values (``jaxrl.dp``) against the optimum."""

@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl import losses, networks, optim, replay, targets
+from jaxrl.agents import checks
 from jaxrl.envs import cartpole, gridworld, rng, wrappers
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment, integer, real
 from jaxrl.tabular import common
@@ -137,13 +138,6 @@ FIELDS = {
 }
 
 
-def _positive_int(config, name: str) -> int:
-    value = config[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def check_config(config) -> None:
     """Refuses a bad DQN config in one line naming the field, before anything compiles."""
     if config.get("environment") not in ENVIRONMENTS:
@@ -160,19 +154,17 @@ def check_config(config) -> None:
         "learning_starts",
         "ensemble_size",
     ):
-        _positive_int(config, name)
+        checks.positive_int(config, name)
     if config.environment == "cartpole":
-        _positive_int(config, "max_episode_steps")
-        _positive_int(config, "eval_episodes")
+        checks.positive_int(config, "max_episode_steps")
+        checks.positive_int(config, "eval_episodes")
     steps = config.exploration_steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"config.exploration_steps must be an integer >= 0, got {steps!r}")
     start = config.epsilon_start
     if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start <= 1:
         raise ValueError(f"config.epsilon_start must be a number in [0, 1], got {start!r}")
-    hidden = tuple(config.hidden)
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in hidden):
-        raise ValueError(f"config.hidden must be a tuple of positive integers, got {hidden!r}")
+    checks.hidden_widths(config)
     if config.loss not in losses.value.TD_LOSSES:
         raise ValueError(
             f"config.loss must be one of {losses.value.TD_LOSSES}, got {config.loss!r}"
@@ -428,29 +420,11 @@ def make_experiment(config) -> Experiment:
 
     def evaluate_cartpole(carry: Carry) -> jax.Array:
         """Mean return of the greedy policy over ``eval_episodes`` fresh episodes."""
-        episodes = config.eval_episodes
-        eval_params = cartpole.make_params(max_steps=config.max_episode_steps)
-        reset_key, step_key = jax.random.split(
-            rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        greedy = lambda obs, _: jnp.argmax(jnp.mean(q_all(carry.params, obs), axis=0), -1)  # noqa: E731
+        key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
+        return cartpole.evaluate(
+            greedy, key, episodes=config.eval_episodes, max_steps=config.max_episode_steps
         )
-        obs, state = jax.vmap(cartpole.reset, in_axes=(0, None))(
-            jax.random.split(reset_key, episodes), eval_params
-        )
-
-        def body(c, t):
-            obs, state, alive, total = c
-            action = jnp.argmax(jnp.mean(q_all(carry.params, obs), axis=0), axis=-1)
-            keys = jax.random.split(jax.random.fold_in(step_key, t), episodes)
-            obs, state, reward, terminated, truncated, _ = jax.vmap(
-                cartpole.step, in_axes=(0, 0, 0, None)
-            )(keys, state, action.astype(jnp.int32), eval_params)
-            total = total + jnp.where(alive, reward, 0.0)
-            alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
-            return (obs, state, alive, total), None
-
-        start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
-        (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(config.max_episode_steps))
-        return jnp.mean(total)
 
     def grid_metrics(carry: Carry, hparams: Hparams) -> dict:
         """The greedy policy against the exact optimum (``jaxrl.dp``, as the tabular agents)."""

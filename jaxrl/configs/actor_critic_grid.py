@@ -25,7 +25,11 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/actor_critic_grid.py:a2c --workdir=DIR
 
-Expected: see BUILD-notes.md, "Actor-critic on the grid" (every variant, every seed).
+Expected (measured 2026-12-02, 16 seeds, 2 busy CPU cores): final ``value_error`` below 0.1 in
+16 of 16 seeds for ``reinforce`` (0.0045-0.0075, 14 s), 15 of 16 for ``qac`` (0.0035-0.102,
+22 s), 16 of 16 for ``a2c`` (0.0019-0.0030, 15 s) and ``off_policy`` (0.0007-0.0017, 12 s);
+``reinforce_no_baseline`` 2 of 16 (0.041-0.379, 20 s: most seeds still on the plateau of the
+near-tie at (0, 2), and its returns, with no critic, stop at the 20-step cut).
 """
 
 import ml_collections

@@ -1,11 +1,12 @@
-"""The main job: the examples of chapters 2-8 of the book: figures, a values file, a report.
+"""The main job: the examples of chapters 2-10 of the book: figures, a values file, a report.
 
 Reference: S. Zhao, "Mathematical Foundations of Reinforcement Learning" ch. 2 (state
 values and the Bellman equation), ch. 3 (the Bellman optimality equation) and ch. 4 (value
 iteration, policy iteration and truncated policy iteration), ch. 5 (MC basic and the episode
 length; optimal epsilon-greedy policies), ch. 6 (mean estimation, Robbins-Monro), ch. 7
-(TD(0), Sarsa, expected Sarsa, Q-learning, Double Q-learning; path finding) and ch. 8 (TD-linear
-with one-hot, polynomial and Fourier features; deep Q-learning);
+(TD(0), Sarsa, expected Sarsa, Q-learning, Double Q-learning; path finding), ch. 8 (TD-linear
+with one-hot, polynomial and Fourier features; deep Q-learning) and ch. 9-10 (REINFORCE, QAC,
+A2C and off-policy actor-critic with a tabular softmax policy);
 https://github.com/MathFoundationRL/Book-Mathematical-Foundation-of-Reinforcement-Learning
 
 Run::
@@ -15,8 +16,8 @@ Run::
         --config.ch8.dqn.num_seeds=4
 
 The shared fields (gamma, the rewards, value iteration's tolerance, dpi) come first; each chapter
-has a block (``config.ch3`` .. ``config.ch8``, ``config.path_finding``; chapter 2 reads only the
-shared fields), read by its module in ``experiments/book``. Measured on 2 CPU cores shared with
+has a block (``config.ch3`` .. ``config.ch8``, ``config.ch9_10``, ``config.path_finding``;
+chapter 2 reads only the shared fields), read by its module in ``experiments/book``. Measured on 2 CPU cores shared with
 other work: about 95 s for the defaults, of which chapter 7 (64 seeds x 200k steps for each of six
 algorithms) takes 17 s and chapter 8 57 s (TD-linear, 7 feature sets x 32 seeds x 200k steps:
 10 s; DQN, 16 seeds x 20k steps: 42 s).

@@ -261,3 +261,40 @@ def step(
         obs = final_observation
     info = {"final_observation": final_observation}
     return obs, next_state, reward, terminated, truncated, info
+
+
+def evaluate(act, key: jax.Array, *, episodes: int, max_steps: int = MAX_STEPS) -> jax.Array:
+    """Mean undiscounted return of a policy over ``episodes`` fresh episodes, run side by side.
+
+    Every episode starts from ``reset`` (keys ``split(reset_key, episodes)``) and runs until it
+    terminates or reaches ``max_steps``; steps after an episode ended are not counted. Step ``t``
+    draws its actions with ``act(obs [E, 4], fold_in(act_key, t))`` (a greedy policy may ignore
+    the key), from ``reset_key, act_key = split(key)``.
+
+    Args:
+        act: ``(obs [E, 4], key) -> [E]`` int actions.
+        key: randomness of the starts and of ``act``.
+        episodes: ``E``, a static positive int.
+        max_steps: the time limit (static).
+
+    Returns:
+        ``[]`` float32, the mean return over the episodes.
+    """
+    params = make_params(max_steps=max_steps)
+    reset_key, act_key = jax.random.split(key)
+    obs, state = jax.vmap(reset, in_axes=(0, None))(jax.random.split(reset_key, episodes), params)
+
+    def body(carry, t):
+        obs, state, alive, total = carry
+        action = jnp.asarray(act(obs, jax.random.fold_in(act_key, t)), jnp.int32)
+        # Neither step key is read: CartPole's step is deterministic without auto-reset.
+        obs, state, reward, terminated, truncated, _ = jax.vmap(step, in_axes=(None, 0, 0, None))(
+            act_key, state, action, params
+        )
+        total = total + jnp.where(alive, reward, 0.0)
+        alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
+        return (obs, state, alive, total), None
+
+    start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
+    (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(max_steps))
+    return jnp.mean(total)

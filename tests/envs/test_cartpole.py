@@ -469,3 +469,36 @@ def test_make_params_validation(kwargs, field):
 def test_make_params_accepts_numpy_integers_and_bools():
     params = cp.make_params(max_steps=np.int64(200), auto_reset=np.bool_(True))
     assert int(params.max_steps) == 200 and params.auto_reset is True
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_evaluate_is_the_mean_return_of_separate_episodes(sampled):
+    """``cp.evaluate`` against one episode at a time in a Python loop with the same keys: a
+    balancing rule (push toward the pole's lean; most episodes run to the 60-step limit) or a
+    random policy (short episodes); only the steps before each episode's end count."""
+    episodes, limit = 5, 60
+
+    def act(obs, key):
+        if sampled:
+            return jax.random.bernoulli(key, 0.5, (obs.shape[0],)).astype(jnp.int32)
+        return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(jnp.int32)
+
+    key = jax.random.key(4)
+    mean = cp.evaluate(act, key, episodes=episodes, max_steps=limit)
+    reset_key, act_key = jax.random.split(key)
+    params = cp.make_params(max_steps=limit)
+    step = jax.jit(cp.step)
+    returns = []
+    for i, start_key in enumerate(jax.random.split(reset_key, episodes)):
+        obs, state = cp.reset(start_key, params)
+        total = 0.0
+        for t in range(limit):
+            obs_all = jnp.zeros((episodes, 4)).at[i].set(obs)  # act sees the whole batch
+            action = act(obs_all, jax.random.fold_in(act_key, t))[i]
+            obs, state, reward, terminated, truncated, _ = step(act_key, state, action, params)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        returns.append(total)
+    assert float(mean) == pytest.approx(np.mean(returns), abs=1e-5)
+    assert len(set(returns)) > 1 or returns[0] == limit  # the episodes are not all alike
