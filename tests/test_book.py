@@ -1,6 +1,6 @@
 """Smoke tests of the experiments.book binary, run as the user runs it (a subprocess).
 
-The binary runs once per session (about 45 s on 2 CPU cores, with reduced chapter 7 and 8
+The binary runs once per session (about 65 s on 2 CPU cores, with reduced chapter 7-10
 budgets, the chapter 7 one still enough for its claims); the tests then read what it wrote. A
 subprocess keeps the binary's absl flags out of the test process.
 """
