@@ -1,11 +1,13 @@
 """Losses, one concept per function: value regression (``value.py``) and policy losses
-(``policy.py``: policy gradient, entropy, actor-critic, off-policy actor, PPO's clipped surrogate).
+(``policy.py``: policy gradient, entropy, actor-critic, off-policy actor, PPO's clipped surrogate,
+deterministic policy gradient).
 """
 
 from jaxrl.losses.policy import (
     ActorCriticLoss,
     actor_critic_loss,
     clipped_surrogate_loss,
+    deterministic_policy_gradient_loss,
     entropy_loss,
     off_policy_actor_loss,
     policy_gradient_loss,
@@ -16,6 +18,7 @@ __all__ = [
     "ActorCriticLoss",
     "actor_critic_loss",
     "clipped_surrogate_loss",
+    "deterministic_policy_gradient_loss",
     "entropy_loss",
     "huber_loss",
     "off_policy_actor_loss",

@@ -179,3 +179,29 @@ def clipped_surrogate_loss(
     advantage_t = jax.lax.stop_gradient(advantage_t)
     clipped = jnp.clip(ratio, 1.0 - epsilon, 1.0 + epsilon)
     return -jnp.mean(jnp.minimum(ratio * advantage_t, clipped * advantage_t))
+
+
+def deterministic_policy_gradient_loss(
+    a_t: jax.typing.ArrayLike, dqda_t: jax.typing.ArrayLike
+) -> jax.Array:
+    """The deterministic policy gradient as a loss: ``mean_t 0.5 ||stop(a_t + dqda_t) - a_t||^2``.
+
+    With ``a_t = mu_theta(s_t)`` the actor's actions and ``dqda_t = grad_a Q(s_t, a)`` at
+    ``a = a_t`` (the critic's action gradient, gradient stopped: the critic is held fixed), the
+    loss's gradient in ``theta`` is ``-mean_t dqda_t . d mu_theta(s_t) / d theta``, the gradient
+    of ``-mean_t Q(s_t, mu_theta(s_t))`` with the critic fixed: descending it is the DPG ascent
+    (Silver et al. 2014, "Deterministic Policy Gradient Algorithms", ICML, Theorem 1; Lillicrap et
+    al. 2016, DDPG, https://arxiv.org/abs/1509.02971). Writing the loss through ``dqda`` keeps
+    the critic's parameters out of the actor's gradient by construction.
+
+    Args:
+        a_t: ``[T, A]`` the actor's actions, differentiable in its parameters.
+        dqda_t: ``[T, A]`` the critic's action gradients there (gradient stopped here).
+
+    Returns:
+        ``[]`` the loss.
+    """
+    a_t, dqda_t = _check({"a_t": (a_t, 2), "dqda_t": (dqda_t, 2)})
+    chex.assert_equal_shape([a_t, dqda_t])
+    target = jax.lax.stop_gradient(a_t + dqda_t)
+    return jnp.mean(0.5 * jnp.sum(jnp.square(target - a_t), axis=-1))

@@ -158,6 +158,46 @@ def test_at_ratio_one_the_clipped_surrogate_is_the_policy_gradient():
     np.testing.assert_allclose(clipped, plain, rtol=1e-5, atol=1e-7)
 
 
+def test_the_deterministic_policy_gradient_is_the_gradient_of_q_at_the_actors_actions():
+    """A small tanh actor mu_theta(s) (bounded by 2, as Pendulum's torque) and critic Q(s, a):
+    the gradient of the DPG loss built from the critic's action gradients equals minus the central
+    finite differences (float64) of ``J(theta) = mean_t Q(s_t, mu_theta(s_t))`` with the critic
+    fixed, and carries no gradient into the critic's parameters."""
+    from jax.flatten_util import ravel_pytree
+
+    rng = np.random.default_rng(4)
+    with jax.enable_x64(True):
+        states = jnp.asarray(rng.normal(size=(T, 3)))
+        actor = {
+            "w1": jnp.asarray(rng.normal(size=(3, 8))),
+            "b1": jnp.asarray(rng.normal(size=8)),
+            "w2": jnp.asarray(rng.normal(size=(8, 2)) * 0.5),
+        }
+        critic = {"v": jnp.asarray(rng.normal(size=(5, 16))), "w": jnp.asarray(rng.normal(size=16))}
+
+        def mu(p, s):
+            return 2.0 * jnp.tanh(jnp.tanh(s @ p["w1"] + p["b1"][None]) @ p["w2"])
+
+        def q(c, s, a):
+            return jnp.tanh(jnp.concatenate([s, a]) @ c["v"]) @ c["w"]
+
+        def loss(p, c):
+            actions = mu(p, states)
+            dqda = jax.vmap(jax.grad(q, argnums=2), in_axes=(None, 0, 0))(c, states, actions)
+            return policy.deterministic_policy_gradient_loss(actions, dqda)
+
+        flat, unravel = ravel_pytree(actor)
+        analytic = np.asarray(ravel_pytree(jax.grad(loss)(actor, critic))[0])
+        objective = lambda x: float(  # noqa: E731
+            jnp.mean(jax.vmap(q, in_axes=(None, 0, 0))(critic, states, mu(unravel(x), states)))
+        )
+        numeric = _finite_difference(objective, np.asarray(flat))
+        critic_grad = ravel_pytree(jax.grad(loss, argnums=1)(actor, critic))[0]
+    np.testing.assert_allclose(analytic, -numeric, rtol=1e-6, atol=1e-8)
+    assert np.max(np.abs(analytic)) > 1e-2  # a gradient worth comparing
+    np.testing.assert_array_equal(critic_grad, 0.0)
+
+
 def test_bad_arguments():
     x = jnp.zeros(T)
     with pytest.raises(ValueError, match="epsilon must be > 0, got 0"):
