@@ -71,7 +71,7 @@ import optax
 
 from jaxrl import dp, losses, networks, optim, targets
 from jaxrl.agents import checks
-from jaxrl.envs import cartpole, gridworld, rng, wrappers
+from jaxrl.envs import cartpole, evaluation, gridworld, rng, wrappers
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment, real
 from jaxrl.tabular import common
 
@@ -492,8 +492,14 @@ def make_experiment(config) -> Experiment:
         """Mean return of the sampled policy over ``eval_episodes`` fresh episodes."""
         sample = lambda obs, key: agent.policy(carry.params.actor, obs).sample(seed=key)  # noqa: E731
         key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
-        return cartpole.evaluate(
-            sample, key, episodes=config.eval_episodes, max_steps=config.max_episode_steps
+        return evaluation.evaluate(
+            cartpole.reset,
+            cartpole.step,
+            cartpole.make_params(max_steps=config.max_episode_steps),
+            sample,
+            key,
+            episodes=config.eval_episodes,
+            max_steps=config.max_episode_steps,
         )
 
     def grid_metrics(carry: Carry, hparams: Hparams) -> dict:

@@ -56,7 +56,7 @@ import optax
 
 from jaxrl import losses, networks, optim, replay, targets
 from jaxrl.agents import checks
-from jaxrl.envs import cartpole, gridworld, rng, wrappers
+from jaxrl.envs import cartpole, evaluation, gridworld, rng, wrappers
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment, integer, real
 from jaxrl.tabular import common
 
@@ -422,8 +422,14 @@ def make_experiment(config) -> Experiment:
         """Mean return of the greedy policy over ``eval_episodes`` fresh episodes."""
         greedy = lambda obs, _: jnp.argmax(jnp.mean(q_all(carry.params, obs), axis=0), -1)  # noqa: E731
         key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
-        return cartpole.evaluate(
-            greedy, key, episodes=config.eval_episodes, max_steps=config.max_episode_steps
+        return evaluation.evaluate(
+            cartpole.reset,
+            cartpole.step,
+            cartpole.make_params(max_steps=config.max_episode_steps),
+            greedy,
+            key,
+            episodes=config.eval_episodes,
+            max_steps=config.max_episode_steps,
         )
 
     def grid_metrics(carry: Carry, hparams: Hparams) -> dict:

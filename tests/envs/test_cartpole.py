@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from jaxrl.envs import cartpole as cp
-from jaxrl.envs import wrappers
+from jaxrl.envs import evaluation, wrappers
 
 # One step from the same float32 state (see the module docstring): a few float32 ulp of ~3.
 STEP_ATOL = 1e-6
@@ -473,9 +473,10 @@ def test_make_params_accepts_numpy_integers_and_bools():
 
 @pytest.mark.parametrize("sampled", [False, True])
 def test_evaluate_is_the_mean_return_of_separate_episodes(sampled):
-    """``cp.evaluate`` against one episode at a time in a Python loop with the same keys: a
-    balancing rule (push toward the pole's lean; most episodes run to the 60-step limit) or a
-    random policy (short episodes); only the steps before each episode's end count."""
+    """``evaluation.evaluate`` on CartPole against one episode at a time in a Python loop with
+    the same keys: a balancing rule (push toward the pole's lean; most episodes run to the
+    60-step limit) or a random policy (short episodes); only the steps before each episode's end
+    count."""
     episodes, limit = 5, 60
 
     def act(obs, key):
@@ -484,9 +485,11 @@ def test_evaluate_is_the_mean_return_of_separate_episodes(sampled):
         return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(jnp.int32)
 
     key = jax.random.key(4)
-    mean = cp.evaluate(act, key, episodes=episodes, max_steps=limit)
-    reset_key, act_key = jax.random.split(key)
     params = cp.make_params(max_steps=limit)
+    mean = evaluation.evaluate(
+        cp.reset, cp.step, params, act, key, episodes=episodes, max_steps=limit
+    )
+    reset_key, act_key = jax.random.split(key)
     step = jax.jit(cp.step)
     returns = []
     for i, start_key in enumerate(jax.random.split(reset_key, episodes)):

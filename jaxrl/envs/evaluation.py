@@ -1,0 +1,48 @@
+"""Scoring a policy: its mean return over fresh episodes of an environment, run side by side."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def evaluate(reset, step, params, act, key: jax.Array, *, episodes: int, max_steps: int):
+    """Mean undiscounted return of a policy over ``episodes`` fresh episodes, run side by side.
+
+    Every episode starts from ``reset`` (keys ``split(reset_key, episodes)``) and runs until it
+    terminates or ``max_steps`` steps have passed; steps after an episode ended are not counted
+    (``params`` should not auto-reset). Step ``t`` draws the actions with
+    ``act(obs [E, ...], fold_in(act_key, t))`` (a deterministic policy may ignore the key) and
+    steps every episode with ``split(fold_in(env_key, t), E)``, from
+    ``reset_key, act_key = split(key)`` and ``env_key = fold_in(key, 2)`` (a third stream:
+    ``split(key)`` is ``fold_in(key, 0)`` and ``fold_in(key, 1)``).
+
+    Args:
+        reset, step: the environment's functions (``jaxrl.envs`` API), for one episode.
+        params: its parameters.
+        act: ``(obs [E, ...], key) -> [E, ...]`` actions.
+        key: randomness of the starts, the policy and the environment.
+        episodes: ``E``, a static positive int.
+        max_steps: the number of steps scanned (static): the environment's time limit.
+
+    Returns:
+        ``[]`` float32, the mean return over the episodes.
+    """
+    reset_key, act_key = jax.random.split(key)
+    env_key = jax.random.fold_in(key, 2)
+    obs, state = jax.vmap(reset, in_axes=(0, None))(jax.random.split(reset_key, episodes), params)
+
+    def body(carry, t):
+        obs, state, alive, total = carry
+        action = act(obs, jax.random.fold_in(act_key, t))
+        keys = jax.random.split(jax.random.fold_in(env_key, t), episodes)
+        obs, state, reward, terminated, truncated, _ = jax.vmap(step, in_axes=(0, 0, 0, None))(
+            keys, state, action, params
+        )
+        total = total + jnp.where(alive, reward, 0.0)
+        alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
+        return (obs, state, alive, total), None
+
+    start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
+    (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(max_steps))
+    return jnp.mean(total)
