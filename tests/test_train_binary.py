@@ -24,6 +24,7 @@ CONFIGS = [
     "linear_sarsa",  # linear_q_learning is the same module (another variant): registry tests
     "dqn_cartpole",  # dqn_grid is the same module: the main job's tests run it
     "actor_critic_cartpole",  # ppo; actor_critic_grid is the same module (agent tests, main job)
+    "ddpg_pendulum",  # ddpg; the td3 variant is the same module
 ]
 
 

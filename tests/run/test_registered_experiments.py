@@ -100,7 +100,7 @@ def test_no_lapack_call_in_the_compiled_programs(name):
 
 # One out-of-domain value per hyperparameter of each experiment module.
 BAD_VALUES = {
-    "gamma": (1.0, "a real number in [0, 0.999]"),
+    "gamma": (1.0, ("a real number in [0, 0.999]", "a real number in [0, 1)")),
     "epsilon": (1.5, "a real number in [0, 1]"),
     "learning_rate": (0.0, "a real number > 0"),
     "episode_length": (0, "an integer >= 1"),
@@ -118,6 +118,10 @@ BAD_VALUES = {
     "gae_lambda": (1.5, ("a real number in [0, 1]", "a real number in [0, 0]")),
     "entropy_coef": (-1.0, "a real number >= 0"),
     "clip_epsilon": (1.5, ("a real number in (0, 1]", "a real number in [0, 0]")),  # ppo only
+    "noise_scale": (-1.0, "a real number >= 0"),
+    "policy_delay": (0, "an integer >= 1"),
+    "target_noise": (-1.0, "a real number >= 0"),
+    "target_noise_clip": (-1.0, "a real number >= 0"),
 }
 
 
