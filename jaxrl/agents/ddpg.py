@@ -86,11 +86,15 @@ class Transition(NamedTuple):
     next_obs: jax.Array  # [D] the state reached (before any auto-reset)
 
 
-class Carry(NamedTuple):
+class Networks(NamedTuple):
     actor: Any
     critic: Any  # leaves [K, ...]: K = 2 with twin, else 1
     actor_target: Any
     critic_target: Any
+
+
+class Carry(NamedTuple):
+    nets: Networks
     opt_state: Any  # (actor optimizer state, critic optimizer state)
     buffer: replay.ReplayState
     obs: jax.Array  # [N, D]
@@ -229,6 +233,66 @@ def actor_loss(actor, critic, actor_params, critic_params, obs):
     return losses.deterministic_policy_gradient_loss(action, dqda)
 
 
+def update(
+    actor, critic, optimizers, nets, opt_state, batch, eps, hparams, *, bound, ready, delayed
+):
+    """One training step's learning: a critic step, then an actor step and the Polyak move.
+
+    The critic step descends :func:`critic_loss`; the actor step descends :func:`actor_loss`
+    on the updated critics; then both targets move, ``w_T <- tau w + (1 - tau) w_T``. The
+    critic's step is kept only where ``ready`` (the buffer holds ``learning_starts``), the
+    actor's step and the targets' move only where ``delayed`` (every ``policy_delay`` steps).
+
+    Args:
+        actor, critic: the modules; ``optimizers``: ``(actor's, critic's)`` optax transforms.
+        nets, opt_state: the :class:`Networks` and ``(actor's, critic's)`` optimizer states.
+        batch: a :class:`Transition` with leaves ``[B, ...]``; ``eps``: ``[B, A]`` normal draws
+            for the target smoothing.
+        ready, delayed: ``[]`` bools (may be traced).
+
+    Returns:
+        ``(nets, opt_state, critic loss)``.
+    """
+    actor_opt, critic_opt = optimizers
+    actor_state, critic_state = opt_state
+    loss, grads = jax.value_and_grad(critic_loss, argnums=2)(
+        actor,
+        critic,
+        nets.critic,
+        nets.actor_target,
+        nets.critic_target,
+        batch,
+        eps,
+        hparams,
+        bound=bound,
+    )
+    updates, new_critic_state = critic_opt.update(grads, critic_state, nets.critic)
+    new_critic = optax.apply_updates(nets.critic, updates)
+    grads = jax.grad(actor_loss, argnums=2)(actor, critic, nets.actor, new_critic, batch.obs)
+    updates, new_actor_state = actor_opt.update(grads, actor_state, nets.actor)
+    new_actor = optax.apply_updates(nets.actor, updates)
+    pick = lambda flag, new, old: jax.tree.map(  # noqa: E731
+        lambda n, o: jnp.where(flag, n, o), new, old
+    )
+    critic_params = pick(ready, new_critic, nets.critic)
+    actor_params = pick(delayed, new_actor, nets.actor)
+    nets = Networks(
+        actor=actor_params,
+        critic=critic_params,
+        actor_target=pick(
+            delayed, polyak(actor_params, nets.actor_target, hparams.tau), nets.actor_target
+        ),
+        critic_target=pick(
+            delayed, polyak(critic_params, nets.critic_target, hparams.tau), nets.critic_target
+        ),
+    )
+    opt_state = (
+        pick(delayed, new_actor_state, actor_state),
+        pick(ready, new_critic_state, critic_state),
+    )
+    return nets, opt_state, loss
+
+
 def make_experiment(config) -> Experiment:
     """The runner's view of DDPG / TD3 (see ``jaxrl/configs/ddpg_pendulum.py``)."""
     check_config(config)
@@ -261,10 +325,7 @@ def make_experiment(config) -> Experiment:
         )
         item = Transition(example_obs, example_action, jnp.float32(0), jnp.float32(0), example_obs)
         return Carry(
-            actor=actor_params,
-            critic=critic_params,
-            actor_target=actor_params,
-            critic_target=critic_params,
+            nets=Networks(actor_params, critic_params, actor_params, critic_params),
             opt_state=(actor_opt.init(actor_params), critic_opt.init(critic_params)),
             buffer=replay.init(config.buffer_capacity, item),
             obs=obs,
@@ -277,52 +338,27 @@ def make_experiment(config) -> Experiment:
     def learn(carry: Carry, hparams: Hparams) -> tuple[Carry, jax.Array]:
         """A critic step, and every ``policy_delay`` steps an actor step and the Polyak move;
         all masked until the buffer holds ``learning_starts`` transitions."""
-        actor_opt, critic_opt = optimizers(hparams)
-        actor_state, critic_state = carry.opt_state
         batch = replay.sample(
             carry.buffer, rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM), batch_size
         )
         target_key = rng.counter_key(carry.key_data, carry.step, TARGET_STREAM)
         eps = jax.random.normal(target_key, batch.action.shape)
-        loss, grads = jax.value_and_grad(critic_loss, argnums=2)(
+        ready = carry.buffer.size >= config.learning_starts
+        delayed = jnp.logical_and(ready, (carry.step + 1) % hparams.policy_delay == 0)
+        nets, opt_state, loss = update(
             actor,
             critic,
-            carry.critic,
-            carry.actor_target,
-            carry.critic_target,
+            optimizers(hparams),
+            carry.nets,
+            carry.opt_state,
             batch,
             eps,
             hparams,
             bound=bound,
+            ready=ready,
+            delayed=delayed,
         )
-        updates, new_critic_state = critic_opt.update(grads, critic_state, carry.critic)
-        new_critic = optax.apply_updates(carry.critic, updates)
-        grads = jax.grad(actor_loss, argnums=2)(actor, critic, carry.actor, new_critic, batch.obs)
-        updates, new_actor_state = actor_opt.update(grads, actor_state, carry.actor)
-        new_actor = optax.apply_updates(carry.actor, updates)
-        ready = carry.buffer.size >= config.learning_starts
-        delayed = jnp.logical_and(ready, (carry.step + 1) % hparams.policy_delay == 0)
-        pick = lambda flag, new, old: jax.tree.map(  # noqa: E731
-            lambda n, o: jnp.where(flag, n, o), new, old
-        )
-        critic_params = pick(ready, new_critic, carry.critic)
-        actor_params = pick(delayed, new_actor, carry.actor)
-        carry = carry._replace(
-            actor=actor_params,
-            critic=critic_params,
-            actor_target=pick(
-                delayed, polyak(actor_params, carry.actor_target, hparams.tau), carry.actor_target
-            ),
-            critic_target=pick(
-                delayed,
-                polyak(critic_params, carry.critic_target, hparams.tau),
-                carry.critic_target,
-            ),
-            opt_state=(
-                pick(delayed, new_actor_state, actor_state),
-                pick(ready, new_critic_state, critic_state),
-            ),
-        )
+        carry = carry._replace(nets=nets, opt_state=opt_state)
         return carry, jnp.where(ready, loss / members, jnp.nan)
 
     def train_step(carry: Carry, hparams: Hparams):
@@ -337,7 +373,7 @@ def make_experiment(config) -> Experiment:
             noise = carry.noise - config.ou_theta * carry.noise + sigma * eps
         else:
             noise = sigma * eps
-        greedy = actor.apply(carry.actor, carry.obs)
+        greedy = actor.apply(carry.nets.actor, carry.obs)
         warm = carry.buffer.size >= config.learning_starts
         action = jnp.where(warm, jnp.clip(greedy + noise, -bound, bound), uniform)
         env_keys = jax.vmap(lambda i: rng.counter_key(carry.key_data, i, ENV_STREAM))(index)
@@ -364,7 +400,7 @@ def make_experiment(config) -> Experiment:
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
         learned, count = jnp.sum(~jnp.isnan(loss)), jnp.sum(ended)
-        deterministic = lambda obs, _: actor.apply(carry.actor, obs)  # noqa: E731
+        deterministic = lambda obs, _: actor.apply(carry.nets.actor, obs)  # noqa: E731
         eval_key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
         metrics = {
             "eval_return": evaluation.evaluate(
@@ -381,7 +417,9 @@ def make_experiment(config) -> Experiment:
             ),
             "critic_loss": jnp.where(learned > 0, jnp.nansum(loss) / learned, jnp.nan),
             # Always defined: NaN here (diverged parameters) stops the run with the seed named.
-            "q_mean": jnp.mean(q_all(carry.critic, carry.obs, actor.apply(carry.actor, carry.obs))),
+            "q_mean": jnp.mean(
+                q_all(carry.nets.critic, carry.obs, actor.apply(carry.nets.actor, carry.obs))
+            ),
         }
         return carry, metrics
 
