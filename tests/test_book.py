@@ -1,6 +1,6 @@
 """Smoke tests of the experiments.book binary, run as the user runs it (a subprocess).
 
-The binary runs once per session (about 65 s on 2 CPU cores, with reduced chapter 7-10
+The binary runs once per session (about 80 s on 2 CPU cores, with reduced chapter 7-10
 budgets, the chapter 7 one still enough for its claims); the tests then read what it wrote. A
 subprocess keeps the binary's absl flags out of the test process.
 """
@@ -40,6 +40,8 @@ FIGURES = (
     "ch8_dqn_curves.png",
     "ch9_10_curves.png",
     "ch9_10_policy.png",
+    "dpg_curves.png",
+    "dpg_policy.png",
 )
 # Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
 # but enough for off-policy Q-learning to find the optimal policy in every seed.
@@ -65,6 +67,9 @@ CH9_10_FLAGS = (
     "--config.ch9_10.steps=200",
     "--config.ch9_10.chunks=2",
 )
+# Section 10.5 budget of the test run (the default: 4 seeds x 8,000 steps per algorithm): past the
+# 1,000 random steps, far from converged.
+DPG_FLAGS = ("--config.dpg.num_seeds=2", "--config.dpg.steps=1200", "--config.dpg.chunks=2")
 # The book's printed tables (S. Zhao, "Mathematical Foundations of Reinforcement Learning", the
 # GitHub all-in-one PDF: Figure 5.4 on p. 85, Figure 5.7 on p. 94), row 0 at the top.
 FIGURE_5_4 = {
@@ -115,7 +120,8 @@ def _run(*args, timeout=120):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
-    proc = _run(f"--workdir={workdir}", *TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, timeout=300)
+    flags = (*TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, *DPG_FLAGS)
+    proc = _run(f"--workdir={workdir}", *flags, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"wrote {workdir / 'report.html'}" in proc.stderr  # absl logging says where
     return workdir
@@ -274,7 +280,7 @@ def test_every_figure_names_what_it_reproduces(workdir, values):
     """values.json records, per chapter, each figure's book figure (or section) and settings, and
     report.html shows them in the figure's caption."""
     blocks = [values[f"chapter{n}"] for n in range(2, 9)] + [values["chapter7"]["path_finding"]]
-    blocks.append(values["chapter9_10"])
+    blocks += [values["chapter9_10"], values["dpg"]]
     recorded = [f for block in blocks for f in block["figures"]]
     assert sorted(f["file"] for f in recorded) == sorted(FIGURES)
     report = (workdir / "report.html").read_text()
@@ -283,6 +289,8 @@ def test_every_figure_names_what_it_reproduces(workdir, values):
         settings = set(figure["settings"])
         if figure["file"] == "ch6_mean_estimation.png":  # no grid: the distribution of X
             assert {"X", "w_1", "seeds"} <= settings
+        elif figure["file"].startswith("dpg_"):  # no grid: Pendulum
+            assert {"environment", "gamma", "seeds", "steps"} <= settings
         else:
             assert {"r_boundary", "r_forbidden", "r_target", "r_other"} <= settings
             assert settings & {"gamma", "gammas"}, figure["file"]
@@ -485,6 +493,23 @@ def test_chapters_9_10_report_the_exact_errors_of_the_learned_policies(values):
     assert figures["ch9_10_curves.png"]["settings"]["policy"] == "tabular softmax"
 
 
+def test_the_dpg_section_reports_every_seed_and_the_learned_policy(values):
+    """DDPG's and TD3's final returns for the 2 seeds of the test run, consistent with their
+    curves, and seed 0's torque over the angle and velocity grid, inside the bounds."""
+    block = values["dpg"]
+    assert block["num_seeds"] == 2 and block["steps"] == [600, 1200]
+    for name in ("ddpg", "td3"):
+        run = block["algorithms"][name]
+        final = np.array(run["final_return"])
+        assert final.shape == (2,) and np.all(final < 0) and np.all(final > -2000)
+        assert run["good_seeds"] == int(np.sum(final >= block["good_return"]))
+        assert run["curves"]["eval_return"]["mean"][-1] == pytest.approx(final.mean(), rel=1e-3)
+        policy = np.array(run["policy_seed0"])
+        assert policy.shape == (len(run["velocities"]), len(run["angles"]))
+        assert np.all(np.abs(policy) <= 2.0)
+    assert block["algorithms"]["td3"]["hparams"]["policy_delay"] == 2
+
+
 @pytest.mark.parametrize(
     "flag, field",
     [
@@ -499,6 +524,7 @@ def test_chapters_9_10_report_the_exact_errors_of_the_learned_policies(values):
         ("--config.ch8.features=('poly1','poly9')", "ch8.features"),
         ("--config.ch8.dqn.steps=1000", "ch8.dqn.steps"),  # no update: learning starts at 1000
         ("--config.ch9_10.chunks=3", "ch9_10.chunks"),
+        ("--config.dpg.chunks=7", "dpg.chunks"),
     ],
 )
 def test_bad_config_fails_fast(tmp_path, flag, field):

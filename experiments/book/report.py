@@ -15,10 +15,22 @@ import time
 import ml_collections
 from absl import logging
 
-from experiments.book import ch2, ch3, ch4, ch5, ch6, ch7, ch8, ch9_10, common, path_finding
+from experiments.book import (
+    ch2,
+    ch3,
+    ch4,
+    ch5,
+    ch6,
+    ch7,
+    ch8,
+    ch9_10,
+    common,
+    dpg,
+    path_finding,
+)
 from jaxrl.envs import gridworld as gw
 
-CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8, ch9_10)
+CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8, ch9_10, dpg)
 
 _CSS = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }

@@ -6,7 +6,7 @@ iteration, policy iteration and truncated policy iteration), ch. 5 (MC basic and
 length; optimal epsilon-greedy policies), ch. 6 (mean estimation, Robbins-Monro), ch. 7
 (TD(0), Sarsa, expected Sarsa, Q-learning, Double Q-learning; path finding), ch. 8 (TD-linear
 with one-hot, polynomial and Fourier features; deep Q-learning) and ch. 9-10 (REINFORCE, QAC,
-A2C and off-policy actor-critic with a tabular softmax policy);
+A2C and off-policy actor-critic with a tabular softmax policy; DDPG and TD3 on Pendulum);
 https://github.com/MathFoundationRL/Book-Mathematical-Foundation-of-Reinforcement-Learning
 
 Run::
@@ -18,10 +18,11 @@ Run::
 The shared fields (gamma, the rewards, value iteration's tolerance, dpi) come first; each chapter
 has a block (``config.ch3`` .. ``config.ch8``, ``config.ch9_10``, ``config.path_finding``;
 chapter 2 reads only the shared fields), read by its module in ``experiments/book``. Measured on
-2 CPU cores shared with other work: about 100 s for the defaults, of which chapter 7 (64 seeds x
-200k steps for each of six algorithms) takes 17 s, chapter 8 40-57 s (TD-linear, 7 feature sets
-x 32 seeds x 200k steps: 10 s; DQN, 16 seeds x 20k steps: 30-42 s) and chapters 9-10 33 s (five
-algorithms, 8 seeds x 5,000 updates each).
+2 CPU cores shared with other work: about 130 s for the defaults, of which chapter 7 (64 seeds x
+200k steps for each of six algorithms) takes 11-17 s, chapter 8 38-57 s (TD-linear, 7 feature
+sets x 32 seeds x 200k steps: 10 s; DQN, 16 seeds x 20k steps: 30-42 s), chapters 9-10 33 s
+(five algorithms, 8 seeds x 5,000 updates each) and section 10.5 32 s (DDPG and TD3 on
+Pendulum, 4 seeds x 8,000 steps each).
 
 Expected with the defaults: the optimal state values at gamma = 0.9 are the book's Figure 3.4(a)
 (first row 5.8 5.6 6.2 6.5 5.8, last row 7.2 9.0 10.0 9.0 8.1); the 2x2 example has v = [9, 10,
@@ -41,7 +42,9 @@ to v* 0.004 (mean over seeds; largest 0.02). Ch. 9-10: off-policy actor-critic a
 near-optimal (the softmax policy within 0.1 of v* at every state) in every seed; REINFORCE with
 a baseline and QAC are still leaving the near-tie plateau at (0, 1)-(0, 2) in some seeds after
 5,000 updates (their library configs run 10,000 and 20,000); REINFORCE without a baseline stays
-on it.
+on it. Section 10.5: DDPG's and TD3's deterministic policies return about -150 to -190 per episode
+after 8,000 steps (a seed or two may still be swinging up, near -400), from about -1,600 before
+learning.
 """
 
 import ml_collections
@@ -177,6 +180,18 @@ def get_config() -> ml_collections.ConfigDict:
         steps=5_000,
         # Chunks (points of each learning curve); must divide steps.
         chunks=20,
+    )
+    # Section 10.5: DDPG and TD3 on Pendulum (the ddpg_pendulum library config and its td3
+    # variant).
+    config.dpg = _block(
+        # Base seed of the runs; seed i uses fold_in(key(seed), i).
+        seed=0,
+        # Independent runs (seeds) per algorithm, for the mean and 95% band.
+        num_seeds=4,
+        # Environment steps per seed (one update each after the first 1,000).
+        steps=8_000,
+        # Chunks (points of the learning curves); must divide steps.
+        chunks=8,
     )
     config.lock()
     return config
