@@ -32,7 +32,6 @@ from experiments import cli, launch
 from experiments.benchmarks import common
 from experiments.benchmarks.actor_critic_peer import PythonPPO, benchmark_config
 from jaxrl.agents import actor_critic
-from jaxrl.run import Program, seed_keys, settings_from_config
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 16, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer(
@@ -54,18 +53,8 @@ cli.at_least("epochs")
 
 
 def make_ours(config, num_seeds: int):
-    """Our compiled ``train_chunk`` for ``num_seeds`` seeds (compiled and run once)."""
-    experiment = actor_critic.make_experiment(config)
-    settings = settings_from_config(experiment, config)
-    devices, _ = launch.choose_devices(num_seeds)
-    program = Program(experiment, settings.hparams, seed_keys(0, num_seeds), devices)
-    state = {"carry": common.block(program.init())}
-
-    def call():
-        state["carry"], metrics = program.chunk(state["carry"])
-        return metrics
-
-    return call
+    """Our compiled ``train_chunk`` for ``num_seeds`` seeds."""
+    return common.compiled_chunk(actor_critic.make_experiment(config), config, num_seeds)
 
 
 def make_sequential(config, num_seeds: int, one=None):

@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 import jax
 
+from experiments import launch
+from jaxrl.run import Program, seed_keys, settings_from_config
+
 
 def block(x):
     """Waits for every array in ``x`` (a pytree, or NumPy results) to be computed."""
@@ -55,3 +58,21 @@ def seeds_summary(result: dict) -> str:
         f"{result['sequential']:,.0f}, peer {result['peer_value']:,.0f}: ratio "
         f"{result['ratio']:.1f}x, vmap gain {result['vmap_ratio']:.1f}x"
     )
+
+
+def compiled_chunk(experiment, config, num_seeds: int, *, warm_calls: int = 0):
+    """The runner's compiled ``train_chunk`` of ``experiment`` for ``num_seeds`` seeds, on the
+    launcher's device layout, as ``call() -> metrics``; called ``warm_calls`` times first (e.g.
+    to pass ``learning_starts``, so that every timed step learns)."""
+    settings = settings_from_config(experiment, config)
+    devices, _ = launch.choose_devices(num_seeds)
+    program = Program(experiment, settings.hparams, seed_keys(0, num_seeds), devices)
+    state = {"carry": block(program.init())}
+
+    def call():
+        state["carry"], metrics = program.chunk(state["carry"])
+        return metrics
+
+    for _ in range(warm_calls):
+        block(call())
+    return call

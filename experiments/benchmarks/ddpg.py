@@ -29,7 +29,6 @@ from experiments import cli, launch
 from experiments.benchmarks import common
 from experiments.benchmarks.ddpg_peer import PythonDDPG, benchmark_config
 from jaxrl.agents import ddpg
-from jaxrl.run import Program, seed_keys, settings_from_config
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 8, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer("steps", 2_000, "Environment steps per seed per timed call.")
@@ -48,19 +47,10 @@ cli.at_least("rounds")
 
 def make_ours(config, num_seeds: int, warm: bool = True):
     """Our compiled ``train_chunk`` for ``num_seeds`` seeds, run past ``learning_starts``."""
-    experiment = ddpg.make_experiment(config)
-    settings = settings_from_config(experiment, config)
-    devices, _ = launch.choose_devices(num_seeds)
-    program = Program(experiment, settings.hparams, seed_keys(0, num_seeds), devices)
-    state = {"carry": common.block(program.init())}
-
-    def call():
-        state["carry"], metrics = program.chunk(state["carry"])
-        return metrics
-
-    for _ in range(-(-config.learning_starts // config.chunk_steps) * warm):
-        common.block(call())
-    return call
+    warm_calls = -(-config.learning_starts // config.chunk_steps) * warm
+    return common.compiled_chunk(
+        ddpg.make_experiment(config), config, num_seeds, warm_calls=warm_calls
+    )
 
 
 def run(num_seeds, steps, peer_steps, rounds, variant="ddpg", warm=True) -> dict:

@@ -32,7 +32,6 @@ from experiments import cli, launch
 from experiments.benchmarks import common
 from experiments.benchmarks.dqn_peer import PythonDQN, benchmark_config
 from jaxrl.agents import dqn
-from jaxrl.run import Program, seed_keys, settings_from_config
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 16, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer(
@@ -56,19 +55,10 @@ cli.at_least("rounds")
 def make_ours(config, num_seeds: int, warm: bool = True):
     """Our compiled ``train_chunk`` for ``num_seeds`` seeds, run past ``learning_starts``
     (unless not ``warm``) so that every timed step learns."""
-    experiment = dqn.make_experiment(config)
-    settings = settings_from_config(experiment, config)
-    devices, _ = launch.choose_devices(num_seeds)
-    program = Program(experiment, settings.hparams, seed_keys(0, num_seeds), devices)
-    state = {"carry": common.block(program.init())}
-
-    def call():
-        state["carry"], metrics = program.chunk(state["carry"])
-        return metrics
-
-    for _ in range(-(-config.learning_starts // (config.num_envs * config.chunk_steps)) * warm):
-        common.block(call())
-    return call
+    warm_calls = -(-config.learning_starts // (config.num_envs * config.chunk_steps)) * warm
+    return common.compiled_chunk(
+        dqn.make_experiment(config), config, num_seeds, warm_calls=warm_calls
+    )
 
 
 def make_sequential(config, num_seeds: int, warm: bool = True, one=None):

@@ -48,6 +48,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.envs import checks
+
 OBSERVATION_SIZE = 4
 NUM_ACTIONS = 2
 LEFT, RIGHT = 0, 1
@@ -136,15 +138,8 @@ def make_params(*, max_steps: int = MAX_STEPS, auto_reset: bool = False) -> EnvP
         ValueError: naming the argument, for a ``max_steps`` that is not an integer in
             ``[1, 2^31 - 1]`` or an ``auto_reset`` that is not a bool.
     """
-    int32_max = int(np.iinfo(np.int32).max)
-    if (
-        isinstance(max_steps, (bool, np.bool_))
-        or not isinstance(max_steps, (int, np.integer))
-        or not 1 <= max_steps <= int32_max
-    ):
-        raise ValueError(f"max_steps must be an integer in [1, {int32_max}], got {max_steps!r}")
-    if not isinstance(auto_reset, (bool, np.bool_)):
-        raise ValueError(f"auto_reset must be a bool, got {auto_reset!r}")
+    max_steps = checks.time_limit(max_steps)
+    auto_reset = checks.flag("auto_reset", auto_reset)
     f32 = jnp.float32
     return EnvParams(
         gravity=f32(GRAVITY),
