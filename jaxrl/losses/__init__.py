@@ -1,8 +1,10 @@
 """Losses, one concept per function: value regression (``value.py``) and policy losses
 (``policy.py``: policy gradient, entropy, actor-critic, off-policy actor, PPO's clipped surrogate,
-deterministic policy gradient).
+deterministic policy gradient) and preference optimization (``dpo.py``: sequence log-probabilities
+and the DPO loss family).
 """
 
+from jaxrl.losses.dpo import DPOLoss, dpo_loss, preference_metrics, sequence_log_probs
 from jaxrl.losses.policy import (
     ActorCriticLoss,
     actor_critic_loss,
@@ -16,13 +18,17 @@ from jaxrl.losses.value import huber_loss, squared_loss, td_loss
 
 __all__ = [
     "ActorCriticLoss",
+    "DPOLoss",
     "actor_critic_loss",
     "clipped_surrogate_loss",
     "deterministic_policy_gradient_loss",
+    "dpo_loss",
     "entropy_loss",
     "huber_loss",
     "off_policy_actor_loss",
     "policy_gradient_loss",
+    "preference_metrics",
+    "sequence_log_probs",
     "squared_loss",
     "td_loss",
 ]

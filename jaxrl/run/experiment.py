@@ -113,6 +113,13 @@ class Experiment(NamedTuple):
         depends_on_total_steps: the experiment's schedules depend on ``config.total_steps``
             (e.g. a decay to the end of training), so a finished run cannot be extended by
             rerunning it with a larger ``total_steps``.
+        curve_metrics: the metrics ``curves.png`` draws, one panel each (empty: the main metric
+            alone).
+        step_unit: what ``env_steps_per_step`` counts, for progress lines and axes
+            ("environment steps"; e.g. "preference pairs" for an offline preference method).
+        figures: optional ``(settings, arrays) -> {name: matplotlib Figure}`` drawing the
+            experiment's own figures from a finished run (``arrays`` as
+            :func:`jaxrl.run.result_arrays` returns them); the runner writes ``<name>.png``.
     """
 
     init: Callable[[jax.Array, Any], Any]
@@ -124,6 +131,9 @@ class Experiment(NamedTuple):
     env_steps_per_step: int = 1
     nan_metrics: tuple[str, ...] = ()
     depends_on_total_steps: bool = False
+    curve_metrics: tuple[str, ...] = ()
+    step_unit: str = "environment steps"
+    figures: Callable[[Any, dict], dict] | None = None
 
 
 def check_experiment(experiment: Experiment) -> None:
@@ -144,9 +154,10 @@ def check_experiment(experiment: Experiment) -> None:
             f"main_metric {experiment.main_metric!r} is not one of the metrics "
             f"{list(experiment.metrics)}"
         )
-    unknown = [m for m in experiment.nan_metrics if m not in experiment.metrics]
-    if unknown:
-        raise ValueError(f"nan_metrics {unknown} are not among the metrics")
+    for field in ("nan_metrics", "curve_metrics"):
+        unknown = [m for m in getattr(experiment, field) if m not in experiment.metrics]
+        if unknown:
+            raise ValueError(f"{field} {unknown} are not among the metrics")
     steps = experiment.env_steps_per_step
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"env_steps_per_step must be a positive integer, got {steps!r}")

@@ -20,7 +20,8 @@
    environment steps, environment steps per second, ETA, mean and 95% interval over seeds of
    the main metric per setting), rewrites ``metrics.csv``, writes that chunk's per-seed arrays,
    and checkpoints every ``checkpoint_every`` chunks and after the last;
-7. writes ``summary.json``, ``per_seed.npz`` and ``curves.png`` (x-axis: environment steps).
+7. writes ``summary.json``, ``per_seed.npz``, ``curves.png`` (x-axis: environment steps; a
+   panel per ``curve_metrics``) and the experiment's own ``figures``.
 
 Every file is written to a temporary name and renamed into place, and orbax checkpoints are
 atomic, so a run killed at any moment (even SIGKILL) leaves no corrupt file and loses at most the
@@ -382,10 +383,11 @@ def _loop(
         rate = done * env_per_chunk * batch / elapsed if elapsed > 0 else math.inf
         eta = (num_chunks - chunk - 1) * elapsed / done
         shown = _progress_line(experiment, settings, per_setting, num_seeds=num_seeds)
+        unit = "env steps" if experiment.step_unit == "environment steps" else experiment.step_unit
         log(
-            f"chunk {chunk + 1}/{num_chunks} | step {step:,}/{config.total_steps:,} | env steps "
-            f"{env_steps:,}/{num_chunks * env_per_chunk:,} per seed | {_format_rate(rate)} env "
-            f"steps/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
+            f"chunk {chunk + 1}/{num_chunks} | step {step:,}/{config.total_steps:,} | {unit} "
+            f"{env_steps:,}/{num_chunks * env_per_chunk:,} per seed | {_format_rate(rate)} "
+            f"{unit}/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
             f"{num_seeds} seeds) {shown}"
         )
         if is_writer:
@@ -472,34 +474,51 @@ def _finish(
     workdir_files.atomic_write(
         os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2).encode()
     )
-    fig = curves_figure(
-        experiment, settings, env_steps, arrays[experiment.main_metric], int(config.num_seeds)
-    )
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    workdir_files.atomic_write(os.path.join(workdir, "curves.png"), buffer.getvalue())
+    names = experiment.curve_metrics or (experiment.main_metric,)
+    figures = {
+        "curves": curves_figure(
+            experiment,
+            settings,
+            env_steps,
+            {name: arrays[name] for name in names},
+            int(config.num_seeds),
+        )
+    }
+    if experiment.figures is not None:
+        own = experiment.figures(settings, {"step": steps, "env_steps": env_steps, **arrays})
+        figures.update({name: own[name] for name in sorted(own) if name != "curves"})
+    for name, fig in figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        workdir_files.atomic_write(os.path.join(workdir, f"{name}.png"), buffer.getvalue())
     return summary
 
 
 def curves_figure(experiment, settings: Settings, env_steps, values, num_seeds: int):
-    """The figure of ``curves.png``: the main metric's mean and 95% interval over seeds for each
-    setting (``values`` ``[chunks, settings, seeds]``), against environment steps per seed."""
+    """The figure of ``curves.png``: for each metric, one panel of its mean and 95% interval over
+    seeds for each setting, against environment steps (``experiment.step_unit``) per seed.
+
+    ``values`` is ``[chunks, settings, seeds]`` (the main metric) or ``{metric: that}``.
+    """
     from jaxrl import plotting
 
-    fig, axes = plotting.new_figure(1, 1, panel_size=4.5)
-    curves = stats.summarize(values, axis=2)  # [chunks, H]
-    plotting.plot_learning_curves(
-        axes[0, 0],
-        env_steps,
-        curves["mean"].T,
-        curves["ci_low"].T,
-        curves["ci_high"].T,
-        labels=settings.labels,
-        xlabel="environment steps per seed",
-        ylabel=experiment.main_metric,
-        title=f"{experiment.main_metric}: mean and 95% CI over {num_seeds} seeds",
-        allow_nan=experiment.main_metric in experiment.nan_metrics,
-    )
+    if not isinstance(values, dict):
+        values = {experiment.main_metric: values}
+    fig, axes = plotting.new_figure(1, len(values), panel_size=4.5)
+    for ax, (name, array) in zip(axes[0], values.items(), strict=True):
+        curves = stats.summarize(array, axis=2)  # [chunks, H]
+        plotting.plot_learning_curves(
+            ax,
+            env_steps,
+            curves["mean"].T,
+            curves["ci_low"].T,
+            curves["ci_high"].T,
+            labels=settings.labels,
+            xlabel=f"{experiment.step_unit} per seed",
+            ylabel=name,
+            title=f"{name}: mean and 95% CI over {num_seeds} seeds",
+            allow_nan=name in experiment.nan_metrics,
+        )
     return fig
 
 

@@ -285,6 +285,45 @@ def test_files_count_environment_steps(tmp_path):
         np.testing.assert_allclose(line.get_ydata(), arrays["x"][:, h].mean(axis=1), rtol=1e-6)
 
 
+def test_curve_panels_step_unit_and_the_experiments_own_figures(tmp_path):
+    """``curve_metrics`` draws a panel per metric, ``step_unit`` names the x-axis and progress
+    lines, and ``figures`` writes the experiment's own PNGs from the finished run's arrays."""
+    from jaxrl import plotting
+
+    seen = {}
+
+    def figures(settings, arrays):
+        seen.update(arrays)
+        fig, axes = plotting.new_figure(1, 1)
+        axes[0, 0].plot(arrays["env_steps"], arrays["abs_x"][:, 0].mean(axis=1))
+        return {"spread": fig}
+
+    experiment = toy_experiment(10, env_steps_per_step=2)._replace(
+        curve_metrics=("x", "abs_x"), step_unit="preference pairs", figures=figures
+    )
+    lines = []
+    run.run(experiment, toy_config(), str(tmp_path), log=lines.append)
+    assert "| preference pairs 120/120 per seed |" in lines[-1]
+    assert "preference pairs/s" in lines[-1]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert (tmp_path / "spread.png").stat().st_size > 0
+    arrays = _arrays(tmp_path)
+    for name in ("env_steps", "x", "abs_x"):
+        np.testing.assert_array_equal(seen[name], arrays[name])
+    settings = run.settings_from_config(experiment, toy_config())
+    fig = runner.curves_figure(
+        experiment,
+        settings,
+        arrays["env_steps"],
+        {"x": arrays["x"], "abs_x": arrays["abs_x"]},
+        4,
+    )
+    assert [ax.get_ylabel() for ax in fig.axes] == ["x", "abs_x"]
+    assert fig.axes[1].get_xlabel() == "preference pairs per seed"
+    with pytest.raises(ValueError, match=r"curve_metrics \['y'\] are not among the metrics"):
+        run.run(experiment._replace(curve_metrics=("y",)), toy_config(), str(tmp_path / "bad"))
+
+
 @pytest.mark.parametrize(
     "overrides, match",
     [
