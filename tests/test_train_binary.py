@@ -25,6 +25,8 @@ CONFIGS = [
     "dqn_cartpole",  # dqn_grid is the same module: the main job's tests run it
     "actor_critic_cartpole",  # ppo; actor_critic_grid is the same module (agent tests, main job)
     "ddpg_pendulum",  # ddpg; the td3 variant is the same module
+    "dpo_bandit",  # exact; :sampled is the same module, and so is dpo_lm:dpo
+    # dpo_lm (SFT, then DPO from it): tests/agents/test_dpo.py runs both through run.run
 ]
 
 

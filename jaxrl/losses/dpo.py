@@ -200,19 +200,30 @@ def dpo_loss(
 
 
 def preference_metrics(
-    out: DPOLoss, policy_chosen_logps: jax.Array, policy_rejected_logps: jax.Array
+    out: DPOLoss,
+    policy_chosen_logps: jax.Array,
+    policy_rejected_logps: jax.Array,
+    *,
+    weight: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
-    """What DPO training reports, each a mean over the batch: the loss, the implicit rewards of
-    chosen and rejected responses, the reward accuracy (the fraction of pairs whose chosen
-    response has the larger implicit reward), the margin (chosen minus rejected reward) and the
-    policy's log-probabilities of both."""
+    """What DPO training reports, each a mean over the pairs (weighted by ``weight`` ``[B]``,
+    summing to 1, if given): the loss, the implicit rewards of chosen and rejected responses,
+    the reward accuracy (the fraction of pairs whose chosen response has the larger implicit
+    reward; a tie is not counted), the margin (chosen minus rejected reward) and the policy's
+    log-probabilities of both."""
     chosen, rejected = out.chosen_reward, out.rejected_reward
+    if weight is None:
+        weight = jnp.full(chosen.shape, 1.0 / chosen.shape[0], chosen.dtype)
+
+    def mean(x):
+        return jnp.sum(weight * x)
+
     return {
-        "loss": jnp.mean(out.loss),
-        "chosen_reward": jnp.mean(chosen),
-        "rejected_reward": jnp.mean(rejected),
-        "reward_accuracy": jnp.mean((chosen > rejected).astype(jnp.float32)),
-        "reward_margin": jnp.mean(chosen - rejected),
-        "chosen_logp": jnp.mean(jax.lax.stop_gradient(policy_chosen_logps)),
-        "rejected_logp": jnp.mean(jax.lax.stop_gradient(policy_rejected_logps)),
+        "loss": mean(out.loss),
+        "chosen_reward": mean(chosen),
+        "rejected_reward": mean(rejected),
+        "reward_accuracy": mean((chosen > rejected).astype(chosen.dtype)),
+        "reward_margin": mean(chosen - rejected),
+        "chosen_logp": mean(jax.lax.stop_gradient(policy_chosen_logps)),
+        "rejected_logp": mean(jax.lax.stop_gradient(policy_rejected_logps)),
     }

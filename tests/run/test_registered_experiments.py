@@ -111,7 +111,8 @@ BAD_VALUES = {
     "target_period": (0, "an integer >= 1"),
     "tau": (0.0, "a real number in (0, 1]"),
     "pessimism": (-1.0, "a real number >= 0"),
-    "weight_decay": (-1.0, "a real number in [0, 0]"),  # adamw only; the configs use adam
+    # adamw only: the DQN configs use adam, the SFT config adamw
+    "weight_decay": (-1.0, ("a real number in [0, 0]", "a real number >= 0")),
     "actor_lr": (0.0, "a real number > 0"),
     "critic_lr": (0.0, "a real number > 0"),
     # [0, 1] where the algorithm reads it (a2c, ppo), else the lambda its targets define
@@ -122,6 +123,9 @@ BAD_VALUES = {
     "policy_delay": (0, "an integer >= 1"),
     "target_noise": (-1.0, "a real number >= 0"),
     "target_noise_clip": (-1.0, "a real number >= 0"),
+    "beta": (0.0, "a real number > 0"),
+    "label_smoothing": (0.5, "a real number in [0, 0.5)"),
+    "load_balancing_coef": (-1.0, ("a real number >= 0", "a real number in [0, 0]")),
 }
 
 
@@ -189,7 +193,7 @@ def test_config_fields_are_exact(name):
     with pytest.raises(ValueError, match=r"config.behaviour_policy is not a field of jaxrl"):
         module.make_experiment(config)
     config = _tiny(name)
-    read = next(f for f in ("env", "true_mean", "max_episode_steps") if f in config)
+    read = next(f for f in ("env", "true_mean", "max_episode_steps", "task") if f in config)
     with config.unlocked():
         del config[read]
     with pytest.raises(ValueError, match=rf"config lacks the field '{read}'"):

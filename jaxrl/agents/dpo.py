@@ -1,0 +1,516 @@
+"""Direct preference optimization: a preference bandit with a closed-form optimum, and DPO of a
+tiny language model from its supervised run.
+
+Rafailov et al. (2023), "Direct Preference Optimization: Your Language Model is Secretly a Reward
+Model", https://arxiv.org/abs/2305.18290. Both experiments minimise ``losses.dpo_loss`` (any of
+its loss types) on preference pairs drawn from the Bradley-Terry model of a known reward
+(``jaxrl.envs.preferences``), and ``beta`` is a swept hyperparameter: a sweep over beta is one
+compiled program.
+
+**The bandit** (``config.task = "bandit"``). The policy is a table of logits ``theta[x, y]``
+started at the reference's, ``pi = softmax(theta)``. Every step is one full-batch optimizer step
+on the weighted DPO loss over the ordered pairs of every context: with ``config.pairs = 0`` the
+weights are the pairs' probabilities (the exact expected loss), otherwise the frequencies of
+``config.pairs`` pairs sampled once per seed (the empirical loss of that data set). The minimiser
+of the expected sigmoid loss is ``pi*(y|x) ∝ pi_ref(y|x) exp(r(x, y) / beta)`` (DPO, sec. 4), so
+the metric is ``kl_to_optimum = E_x KL(pi*(.|x) || pi(.|x))``, with the trade-off DPO makes:
+the expected reward ``E_x E_pi r`` and ``kl_to_reference = E_x KL(pi || pi_ref)``.
+``tradeoff.png`` draws the last two at the end of training for each beta and seed over the
+exact curve of ``pi*`` as beta varies.
+
+**The language model** (``config.task = "lm"``). ``config.sft_workdir`` names a finished run of
+``jaxrl.agents.sft``; its parameters (seed ``sft_seed``) are both the initial policy and the
+frozen reference, and its config gives the model and the copy task. Each seed samples
+``config.pairs`` pairs of responses from the reference for fresh prompts and labels them by the
+Bradley-Terry model of the true score (tokens copied from the prompt), then takes optimizer steps
+on minibatches of ``batch_size`` pairs: the policy's and the reference's forward passes on the
+chosen and rejected sequences, their response log-probabilities (``losses.sequence_log_probs``),
+the DPO loss, plus ``load_balancing_coef`` times the mixture's load-balancing loss. After every
+chunk, on ``eval_pairs`` held-out pairs and prompts: the implicit-reward accuracy and margin
+(``losses.preference_metrics``), the win rate of the policy's sampled responses against the
+reference's under the true score (ties count one half), their mean score, and
+``kl_to_reference``, the sequence KL ``KL(pi || pi_ref)`` estimated on the policy's samples as
+the sum over response positions of the exact per-token KL.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import losses, optim, run
+from jaxrl.agents import checks, sft
+from jaxrl.envs import preferences, rng
+from jaxrl.losses import dpo as dpo_losses
+from jaxrl.run import POSITIVE, ConfigError, Experiment, real
+from jaxrl.tabular import common
+
+MODULE = "jaxrl.agents.dpo"
+TASKS = ("bandit", "lm")
+SHARED_FIELDS = {"task", "loss_type", "reference_free", "optimizer"}
+BANDIT_FIELDS = SHARED_FIELDS | {
+    "contexts",
+    "responses",
+    "reference_scale",
+    "problem_seed",
+    "pairs",
+}
+LM_FIELDS = SHARED_FIELDS | {"sft_workdir", "sft_seed", "pairs", "batch_size", "eval_pairs"}
+
+# Counter streams of a seed's raw key (jaxrl.envs.rng).
+DATA_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2
+
+
+class Hparams(NamedTuple):
+    beta: jax.Array  # the KL regularisation's strength
+    learning_rate: jax.Array
+    label_smoothing: jax.Array  # assumed label-flip probability (sigmoid and robust losses)
+    weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
+    load_balancing_coef: jax.Array  # weight of a mixture's load-balancing loss (LM only)
+
+
+DOMAINS = {
+    "beta": POSITIVE,
+    "learning_rate": POSITIVE,
+    "label_smoothing": real(0.0, 0.5, high_open=True),
+    "weight_decay": real(0.0),
+    "load_balancing_coef": real(0.0),
+}
+
+
+def _domains(config) -> dict:
+    """The domains, with the values a setting cannot use pinned to 0: label smoothing for the
+    loss types without it, weight decay unless adamw, load balancing for the bandit."""
+    domains = dict(DOMAINS)
+    if config.loss_type not in dpo_losses.SMOOTHED:
+        domains["label_smoothing"] = real(0.0, 0.0)
+    if config.optimizer.name != "adamw":
+        domains["weight_decay"] = real(0.0, 0.0)
+    if config.task == "bandit":
+        domains["load_balancing_coef"] = real(0.0, 0.0)
+    return domains
+
+
+def _check_shared(config, fields) -> None:
+    common.check_fields(config, MODULE, fields)
+    if config.loss_type not in dpo_losses.LOSS_TYPES:
+        raise ValueError(
+            f"config.loss_type must be one of {dpo_losses.LOSS_TYPES}, got {config.loss_type!r}"
+        )
+    if not isinstance(config.reference_free, bool):
+        raise ValueError(
+            f"config.reference_free must be True or False, got {config.reference_free!r}"
+        )
+    optim.check_config(config.optimizer)
+
+
+def preference_loss(policy_logps, reference_logps, weight, hparams: Hparams, *, config):
+    """The weighted DPO loss of pairs and its report.
+
+    Args:
+        policy_logps, reference_logps: ``(chosen, rejected)``, each ``[N]``.
+        weight: ``[N]`` weights summing to 1 (``1/N``: the minibatch mean).
+
+    Returns:
+        ``(loss, metrics)``: the weighted loss and ``losses.preference_metrics`` of the pairs.
+    """
+    out = losses.dpo_loss(
+        policy_logps[0],
+        policy_logps[1],
+        reference_logps[0],
+        reference_logps[1],
+        beta=hparams.beta,
+        label_smoothing=hparams.label_smoothing,
+        loss_type=config.loss_type,
+        reference_free=config.reference_free,
+    )
+    report = losses.preference_metrics(out, *policy_logps, weight=weight)
+    return report["loss"], report
+
+
+# The preference bandit.
+
+
+class BanditCarry(NamedTuple):
+    logits: jax.Array  # [X, K]
+    opt_state: Any
+    weight: jax.Array  # [M] the pairs' weights (exact probabilities, or sample frequencies)
+
+
+def empirical_weights(pairs: preferences.Pairs, cells: preferences.Pairs, responses: int):
+    """The frequency of each ordered pair of ``cells`` among the sampled ``pairs``: the
+    empirical loss of the sample is the loss weighted by these."""
+
+    def index(p):
+        return (p.context * responses + p.chosen) * responses + p.rejected
+
+    size = int(cells.context.shape[0] // (responses - 1)) * responses  # X * K * K
+    counts = jax.ops.segment_sum(pairs.weight, index(pairs), num_segments=size)
+    return counts[index(cells)]
+
+
+def make_bandit_experiment(config) -> Experiment:
+    _check_shared(config, BANDIT_FIELDS)
+    contexts = checks.positive_int(config, "contexts")
+    responses = checks.positive_int(config, "responses")
+    if responses < 2:
+        raise ValueError(f"config.responses must be at least 2, got {responses}")
+    seed = config.problem_seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"config.problem_seed must be an integer >= 0, got {seed!r}")
+    num_pairs = config.pairs
+    if isinstance(num_pairs, bool) or not isinstance(num_pairs, int) or num_pairs < 0:
+        raise ValueError(
+            f"config.pairs must be an integer >= 0 (0: the exact expected loss), got {num_pairs!r}"
+        )
+    scale = config.reference_scale
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale < 100:
+        raise ValueError(f"config.reference_scale must be a number in [0, 100), got {scale!r}")
+    bandit = preferences.make_bandit(
+        jax.random.key(seed), contexts=contexts, responses=responses, reference_scale=scale
+    )
+    reference = bandit.reference_logits
+    if config.reference_free:  # the loss's reference is uniform: so is the optimum's
+        reference = jnp.full_like(reference, -math.log(responses))
+    optimum_bandit = preferences.Bandit(bandit.reward, reference)
+    cells = preferences.bandit_pairs(bandit)
+    chunk_steps = int(config.chunk_steps)
+
+    def optimizer(hparams: Hparams):
+        return optim.make_optimizer(
+            config.optimizer,
+            learning_rate=hparams.learning_rate,
+            weight_decay=hparams.weight_decay,
+        )
+
+    def init(key, hparams: Hparams) -> BanditCarry:
+        logits = bandit.reference_logits
+        if num_pairs:
+            sample = preferences.sample_bandit_pairs(key, bandit, num_pairs)
+            weight = empirical_weights(sample, cells, responses)
+        else:
+            weight = cells.weight
+        return BanditCarry(logits, optimizer(hparams).init(logits), weight)
+
+    def loss_fn(logits, weight, hparams: Hparams):
+        log_pi = jax.nn.log_softmax(logits, axis=-1)
+        policy = (log_pi[cells.context, cells.chosen], log_pi[cells.context, cells.rejected])
+        ref = (
+            bandit.reference_logits[cells.context, cells.chosen],
+            bandit.reference_logits[cells.context, cells.rejected],
+        )
+        return preference_loss(policy, ref, weight, hparams, config=config)
+
+    def train_step(carry: BanditCarry, hparams: Hparams):
+        grads, _ = jax.grad(loss_fn, has_aux=True)(carry.logits, carry.weight, hparams)
+        updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.logits)
+        return carry._replace(logits=carry.logits + updates, opt_state=opt_state), None
+
+    def train_chunk(carry: BanditCarry, hparams: Hparams):
+        carry, _ = jax.lax.scan(
+            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
+        )
+        _, report = loss_fn(carry.logits, carry.weight, hparams)
+        log_pi = jax.nn.log_softmax(carry.logits, axis=-1)
+        optimum = preferences.optimal_log_policy(optimum_bandit, hparams.beta)
+        metrics = {
+            "kl_to_optimum": jnp.mean(preferences.kl(optimum, log_pi)),
+            "max_kl_to_optimum": jnp.max(preferences.kl(optimum, log_pi)),
+            "kl_to_reference": jnp.mean(preferences.kl(log_pi, bandit.reference_logits)),
+            "expected_reward": jnp.mean(jnp.sum(jnp.exp(log_pi) * bandit.reward, axis=-1)),
+            "loss": report["loss"],
+            "reward_accuracy": report["reward_accuracy"],
+            "reward_margin": report["reward_margin"],
+        }
+        return carry, metrics
+
+    def optimum_curve(betas):
+        """``(KL(pi* || pi_ref), E r)`` of the exact optimum for each beta."""
+        out = []
+        for beta in betas:
+            log_star = preferences.optimal_log_policy(optimum_bandit, beta)
+            kl = float(jnp.mean(preferences.kl(log_star, bandit.reference_logits)))
+            reward = float(jnp.mean(jnp.sum(jnp.exp(log_star) * bandit.reward, axis=-1)))
+            out.append((kl, reward))
+        return np.array(out)
+
+    def figures(settings, arrays):
+        return {
+            "tradeoff": tradeoff_figure(
+                settings,
+                arrays["kl_to_reference"][-1],
+                arrays["expected_reward"][-1],
+                optimum_curve,
+                ylabel="expected reward E_x E_pi r",
+                curve_label="pi* = pi_ref exp(r / beta) / Z",
+            )
+        }
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        domains=_domains(config),
+        metrics=(
+            "kl_to_optimum",
+            "max_kl_to_optimum",
+            "kl_to_reference",
+            "expected_reward",
+            "loss",
+            "reward_accuracy",
+            "reward_margin",
+        ),
+        main_metric="kl_to_optimum",
+        curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
+        step_unit="gradient steps",
+        figures=figures,
+    )
+
+
+def tradeoff_figure(settings, kl, reward, optimum_curve, *, ylabel, curve_label):
+    """Reward against ``KL(pi || pi_ref)`` at the end of training, a point per seed coloured by
+    setting, over ``optimum_curve(betas) -> [n, 2]`` (the optimum's KL and reward) as beta
+    varies from 0.03 to 30.
+
+    Args:
+        settings: the run's settings (each with a ``beta``).
+        kl, reward: ``[settings, seeds]`` final values.
+    """
+    from jaxrl import plotting
+
+    fig, axes = plotting.new_figure(1, 1, panel_size=5.0)
+    ax = axes[0, 0]
+    curve = optimum_curve(np.geomspace(0.03, 30.0, 60))
+    ax.plot(curve[:, 0], curve[:, 1], color="0.4", lw=1.5, label=curve_label)
+    for h, values in enumerate(settings.values):
+        colour = f"C{h % 10}"
+        ax.scatter(kl[h], reward[h], s=18, color=colour, label=settings.labels[h], zorder=3)
+        star = optimum_curve([values["beta"]])[0]
+        ax.scatter(*star, s=70, marker="*", facecolor="none", edgecolor=colour, zorder=4)
+    ax.set_xscale("symlog", linthresh=1e-2)
+    ax.set_xlabel("KL(pi || pi_ref)")
+    ax.set_ylabel(ylabel)
+    ax.set_title("the trade-off: points per seed, stars the optimum at each beta")
+    ax.legend(fontsize=8)
+    return fig
+
+
+# DPO of a language model.
+
+
+class LMData(NamedTuple):
+    chosen: jax.Array  # [N, T]
+    rejected: jax.Array  # [N, T]
+    eval_chosen: jax.Array  # [M, T] held-out pairs
+    eval_rejected: jax.Array  # [M, T]
+    eval_reference: jax.Array  # [M, T] a reference response to each held-out prompt
+
+
+class LMCarry(NamedTuple):
+    params: Any
+    opt_state: Any
+    data: LMData
+    step: jax.Array  # [] int32
+    key_data: jax.Array  # [2] uint32
+
+
+def load_reference(config):
+    """The SFT run's model, task and seed ``sft_seed``'s parameters, refused in one line when
+    ``config.sft_workdir`` is not a finished SFT run."""
+    workdir = config.sft_workdir
+    if not isinstance(workdir, str) or not workdir:
+        raise ConfigError(
+            "config.sft_workdir must name the work directory of a finished SFT run "
+            "(python -m experiments.train --config=jaxrl/configs/dpo_lm.py:sft --workdir=DIR)"
+        )
+    if not os.path.isdir(workdir):
+        raise ConfigError(f"config.sft_workdir = {workdir!r} is not a directory")
+    sft_config = run.load_config(workdir)
+    if sft_config.get("experiment") != sft.MODULE:
+        raise ConfigError(
+            f"config.sft_workdir = {workdir!r} holds a run of "
+            f"{sft_config.get('experiment')!r}, not of {sft.MODULE}"
+        )
+    seed = config.sft_seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < sft_config.num_seeds:
+        raise ConfigError(
+            f"config.sft_seed must be an integer in [0, {sft_config.num_seeds}) (the SFT run's "
+            f"seeds), got {seed!r}"
+        )
+    loaded = run.load(workdir)
+    if loaded.chunks_done * loaded.config.chunk_steps < loaded.config.total_steps:
+        raise ConfigError(f"the SFT run in {workdir!r} has not finished")
+    params = jax.tree.map(lambda leaf: jnp.asarray(leaf[0, seed]), loaded.carry.params)
+    return sft.make_model(sft_config), sft.make_task(sft_config), params
+
+
+def make_lm_experiment(config) -> Experiment:
+    _check_shared(config, LM_FIELDS)
+    num_pairs = checks.positive_int(config, "pairs")
+    batch_size = checks.positive_int(config, "batch_size")
+    eval_pairs = checks.positive_int(config, "eval_pairs")
+    if not isinstance(config.sft_seed, int) or isinstance(config.sft_seed, bool):
+        raise ValueError(f"config.sft_seed must be an integer, got {config.sft_seed!r}")
+    model, task, reference = load_reference(config)
+    mask = task.response_mask
+    chunk_steps = int(config.chunk_steps)
+
+    def optimizer(hparams: Hparams):
+        return optim.make_optimizer(
+            config.optimizer,
+            learning_rate=hparams.learning_rate,
+            weight_decay=hparams.weight_decay,
+        )
+
+    def reference_pairs(key):
+        """Pairs of responses sampled from the reference for fresh prompts, Bradley-Terry
+        labelled: ``num_pairs`` to train on, ``eval_pairs`` held out, and a third reference
+        response to each held-out prompt (one sampling loop for all)."""
+        prompt_key, sample_key, label_key = jax.random.split(key, 3)
+        n = num_pairs + eval_pairs
+        prompts = preferences.prompts(prompt_key, task, n)
+        both = jnp.concatenate([prompts, prompts, prompts[num_pairs:]], axis=0)
+        sampled = sft.sample_responses(model, reference, task, sample_key, both)
+        first, second, third = sampled[:n], sampled[n : 2 * n], sampled[2 * n :]
+        chosen, rejected = preferences.label(label_key, task, first, second)
+        return LMData(
+            chosen[:num_pairs],
+            rejected[:num_pairs],
+            chosen[num_pairs:],
+            rejected[num_pairs:],
+            third,
+        )
+
+    def init(key, hparams: Hparams) -> LMCarry:
+        data = reference_pairs(rng.counter_key(jax.random.key_data(key), 0, DATA_STREAM))
+        params = reference
+        return LMCarry(
+            params,
+            optimizer(hparams).init(params),
+            data,
+            jnp.int32(0),
+            jax.random.key_data(key),
+        )
+
+    def logps(params, chosen, rejected):
+        """Response log-probabilities of chosen and rejected sequences (one forward pass over
+        both, as the mixture's balance is over the batch) and the load-balancing loss."""
+        both = jnp.concatenate([chosen, rejected], axis=0)
+        values, balancing = sft.response_log_probs(model, params, task, both, average=False)
+        n = chosen.shape[0]
+        return (values[:n], values[n:]), balancing
+
+    def loss_fn(params, chosen, rejected, hparams: Hparams):
+        policy, balancing = logps(params, chosen, rejected)
+        ref, _ = logps(reference, chosen, rejected)
+        weight = jnp.full((chosen.shape[0],), 1.0 / chosen.shape[0])
+        loss, report = preference_loss(policy, ref, weight, hparams, config=config)
+        return loss + hparams.load_balancing_coef * balancing, (report, balancing)
+
+    def train_step(carry: LMCarry, hparams: Hparams):
+        batch_key = rng.counter_key(carry.key_data, carry.step, BATCH_STREAM)
+        index = jax.random.randint(batch_key, (batch_size,), 0, num_pairs)
+        chosen, rejected = carry.data.chosen[index], carry.data.rejected[index]
+        grads, (report, balancing) = jax.grad(loss_fn, has_aux=True)(
+            carry.params, chosen, rejected, hparams
+        )
+        updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.params)
+        params = jax.tree.map(jnp.add, carry.params, updates)
+        carry = carry._replace(params=params, opt_state=opt_state, step=carry.step + 1)
+        return carry, (report["loss"], balancing)
+
+    def sequence_kl(params, sequences):
+        """``[M]`` the sum over response positions of ``KL(pi(.|prefix) || pi_ref(.|prefix))``."""
+        log_pi = jax.nn.log_softmax(model.apply(params, sequences)[0], axis=-1)
+        log_ref = jax.nn.log_softmax(model.apply(reference, sequences)[0], axis=-1)
+        per_position = preferences.kl(log_pi, log_ref)[:, :-1]  # row t predicts token t + 1
+        return jnp.sum(per_position * mask[None, 1:], axis=-1)
+
+    def train_chunk(carry: LMCarry, hparams: Hparams):
+        carry, (train_loss, balancing) = jax.lax.scan(
+            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
+        )
+        data = carry.data
+        _, (report, _) = loss_fn(carry.params, data.eval_chosen, data.eval_rejected, hparams)
+        prompts = data.eval_reference[:, : task.length + 1]
+        sample_key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
+        sampled = sft.sample_responses(model, carry.params, task, sample_key, prompts)
+        mine = preferences.score(task, sampled)
+        theirs = preferences.score(task, data.eval_reference)
+        metrics = {
+            "reward_accuracy": report["reward_accuracy"],
+            "reward_margin": report["reward_margin"],
+            "win_rate": jnp.mean((mine > theirs) + 0.5 * (mine == theirs)),
+            "kl_to_reference": jnp.mean(sequence_kl(carry.params, sampled)),
+            "score": jnp.mean(mine),
+            "chosen_reward": report["chosen_reward"],
+            "rejected_reward": report["rejected_reward"],
+            "eval_loss": report["loss"],
+            "train_loss": jnp.mean(train_loss),
+            "load_balancing": jnp.mean(balancing),
+        }
+        return carry, metrics
+
+    def optimum_curve(betas):
+        """The ideal reference's optimum: each response token copies with probability
+        ``q*(beta)``, so ``E score = P q*`` and ``KL = P kl(q* || q)`` (Bernoulli)."""
+        q = preferences.copy_probability(task)
+        out = []
+        for beta in betas:
+            p = preferences.optimal_copy_probability(task, float(beta))
+            kl = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+            out.append((task.length * kl, task.length * p))
+        return np.array(out)
+
+    def figures(settings, arrays):
+        return {
+            "tradeoff": tradeoff_figure(
+                settings,
+                arrays["kl_to_reference"][-1],
+                arrays["score"][-1],
+                optimum_curve,
+                ylabel="mean score of sampled responses (tokens copied)",
+                curve_label="pi* for the ideal SFT model",
+            )
+        }
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        domains=_domains(config),
+        metrics=(
+            "reward_accuracy",
+            "reward_margin",
+            "win_rate",
+            "kl_to_reference",
+            "score",
+            "chosen_reward",
+            "rejected_reward",
+            "eval_loss",
+            "train_loss",
+            "load_balancing",
+        ),
+        main_metric="win_rate",
+        env_steps_per_step=batch_size,
+        curve_metrics=("reward_accuracy", "reward_margin", "win_rate", "kl_to_reference"),
+        step_unit="preference pairs",
+        figures=figures,
+    )
+
+
+def make_experiment(config) -> Experiment:
+    """The runner's view of DPO (see ``jaxrl/configs/dpo_bandit.py`` and ``dpo_lm.py:dpo``)."""
+    if "task" not in config:
+        raise ValueError(f"config lacks the field 'task' that {MODULE} reads")
+    task = config.task
+    if task == "bandit":
+        return make_bandit_experiment(config)
+    if task == "lm":
+        return make_lm_experiment(config)
+    raise ValueError(f"config.task must be one of {TASKS}, got {task!r}")

@@ -1,0 +1,214 @@
+"""Supervised fine-tuning of a tiny causal transformer on the copy task: the start of DPO.
+
+Ouyang et al. (2022), "Training language models to follow instructions with human feedback"
+(step 1, supervised fine-tuning), https://arxiv.org/abs/2203.02155; Rafailov et al. (2023), DPO,
+sec. 4: the reference policy is the SFT model.
+
+Each training step draws ``batch_size`` fresh demonstrations of the copy task
+(``jaxrl.envs.preferences``: a prompt, a separator, a copy of the prompt whose tokens are each
+replaced by a uniform token with probability ``noise``) and takes one optimizer step on the
+negative log-likelihood of the response tokens (``losses.sequence_log_probs`` averaged over the
+response; the prompt is not a target), plus ``load_balancing_coef`` times the mixture's
+load-balancing loss when the feed-forward blocks are mixtures of experts (``jaxrl.transformer``).
+
+The least reachable loss is known: the entropy of a demonstration token,
+``preferences.copy_entropy``; the metric ``nll_gap`` is the held-out response NLL above it, and
+``copy_probability`` the model's mean probability of copying the prompt's token at a response
+position of a held-out demonstration (the demonstrations' is ``1 - noise + noise / V``).
+
+The model's parameters of a finished run are the initial policy and the frozen reference of a
+DPO run (``jaxrl.agents.dpo``, ``config.sft_workdir``), which rebuilds the model and the task
+from this run's config with :func:`make_model` and :func:`make_task`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl import losses, optim, transformer
+from jaxrl.agents import checks
+from jaxrl.envs import preferences, rng
+from jaxrl.run import POSITIVE, Experiment, real
+from jaxrl.tabular import common
+
+MODULE = "jaxrl.agents.sft"
+TASKS = ("copy",)
+# Counter streams of a seed's raw key (jaxrl.envs.rng).
+TRAIN_STREAM, EVAL_STREAM = 0, 1
+MODEL_FIELDS = ("width", "depth", "heads", "hidden", "experts", "top_k")
+FIELDS = {
+    "task",
+    "vocab",
+    "length",
+    "noise",
+    *MODEL_FIELDS,
+    "batch_size",
+    "eval_size",
+    "optimizer",
+}
+
+
+class Hparams(NamedTuple):
+    learning_rate: jax.Array
+    weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
+    load_balancing_coef: jax.Array  # weight of the mixture's load-balancing loss
+
+
+DOMAINS = {
+    "learning_rate": POSITIVE,
+    "weight_decay": real(0.0),
+    "load_balancing_coef": real(0.0),
+}
+
+
+class Carry(NamedTuple):
+    params: Any
+    opt_state: Any
+    step: jax.Array  # [] int32
+    key_data: jax.Array  # [2] uint32
+
+
+def make_task(config) -> preferences.CopyTask:
+    """The copy task of an SFT config (also read back by DPO from the SFT run's config)."""
+    if config.task not in TASKS:
+        raise ValueError(f"config.task must be one of {TASKS}, got {config.task!r}")
+    noise = config.noise
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 < noise < 1:
+        raise ValueError(f"config.noise must be a number in (0, 1), got {noise!r}")
+    vocab, length = checks.positive_int(config, "vocab"), checks.positive_int(config, "length")
+    if vocab < 2:
+        raise ValueError(f"config.vocab must be at least 2, got {vocab}")
+    return preferences.make_copy_task(vocab=vocab, length=length, noise=float(noise))
+
+
+def make_model(config) -> transformer.Transformer:
+    """The transformer of an SFT config: its sizes, dense (``experts = 0``) or a mixture."""
+    task = make_task(config)
+    for name in ("width", "depth", "heads", "hidden"):
+        checks.positive_int(config, name)
+    experts, top_k = config.experts, config.top_k
+    if isinstance(experts, bool) or not isinstance(experts, int) or experts < 0:
+        raise ValueError(f"config.experts must be an integer >= 0 (0: dense), got {experts!r}")
+    if experts and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k):
+        raise ValueError(f"config.top_k must be an integer >= 1, got {top_k!r}")
+    if experts and top_k > experts:
+        raise ValueError(f"config.top_k = {top_k} exceeds config.experts = {experts}")
+    if config.width % config.heads:
+        raise ValueError(
+            f"config.width = {config.width} must be a multiple of config.heads = {config.heads}"
+        )
+    return transformer.Transformer(
+        vocab_size=task.vocab_size,
+        max_len=task.sequence_length,
+        width=config.width,
+        depth=config.depth,
+        heads=config.heads,
+        hidden=config.hidden,
+        experts=experts,
+        top_k=top_k if experts else 1,
+    )
+
+
+def response_log_probs(model, params, task, tokens: jax.Array, *, average: bool):
+    """``[B]`` log-probabilities of the responses of ``[B, 2P + 1]`` sequences, and the model's
+    load-balancing loss on them."""
+    logits, aux = model.apply(params, tokens)
+    mask = task.response_mask
+    logps = jax.vmap(lambda z, y: losses.sequence_log_probs(z, y, mask, average=average))(
+        logits, tokens
+    )
+    return logps, aux["load_balancing"]
+
+
+def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) -> jax.Array:
+    """``[B, 2P + 1]`` sequences: the prompts (with separator) and sampled responses."""
+    return transformer.generate(model, params, key, prompts, task.length)
+
+
+def check_domains(config) -> dict:
+    """The domains, with ``weight_decay`` pinned to 0 unless the optimizer is adamw."""
+    domains = dict(DOMAINS)
+    if config.optimizer.name != "adamw":
+        domains["weight_decay"] = real(0.0, 0.0)
+    return domains
+
+
+def make_experiment(config) -> Experiment:
+    """The runner's view of SFT (see ``jaxrl/configs/dpo_lm.py:sft``)."""
+    common.check_fields(config, MODULE, FIELDS)
+    task, model = make_task(config), make_model(config)
+    batch_size = checks.positive_int(config, "batch_size")
+    eval_size = checks.positive_int(config, "eval_size")
+    optim.check_config(config.optimizer)
+    chunk_steps = int(config.chunk_steps)
+    floor = preferences.copy_entropy(task)
+    mask = task.response_mask
+
+    def optimizer(hparams: Hparams):
+        return optim.make_optimizer(
+            config.optimizer,
+            learning_rate=hparams.learning_rate,
+            weight_decay=hparams.weight_decay,
+        )
+
+    def init(key, hparams: Hparams) -> Carry:
+        init_key, key = jax.random.split(key)
+        example = jnp.zeros((1, task.sequence_length), jnp.int32)
+        params = model.init(init_key, example)
+        return Carry(
+            params, optimizer(hparams).init(params), jnp.int32(0), jax.random.key_data(key)
+        )
+
+    def loss_fn(params, tokens, hparams: Hparams):
+        logps, balancing = response_log_probs(model, params, task, tokens, average=True)
+        nll = -jnp.mean(logps)
+        return nll + hparams.load_balancing_coef * balancing, (nll, balancing)
+
+    def train_step(carry: Carry, hparams: Hparams):
+        key = rng.counter_key(carry.key_data, carry.step, TRAIN_STREAM)
+        tokens = preferences.demonstrations(key, task, batch_size)
+        grads, (nll, balancing) = jax.grad(loss_fn, has_aux=True)(carry.params, tokens, hparams)
+        updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.params)
+        params = jax.tree.map(jnp.add, carry.params, updates)
+        return Carry(params, opt_state, carry.step + 1, carry.key_data), (nll, balancing)
+
+    def train_chunk(carry: Carry, hparams: Hparams):
+        carry, (nll, balancing) = jax.lax.scan(
+            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
+        )
+        # Held out: the same demonstrations after every chunk, from a stream training never uses.
+        tokens = preferences.demonstrations(
+            rng.counter_key(carry.key_data, 0, EVAL_STREAM), task, eval_size
+        )
+        logits, _ = model.apply(carry.params, tokens)
+        logps = jax.vmap(lambda z, y: losses.sequence_log_probs(z, y, mask, average=True))(
+            logits, tokens
+        )
+        # The probability of copying the prompt's token at each response position (given the
+        # demonstration's earlier tokens): row t predicts token t + 1, which copies token
+        # t - P of the prompt.
+        log_p = jax.nn.log_softmax(logits[:, task.length : 2 * task.length], axis=-1)
+        source = tokens[:, : task.length, None]
+        copy = jnp.exp(jnp.take_along_axis(log_p, source, axis=-1)[..., 0])
+        metrics = {
+            "nll_gap": -jnp.mean(logps) - floor,
+            "train_nll": jnp.mean(nll),
+            "copy_probability": jnp.mean(copy),
+            "load_balancing": jnp.mean(balancing),
+        }
+        return carry, metrics
+
+    return Experiment(
+        init=init,
+        train_chunk=train_chunk,
+        hparams_type=Hparams,
+        domains=check_domains(config),
+        metrics=("nll_gap", "train_nll", "copy_probability", "load_balancing"),
+        main_metric="nll_gap",
+        env_steps_per_step=batch_size,
+        curve_metrics=("nll_gap", "copy_probability"),
+        step_unit="sequences",
+    )

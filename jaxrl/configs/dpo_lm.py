@@ -1,0 +1,101 @@
+"""A tiny causal transformer: supervised fine-tuning on the copy task, then DPO from it.
+
+Two runs. First SFT (``:sft``, or ``:sft_moe`` for mixture-of-experts feed-forward blocks), on
+noisy demonstrations of copying a 6-token prompt (each token replaced by a uniform one of 16 with
+probability 0.5, so the demonstrations copy 53% of tokens). Then DPO (``:dpo``), which loads the
+SFT run's parameters (seed ``sft_seed``) as both the initial policy and the frozen reference:
+each seed draws 4,096 pairs of responses sampled from the reference, labelled by the
+Bradley-Terry model of the true score (tokens copied), and the runner sweeps beta in {0.1, 0.3,
+1, 3} over 2 seeds in one program. Copying is the scored behaviour, so DPO should copy more, the
+more the smaller beta (``pi* ∝ pi_ref exp(score / beta)`` copies each token with probability
+``q e^{1/beta} / (q e^{1/beta} + 1 - q)``).
+
+Run (the DPO command names the SFT run's work directory):
+
+    python -m experiments.train --config=jaxrl/configs/dpo_lm.py:sft --workdir=SFT
+    python -m experiments.train --config=jaxrl/configs/dpo_lm.py:dpo --workdir=DPO \\
+        --config.sft_workdir=SFT
+
+and likewise ``:sft_moe`` then ``:dpo`` on its work directory (4 experts of hidden width 128,
+top-2 routing: the active feed-forward width of the dense model's 256). DPO rebuilds the model
+and the task from the SFT run's config.
+
+Expected: see BUILD-notes.md ("DPO on a tiny transformer") for the measured figures.
+"""
+
+import ml_collections
+
+from jaxrl import optim
+from jaxrl.configs import runner
+
+VARIANTS = ("sft", "sft_moe", "dpo")
+SFT_STEPS = 2_000
+DPO_STEPS = 600
+
+
+def _model(config, moe: bool) -> None:
+    config.width = 64  # model width
+    config.depth = 2  # transformer blocks
+    config.heads = 4  # attention heads per block
+    config.hidden = 128 if moe else 256  # feed-forward hidden width (of each expert)
+    config.experts = 4 if moe else 0  # 0: dense feed-forward blocks; E >= 1: mixtures of E
+    config.top_k = 2 if moe else 1  # experts per token (mixtures only)
+
+
+def get_config(variant: str = "sft") -> ml_collections.ConfigDict:
+    if variant not in VARIANTS:
+        raise ValueError(f"the variant must be one of {VARIANTS}, got {variant!r}")
+    moe = variant.endswith("_moe")
+    optimizer = optim.default_config()
+    optimizer.name = "adamw"
+    if variant.startswith("sft"):
+        config = runner.base(
+            "jaxrl.agents.sft",
+            num_seeds=2,
+            total_steps=SFT_STEPS,
+            chunk_steps=SFT_STEPS // 10,
+            checkpoint_every=5,
+        )
+        config.task = "copy"  # the synthetic task (jaxrl.envs.preferences)
+        config.vocab = 16  # content tokens; a separator token is added
+        config.length = 6  # prompt and response length
+        config.noise = 0.5  # probability that a demonstration token is uniform, not the copy
+        _model(config, moe)
+        config.batch_size = 64  # demonstrations per step (fresh each step)
+        config.eval_size = 512  # held-out demonstrations scored after every chunk
+        config.optimizer = optimizer
+        runner.sweep(
+            config,
+            {"learning_rate": 1e-3, "weight_decay": 0.01, "load_balancing_coef": 0.01},
+            {},
+        )
+    else:
+        config = runner.base(
+            "jaxrl.agents.dpo",
+            num_seeds=2,
+            total_steps=DPO_STEPS,
+            chunk_steps=DPO_STEPS // 20,
+            checkpoint_every=5,
+        )
+        config.task = "lm"  # DPO of a language model trained by jaxrl.agents.sft
+        config.sft_workdir = ""  # the SFT run's work directory (required)
+        config.sft_seed = 0  # which of its seeds is the initial policy and the reference
+        config.pairs = 4_096  # preference pairs per seed, responses sampled from the reference
+        config.batch_size = 32  # pairs per step
+        config.eval_pairs = 256  # held-out pairs and prompts scored after every chunk
+        config.loss_type = "sigmoid"  # one of jaxrl.losses.dpo.LOSS_TYPES
+        config.reference_free = False  # log pi_ref = 0 in the loss
+        config.optimizer = optimizer
+        runner.sweep(
+            config,
+            {
+                "beta": 0.1,
+                "learning_rate": 1e-4,
+                "label_smoothing": 0.0,
+                "weight_decay": 0.0,
+                "load_balancing_coef": 0.01,
+            },
+            {"beta": (0.1, 0.3, 1.0, 3.0)},
+        )
+    config.lock()
+    return config

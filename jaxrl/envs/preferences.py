@@ -1,0 +1,198 @@
+"""Preference data with known answers: a contextual bandit and a copy task for a language model.
+
+Both judge responses by a known reward and draw preferences from the Bradley-Terry model of it,
+``P(y_1 preferred to y_2 | x) = sigma(r(x, y_1) - r(x, y_2))`` (Bradley and Terry 1952; the
+preference model of RLHF and DPO), so what preference optimization should learn is known:
+``pi*(y|x) proportional to pi_ref(y|x) exp(r(x, y) / beta)`` (Rafailov et al. 2023, sec. 4).
+
+**The preference bandit.** ``X`` contexts (uniform), ``K`` responses, rewards ``r[x, y]`` in
+``[0, 1)`` and a reference policy ``pi_ref[x, .]``, both drawn once from a problem seed. A pair is
+``y_1 ~ pi_ref(.|x)`` and ``y_2 ~ pi_ref(.|x)`` conditioned on ``y_2 != y_1`` (a pair of equal
+responses carries no preference), labelled by Bradley-Terry. :func:`bandit_pairs` lists every
+ordered pair with its probability, for the exact expected loss; :func:`sample_bandit_pairs` draws
+a data set.
+
+**The copy task.** A prompt is ``P`` tokens drawn uniformly from ``V`` content tokens; a sequence
+is ``prompt, SEP, response`` with a response of ``P`` tokens. The score of a response is the
+number of positions that copy the prompt, ``sum_i [y_i = x_i]``. Demonstrations for supervised
+fine-tuning copy each token with probability ``1 - noise`` and draw it uniformly otherwise, so a
+model that learned them copies with probability ``q = 1 - noise + noise / V`` and each response
+token has the entropy :func:`copy_entropy`; DPO's optimum copies with probability
+``q e^{1/beta} / (q e^{1/beta} + 1 - q)`` (:func:`optimal_copy_probability`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Bandit(NamedTuple):
+    reward: jax.Array  # [X, K] r(x, y)
+    reference_logits: jax.Array  # [X, K] log pi_ref(y|x) (normalised)
+
+
+class Pairs(NamedTuple):
+    """Preference pairs: ``chosen`` preferred to ``rejected`` in ``context``, with a weight
+    (``1/n`` for a sample; the probability of the labelled pair for the exact list)."""
+
+    context: jax.Array  # [N] int32
+    chosen: jax.Array  # [N] int32
+    rejected: jax.Array  # [N] int32
+    weight: jax.Array  # [N] float32, summing to 1
+
+
+def make_bandit(
+    key: jax.Array, *, contexts: int, responses: int, reference_scale: float = 1.0
+) -> Bandit:
+    """Rewards uniform on ``[0, 1)`` and reference logits ``N(0, reference_scale^2)``,
+    normalised (scale 0: a uniform reference)."""
+    if contexts < 1 or responses < 2:
+        raise ValueError(
+            f"the bandit needs contexts >= 1 and responses >= 2, got {contexts} and {responses}"
+        )
+    reward_key, reference_key = jax.random.split(key)
+    reward = jax.random.uniform(reward_key, (contexts, responses))
+    logits = reference_scale * jax.random.normal(reference_key, (contexts, responses))
+    return Bandit(reward, jax.nn.log_softmax(logits, axis=-1))
+
+
+def optimal_log_policy(bandit: Bandit, beta: jax.typing.ArrayLike) -> jax.Array:
+    """``log pi*(.|x)`` with ``pi* ∝ pi_ref exp(r / beta)``: ``[X, K]``."""
+    return jax.nn.log_softmax(bandit.reference_logits + bandit.reward / beta, axis=-1)
+
+
+def _second_logits(reference_logits: jax.Array, first: jax.Array) -> jax.Array:
+    """Logits of ``y_2 ~ pi_ref`` given ``y_2 != first``."""
+    taken = jnp.arange(reference_logits.shape[-1]) == first
+    return jnp.where(taken, -jnp.inf, reference_logits)
+
+
+def bandit_pairs(bandit: Bandit) -> Pairs:
+    """Every ordered pair ``(chosen, rejected)`` with ``chosen != rejected`` of every context, with
+    its probability: ``(1/X) pi_ref(y_1) pi_ref(y_2 | y_2 != y_1) P(y_1 preferred to y_2)`` summed
+    over the two orders in which the pair can be drawn."""
+    num_x, num_k = bandit.reward.shape
+    x, a, b = jnp.meshgrid(jnp.arange(num_x), jnp.arange(num_k), jnp.arange(num_k), indexing="ij")
+    x, a, b = x.ravel(), a.ravel(), b.ravel()
+    keep = a != b
+    x, a, b = x[keep], a[keep], b[keep]
+    log_ref = bandit.reference_logits
+    p_a, p_b = jnp.exp(log_ref[x, a]), jnp.exp(log_ref[x, b])
+    # P(draw {a, b}) = p_a p_b / (1 - p_a) + p_b p_a / (1 - p_b)
+    drawn = p_a * p_b * (1 / (1 - p_a) + 1 / (1 - p_b))
+    prefer = jax.nn.sigmoid(bandit.reward[x, a] - bandit.reward[x, b])
+    weight = drawn * prefer / num_x
+    return Pairs(x.astype(jnp.int32), a.astype(jnp.int32), b.astype(jnp.int32), weight)
+
+
+def sample_bandit_pairs(key: jax.Array, bandit: Bandit, n: int) -> Pairs:
+    """``n`` pairs: a uniform context, ``y_1 ~ pi_ref``, ``y_2 ~ pi_ref`` given ``y_2 != y_1``, the
+    Bradley-Terry label; weights ``1/n``."""
+    context_key, first_key, second_key, label_key = jax.random.split(key, 4)
+    num_x = bandit.reward.shape[0]
+    x = jax.random.randint(context_key, (n,), 0, num_x)
+    logits = bandit.reference_logits[x]
+    a = jax.random.categorical(first_key, logits)
+    b = jax.random.categorical(second_key, jax.vmap(_second_logits)(logits, a))
+    prefer_a = jax.random.bernoulli(
+        label_key, jax.nn.sigmoid(bandit.reward[x, a] - bandit.reward[x, b])
+    )
+    chosen, rejected = jnp.where(prefer_a, a, b), jnp.where(prefer_a, b, a)
+    weight = jnp.full((n,), 1.0 / n, jnp.float32)
+    return Pairs(x.astype(jnp.int32), chosen.astype(jnp.int32), rejected.astype(jnp.int32), weight)
+
+
+def kl(log_p: jax.Array, log_q: jax.Array) -> jax.Array:
+    """``KL(p || q)`` over the last axis, from log-probabilities (``0 log 0 = 0``)."""
+    p = jnp.exp(log_p)
+    return jnp.sum(jnp.where(p > 0, p * (log_p - log_q), 0.0), axis=-1)
+
+
+# The copy task.
+
+
+class CopyTask(NamedTuple):
+    vocab: int  # V content tokens 0..V-1; the separator is token V
+    length: int  # P, the prompt's and the response's length
+    noise: float  # a demonstration token is uniform with this probability
+
+    @property
+    def separator(self) -> int:
+        return self.vocab
+
+    @property
+    def vocab_size(self) -> int:  # content tokens and the separator
+        return self.vocab + 1
+
+    @property
+    def sequence_length(self) -> int:
+        return 2 * self.length + 1
+
+    @property
+    def response_mask(self) -> jax.Array:
+        """``[2P + 1]`` 1 at the response's positions."""
+        return (jnp.arange(self.sequence_length) > self.length).astype(jnp.float32)
+
+
+def make_copy_task(*, vocab: int, length: int, noise: float) -> CopyTask:
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 2:
+        raise ValueError(f"vocab must be an integer >= 2, got {vocab!r}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be an integer >= 1, got {length!r}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise must be in [0, 1], got {noise!r}")
+    return CopyTask(vocab, length, float(noise))
+
+
+def prompts(key: jax.Array, task: CopyTask, n: int) -> jax.Array:
+    """``[n, P + 1]`` uniform prompts followed by the separator."""
+    tokens = jax.random.randint(key, (n, task.length), 0, task.vocab)
+    return jnp.concatenate([tokens, jnp.full((n, 1), task.separator, tokens.dtype)], axis=1)
+
+
+def demonstrations(key: jax.Array, task: CopyTask, n: int) -> jax.Array:
+    """``[n, 2P + 1]`` supervised sequences: prompt, separator, a noisy copy of the prompt."""
+    prompt_key, noise_key, token_key = jax.random.split(key, 3)
+    prompt = prompts(prompt_key, task, n)
+    source = prompt[:, : task.length]
+    noisy = jax.random.bernoulli(noise_key, task.noise, source.shape)
+    random = jax.random.randint(token_key, source.shape, 0, task.vocab)
+    return jnp.concatenate([prompt, jnp.where(noisy, random, source)], axis=1)
+
+
+def score(task: CopyTask, sequences: jax.Array) -> jax.Array:
+    """``[...]`` the true score of ``[..., 2P + 1]`` sequences: positions copied from the prompt."""
+    prompt, response = sequences[..., : task.length], sequences[..., task.length + 1 :]
+    return jnp.sum(prompt == response, axis=-1).astype(jnp.float32)
+
+
+def label(key: jax.Array, task: CopyTask, first: jax.Array, second: jax.Array):
+    """Bradley-Terry labels of ``[n, 2P + 1]`` pairs by the score: ``(chosen, rejected)``."""
+    prefer_first = jax.random.bernoulli(
+        key, jax.nn.sigmoid(score(task, first) - score(task, second))
+    )
+    keep = prefer_first[:, None]
+    return jnp.where(keep, first, second), jnp.where(keep, second, first)
+
+
+def copy_probability(task: CopyTask) -> float:
+    """The probability that a demonstration token copies the prompt: ``1 - noise + noise / V``."""
+    return 1.0 - task.noise + task.noise / task.vocab
+
+
+def copy_entropy(task: CopyTask) -> float:
+    """The entropy (nats) of a demonstration's response token: the least per-token negative
+    log-likelihood supervised fine-tuning can reach."""
+    q, other = copy_probability(task), task.noise / task.vocab
+    return -(q * math.log(q) + (task.vocab - 1) * (other * math.log(other) if other else 0.0))
+
+
+def optimal_copy_probability(task: CopyTask, beta: float) -> float:
+    """The copy probability of ``pi* ∝ pi_ref exp(score / beta)`` for the ideal reference: the
+    score adds over positions, so ``pi*`` copies each token independently with this probability."""
+    q, boost = copy_probability(task), math.exp(1.0 / beta)
+    return q * boost / (q * boost + 1.0 - q)
