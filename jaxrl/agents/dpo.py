@@ -349,6 +349,47 @@ def load_reference(config):
     return sft.make_model(sft_config), sft.make_task(sft_config), params
 
 
+def response_pair_log_probs(model, task, params, chosen, rejected):
+    """``((chosen, rejected) [B] response log-probabilities, load-balancing loss)`` from one
+    forward pass over the ``2B`` sequences (a mixture's balance is taken over the batch)."""
+    both = jnp.concatenate([chosen, rejected], axis=0)
+    values, balancing = sft.response_log_probs(model, params, task, both, average=False)
+    n = chosen.shape[0]
+    return (values[:n], values[n:]), balancing
+
+
+def lm_loss(model, task, params, reference, chosen, rejected, hparams: Hparams, *, config):
+    """The minibatch DPO loss of a language model, plus ``load_balancing_coef`` times its
+    mixture's load-balancing loss: the policy's and the frozen reference's forward passes on
+    ``[B, 2P + 1]`` chosen and rejected sequences, their response log-probabilities
+    (``losses.sequence_log_probs``) and ``losses.dpo_loss``.
+
+    Returns:
+        ``(loss, (report, balancing))``: ``report`` is ``losses.preference_metrics``.
+    """
+    policy, balancing = response_pair_log_probs(model, task, params, chosen, rejected)
+    ref, _ = response_pair_log_probs(model, task, reference, chosen, rejected)
+    weight = jnp.full((chosen.shape[0],), 1.0 / chosen.shape[0])
+    loss, report = preference_loss(policy, ref, weight, hparams, config=config)
+    return loss + hparams.load_balancing_coef * balancing, (report, balancing)
+
+
+def lm_update(
+    model, task, optimizer, params, opt_state, reference, chosen, rejected, hparams, *, config
+):
+    """One DPO training step of a language model: :func:`lm_loss`, its gradient in the policy's
+    parameters and the optimizer's step (the benchmark times this function).
+
+    Returns:
+        ``(params, opt_state, (report, balancing))``.
+    """
+    grads, aux = jax.grad(lm_loss, argnums=2, has_aux=True)(
+        model, task, params, reference, chosen, rejected, hparams, config=config
+    )
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return jax.tree.map(jnp.add, params, updates), opt_state, aux
+
+
 def make_lm_experiment(config) -> Experiment:
     _check_shared(config, LM_FIELDS)
     num_pairs = checks.positive_int(config, "pairs")
@@ -397,30 +438,25 @@ def make_lm_experiment(config) -> Experiment:
             jax.random.key_data(key),
         )
 
-    def logps(params, chosen, rejected):
-        """Response log-probabilities of chosen and rejected sequences (one forward pass over
-        both, as the mixture's balance is over the batch) and the load-balancing loss."""
-        both = jnp.concatenate([chosen, rejected], axis=0)
-        values, balancing = sft.response_log_probs(model, params, task, both, average=False)
-        n = chosen.shape[0]
-        return (values[:n], values[n:]), balancing
-
     def loss_fn(params, chosen, rejected, hparams: Hparams):
-        policy, balancing = logps(params, chosen, rejected)
-        ref, _ = logps(reference, chosen, rejected)
-        weight = jnp.full((chosen.shape[0],), 1.0 / chosen.shape[0])
-        loss, report = preference_loss(policy, ref, weight, hparams, config=config)
-        return loss + hparams.load_balancing_coef * balancing, (report, balancing)
+        return lm_loss(model, task, params, reference, chosen, rejected, hparams, config=config)
 
     def train_step(carry: LMCarry, hparams: Hparams):
         batch_key = rng.counter_key(carry.key_data, carry.step, BATCH_STREAM)
         index = jax.random.randint(batch_key, (batch_size,), 0, num_pairs)
         chosen, rejected = carry.data.chosen[index], carry.data.rejected[index]
-        grads, (report, balancing) = jax.grad(loss_fn, has_aux=True)(
-            carry.params, chosen, rejected, hparams
+        params, opt_state, (report, balancing) = lm_update(
+            model,
+            task,
+            optimizer(hparams),
+            carry.params,
+            carry.opt_state,
+            reference,
+            chosen,
+            rejected,
+            hparams,
+            config=config,
         )
-        updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.params)
-        params = jax.tree.map(jnp.add, carry.params, updates)
         carry = carry._replace(params=params, opt_state=opt_state, step=carry.step + 1)
         return carry, (report["loss"], balancing)
 

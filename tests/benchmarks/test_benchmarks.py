@@ -191,3 +191,17 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
     np.testing.assert_allclose(jax.vmap(pendulum.observe)(reached), peer.next_buf[:n], atol=1e-4)
     np.testing.assert_allclose(reward, peer.reward_buf[:n], rtol=1e-4, atol=1e-4)
     assert not np.allclose(before, jax.tree.leaves(peer.nets.actor)[0])
+
+
+def test_dpo_benchmark_runs():
+    result = _run(
+        "experiments.benchmarks.dpo", "--batch=2", "--matmul=64", "--rounds=1", "--steps=1"
+    )
+    assert result["benchmark"] == "dpo_step" and result["unit"] == "FLOP/s"
+    assert result["tokens_per_step"] == 2 * 2 * 13
+    assert result["tokens_per_s_dense"] > 0 and result["tokens_per_s_moe"] > 0
+    assert result["moe_fraction"] > 0
+    # the dense step executes what the model counts (XLA's count, within 10%); the mixture's
+    # dense dispatch runs all 4 experts, more than the 2 active ones the model counts
+    assert 0.9 < result["xla_flops_per_step_dense"] / result["model_flops_per_step_dense"] < 1.1
+    assert result["xla_flops_per_step_moe"] > result["model_flops_per_step_moe"]

@@ -1,0 +1,167 @@
+"""Benchmark: one DPO training step of the tiny transformer, tokens per second and its model
+FLOP/s as a fraction of a large matrix multiplication's FLOP/s on the same machine.
+
+The step is ``jaxrl.agents.dpo.lm_update``, jitted, exactly as the DPO run takes it: the policy's
+forward and backward passes and the frozen reference's forward pass on ``--batch`` chosen and
+``--batch`` rejected sequences (prompt, separator, response: 13 tokens at the config's sizes),
+the sigmoid DPO loss plus the mixture's load-balancing loss, and an AdamW step. The models are
+``jaxrl/configs/dpo_lm.py``'s: dense (width 64, 2 blocks, 4 heads, feed-forward 256) and the
+mixture of 4 experts of width 128 with top-2 routing (the same active width).
+
+* tokens per second: ``2 * batch * T`` tokens per step over the best step time;
+* model FLOPs per step: 3x the policy's forward FLOPs (forward and backward) plus 1x the
+  reference's, counted from the architecture: per token and block ``8 d^2`` (projections),
+  ``4 T d`` (scores and values over all T positions), ``4 d h k`` (the active feed-forward: ``k``
+  experts of width ``h``; dense: ``k = 1``) and ``2 d E`` (the router), plus ``2 d V`` (the
+  output head); the mixture's dense dispatch EXECUTES all ``E`` experts, which the model FLOPs
+  do not count (``xla_flops`` is XLA's count of what the compiled step executes);
+* the peer: a jitted ``--matmul x --matmul`` float32 matrix product, ``2 n^3`` FLOPs, timed in
+  the same process, alternating with the steps; ``ratio`` is the dense step's model FLOP/s over
+  the peer's (how close the step runs to what this machine's matmul reaches), and
+  ``moe_fraction`` the mixture's.
+
+    python -m experiments.benchmarks.dpo [--batch=64] [--matmul=2048] [--rounds=20]
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from absl import flags
+
+from experiments import cli
+from experiments.benchmarks import common
+from jaxrl import optim
+from jaxrl.agents import dpo, sft
+from jaxrl.configs import dpo_lm
+
+_BATCH = flags.DEFINE_integer("batch", 64, "Preference pairs per step.")
+_MATMUL = flags.DEFINE_integer("matmul", 2048, "Size n of the peer's n x n matrix product.")
+_ROUNDS = flags.DEFINE_integer("rounds", 20, "Timing rounds; the best round counts.")
+_STEPS = flags.DEFINE_integer("steps", 5, "DPO steps per timed call (a compiled call each).")
+
+cli.at_least("batch")
+cli.at_least("matmul")
+cli.at_least("rounds")
+cli.at_least("steps")
+
+
+def forward_flops_per_token(model, length: int) -> float:
+    """The architecture's forward FLOPs per token (multiply-adds count 2), active experts only."""
+    d, h = model.width, model.hidden
+    k = model.top_k if model.experts else 1
+    per_block = 8 * d * d + 4 * length * d + 4 * d * h * k + 2 * d * model.experts
+    return model.depth * per_block + 2 * d * model.vocab_size
+
+
+def make_step(variant: str, batch: int, steps: int):
+    """``steps`` calls of the compiled DPO update of the config's model, its tokens per step,
+    its model FLOPs per step and XLA's count of the FLOPs the compiled step executes."""
+    sft_config = dpo_lm.get_config(variant)
+    dpo_config = dpo_lm.get_config("dpo")
+    model, task = sft.make_model(sft_config), sft.make_task(sft_config)
+    length = task.sequence_length
+    key = jax.random.key(0)
+    params_key, reference_key, data_key = jax.random.split(key, 3)
+    example = jnp.zeros((1, length), jnp.int32)
+    params = model.init(params_key, example)
+    reference = model.init(reference_key, example)
+    chosen, rejected = (
+        jax.random.randint(k, (batch, length), 0, task.vocab_size)
+        for k in jax.random.split(data_key)
+    )
+    hparams = dpo.Hparams(
+        beta=jnp.float32(0.1),
+        learning_rate=jnp.float32(1e-4),
+        label_smoothing=jnp.float32(0.0),
+        weight_decay=jnp.float32(0.01),
+        load_balancing_coef=jnp.float32(0.01),
+    )
+    optimizer = optim.make_optimizer(
+        dpo_config.optimizer, learning_rate=hparams.learning_rate, weight_decay=0.01
+    )
+
+    def step(state):
+        params, opt_state = state
+        params, opt_state, _ = dpo.lm_update(
+            model,
+            task,
+            optimizer,
+            params,
+            opt_state,
+            reference,
+            chosen,
+            rejected,
+            hparams,
+            config=dpo_config,
+        )
+        return params, opt_state
+
+    opt_state = optimizer.init(params)
+    compiled = jax.jit(step).lower((params, opt_state)).compile()
+    # XLA's count of the FLOPs the compiled step executes.
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    xla_flops = float(analysis.get("flops", 0.0)) if analysis else 0.0
+    state = {"value": (params, opt_state)}
+
+    def call():
+        for _ in range(steps):
+            state["value"] = compiled(state["value"])
+        return state["value"]
+
+    tokens = 2 * batch * length
+    model_flops = 4 * forward_flops_per_token(model, length) * tokens
+    return call, tokens, model_flops, xla_flops
+
+
+def run(batch: int, matmul: int, rounds: int, steps: int) -> dict:
+    dense, tokens, dense_flops, dense_xla = make_step("sft", batch, steps)
+    moe, _, moe_flops, moe_xla = make_step("sft_moe", batch, steps)
+    a = jax.random.normal(jax.random.key(1), (matmul, matmul), jnp.float32)
+    b = jax.random.normal(jax.random.key(2), (matmul, matmul), jnp.float32)
+    product = jax.jit(jnp.matmul).lower(a, b).compile()
+    best = common.best_times(
+        {"dense": dense, "moe": moe, "matmul": lambda: product(a, b)}, rounds=rounds
+    )
+    matmul_flops = 2.0 * matmul**3 / best["matmul"]
+    dense_rate = dense_flops * steps / best["dense"]
+    moe_rate = moe_flops * steps / best["moe"]
+    return {
+        "benchmark": "dpo_step",
+        "ours": dense_rate,
+        "peer": f"jitted {matmul}x{matmul} float32 matmul",
+        "peer_value": matmul_flops,
+        "unit": "FLOP/s",
+        "ratio": dense_rate / matmul_flops,
+        "moe_fraction": moe_rate / matmul_flops,
+        "tokens_per_s_dense": tokens * steps / best["dense"],
+        "tokens_per_s_moe": tokens * steps / best["moe"],
+        "step_ms_dense": 1e3 * best["dense"] / steps,
+        "step_ms_moe": 1e3 * best["moe"] / steps,
+        "model_flops_per_step_dense": dense_flops,
+        "model_flops_per_step_moe": moe_flops,
+        "xla_flops_per_step_dense": dense_xla,
+        "xla_flops_per_step_moe": moe_xla,
+        "batch_pairs": batch,
+        "tokens_per_step": tokens,
+        "device": common.device_description(),
+    }
+
+
+def main(argv) -> None:
+    del argv
+    result = run(_BATCH.value, _MATMUL.value, _ROUNDS.value, _STEPS.value)
+    print(
+        f"DPO step at batch {result['batch_pairs']} pairs ({result['tokens_per_step']} tokens): "
+        f"dense {result['tokens_per_s_dense']:,.0f} tokens/s ({result['step_ms_dense']:.1f} ms), "
+        f"MoE {result['tokens_per_s_moe']:,.0f} tokens/s ({result['step_ms_moe']:.1f} ms); "
+        f"model FLOP/s {result['ratio']:.1%} (dense) and {result['moe_fraction']:.1%} (MoE) of "
+        f"the matmul's {result['peer_value'] / 1e9:,.1f} GFLOP/s",
+        flush=True,
+    )
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    cli.run(main)
