@@ -13,7 +13,10 @@ on the weighted DPO loss over the ordered pairs of every context: with ``config.
 weights are the pairs' probabilities (the exact expected loss), otherwise the frequencies of
 ``config.pairs`` pairs sampled once per seed (the empirical loss of that data set). The minimiser
 of the expected sigmoid loss is ``pi*(y|x) ∝ pi_ref(y|x) exp(r(x, y) / beta)`` (DPO, sec. 4), so
-the metric is ``kl_to_optimum = E_x KL(pi*(.|x) || pi(.|x))``, with the trade-off DPO makes:
+the metric is ``kl_to_optimum = E_x KL(pi*(.|x) || pi(.|x))`` (pi* is the minimiser for the
+sigmoid loss without label smoothing, the configs' loss; the other losses and label smoothing
+have other minimisers, so for them the metric is a distance, not an error), with the trade-off
+DPO makes:
 the expected reward ``E_x E_pi r`` and ``kl_to_reference = E_x KL(pi || pi_ref)``.
 ``tradeoff.png`` draws the last two at the end of training for each beta and seed over the
 exact curve of ``pi*`` as beta varies.
@@ -25,7 +28,9 @@ frozen reference, and its config gives the model and the copy task. Each seed sa
 Bradley-Terry model of the true score (tokens copied from the prompt), then takes optimizer steps
 on minibatches of ``batch_size`` pairs: the policy's and the reference's forward passes on the
 chosen and rejected sequences, their response log-probabilities (``losses.sequence_log_probs``),
-the DPO loss, plus ``load_balancing_coef`` times the mixture's load-balancing loss. After every
+the DPO loss (with summed log-probabilities: responses all have ``P`` tokens, so IPO's length
+averaging would only rescale its margin), plus ``load_balancing_coef`` times the mixture's
+load-balancing loss. After every
 chunk, on ``eval_pairs`` held-out pairs and prompts: the implicit-reward accuracy and margin
 (``losses.preference_metrics``), the win rate of the policy's sampled responses against the
 reference's under the true score (ties count one half), their mean score, and
@@ -191,7 +196,8 @@ def make_bandit_experiment(config) -> Experiment:
     def init(key, hparams: Hparams) -> BanditCarry:
         logits = bandit.reference_logits
         if num_pairs:
-            sample = preferences.sample_bandit_pairs(key, bandit, num_pairs)
+            data_key = rng.counter_key(jax.random.key_data(key), 0, DATA_STREAM)
+            sample = preferences.sample_bandit_pairs(data_key, bandit, num_pairs)
             weight = empirical_weights(sample, cells, responses)
         else:
             weight = cells.weight
@@ -336,6 +342,12 @@ def load_reference(config):
             f"config.sft_workdir = {workdir!r} holds a run of "
             f"{sft_config.get('experiment')!r}, not of {sft.MODULE}"
         )
+    sft_settings = run.config_settings(sft.make_experiment(sft_config), sft_config)
+    if len(sft_settings.values) != 1:
+        raise ConfigError(
+            f"the SFT run in {workdir!r} swept {len(sft_settings.values)} settings: run DPO from "
+            f"a run of one setting, so its parameters are unambiguous"
+        )
     seed = config.sft_seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < sft_config.num_seeds:
         raise ConfigError(
@@ -347,6 +359,18 @@ def load_reference(config):
         raise ConfigError(f"the SFT run in {workdir!r} has not finished")
     params = jax.tree.map(lambda leaf: jnp.asarray(leaf[0, seed]), loaded.carry.params)
     return sft.make_model(sft_config), sft.make_task(sft_config), params
+
+
+def response_kl(logits: jax.Array, reference_logits: jax.Array, mask: jax.Array) -> jax.Array:
+    """``[M]`` ``sum_t mask[t + 1] KL(pi(.|y_<=t) || pi_ref(.|y_<=t))``: the per-token KL of two
+    causal models' ``[M, T, V]`` logits on the same sequences, summed over the positions that
+    predict a response token (row ``t`` predicts token ``t + 1``). On sequences sampled from
+    ``pi`` its mean is an unbiased estimate of the sequence KL, with less variance than the
+    samples' log-ratio."""
+    log_pi = jax.nn.log_softmax(logits, axis=-1)
+    log_ref = jax.nn.log_softmax(reference_logits, axis=-1)
+    per_position = preferences.kl(log_pi, log_ref)[:, :-1]
+    return jnp.sum(per_position * mask[None, 1:], axis=-1)
 
 
 def response_pair_log_probs(model, task, params, chosen, rejected):
@@ -461,11 +485,10 @@ def make_lm_experiment(config) -> Experiment:
         return carry, (report["loss"], balancing)
 
     def sequence_kl(params, sequences):
-        """``[M]`` the sum over response positions of ``KL(pi(.|prefix) || pi_ref(.|prefix))``."""
-        log_pi = jax.nn.log_softmax(model.apply(params, sequences)[0], axis=-1)
-        log_ref = jax.nn.log_softmax(model.apply(reference, sequences)[0], axis=-1)
-        per_position = preferences.kl(log_pi, log_ref)[:, :-1]  # row t predicts token t + 1
-        return jnp.sum(per_position * mask[None, 1:], axis=-1)
+        """``[M]`` the policy's sequence KL from the reference on its own samples."""
+        return response_kl(
+            model.apply(params, sequences)[0], model.apply(reference, sequences)[0], mask
+        )
 
     def train_chunk(carry: LMCarry, hparams: Hparams):
         carry, (train_loss, balancing) = jax.lax.scan(
@@ -493,15 +516,8 @@ def make_lm_experiment(config) -> Experiment:
         return carry, metrics
 
     def optimum_curve(betas):
-        """The ideal reference's optimum: each response token copies with probability
-        ``q*(beta)``, so ``E score = P q*`` and ``KL = P kl(q* || q)`` (Bernoulli)."""
-        q = preferences.copy_probability(task)
-        out = []
-        for beta in betas:
-            p = preferences.optimal_copy_probability(task, float(beta))
-            kl = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
-            out.append((task.length * kl, task.length * p))
-        return np.array(out)
+        """The ideal reference's optimum: ``(KL(pi* || pi_ref), E score)`` per beta."""
+        return np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas])
 
     def figures(settings, arrays):
         return {

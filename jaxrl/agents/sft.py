@@ -123,6 +123,15 @@ def response_log_probs(model, params, task, tokens: jax.Array, *, average: bool)
     return logps, aux["load_balancing"]
 
 
+def copy_probabilities(task, logits: jax.Array, tokens: jax.Array) -> jax.Array:
+    """``[B, P]`` the model's probability of copying the prompt's token at each response
+    position of ``[B, 2P + 1]`` sequences, given their earlier tokens: row ``P + i`` of the
+    ``[B, 2P + 1, V]`` logits predicts response token ``i``, the copy of prompt token ``i``."""
+    log_p = jax.nn.log_softmax(logits[:, task.length : 2 * task.length], axis=-1)
+    source = tokens[:, : task.length, None]
+    return jnp.exp(jnp.take_along_axis(log_p, source, axis=-1)[..., 0])
+
+
 def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) -> jax.Array:
     """``[B, 2P + 1]`` sequences: the prompts (with separator) and sampled responses."""
     return transformer.generate(model, params, key, prompts, task.length)
@@ -187,12 +196,7 @@ def make_experiment(config) -> Experiment:
         logps = jax.vmap(lambda z, y: losses.sequence_log_probs(z, y, mask, average=True))(
             logits, tokens
         )
-        # The probability of copying the prompt's token at each response position (given the
-        # demonstration's earlier tokens): row t predicts token t + 1, which copies token
-        # t - P of the prompt.
-        log_p = jax.nn.log_softmax(logits[:, task.length : 2 * task.length], axis=-1)
-        source = tokens[:, : task.length, None]
-        copy = jnp.exp(jnp.take_along_axis(log_p, source, axis=-1)[..., 0])
+        copy = copy_probabilities(task, logits, tokens)
         metrics = {
             "nll_gap": -jnp.mean(logps) - floor,
             "train_nll": jnp.mean(nll),

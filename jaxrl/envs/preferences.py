@@ -194,5 +194,23 @@ def copy_entropy(task: CopyTask) -> float:
 def optimal_copy_probability(task: CopyTask, beta: float) -> float:
     """The copy probability of ``pi* ∝ pi_ref exp(score / beta)`` for the ideal reference: the
     score adds over positions, so ``pi*`` copies each token independently with this probability."""
-    q, boost = copy_probability(task), math.exp(1.0 / beta)
-    return q * boost / (q * boost + 1.0 - q)
+    return math.exp(optimal_copy_log_probabilities(task, beta)[0])
+
+
+def optimal_copy_log_probabilities(task: CopyTask, beta: float) -> tuple[float, float]:
+    """``(log q*, log(1 - q*))`` of :func:`optimal_copy_probability`, exact for any ``beta > 0``
+    (``q*`` rounds to 1 in float64 below ``beta`` of about 0.027)."""
+    q = copy_probability(task)
+    a, b = math.log(q) + 1.0 / beta, math.log(1.0 - q)
+    z = max(a, b) + math.log1p(math.exp(-abs(a - b)))  # log(e^a + e^b)
+    return a - z, b - z
+
+
+def optimal_copy_tradeoff(task: CopyTask, beta: float) -> tuple[float, float]:
+    """``(KL(pi* || pi_ref), E_pi* score)`` of the ideal reference's optimum: ``P`` independent
+    positions, each a Bernoulli copy with ``q*`` against the reference's ``q``."""
+    q = copy_probability(task)
+    log_p, log_not = optimal_copy_log_probabilities(task, beta)
+    p, not_p = math.exp(log_p), math.exp(log_not)
+    kl = p * (log_p - math.log(q)) + not_p * (log_not - math.log(1.0 - q))
+    return task.length * kl, task.length * p

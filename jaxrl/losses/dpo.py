@@ -16,8 +16,10 @@ the per-pair losses are
 * ``"robust"``: ``[(1 - eps)(-log sigma(beta h)) - eps (-log sigma(-beta h))] / (1 - 2 eps)``,
   the unbiased loss under label noise ``eps`` of Chowdhury et al. (2024), "Provably Robust DPO",
   https://arxiv.org/abs/2403.00409 (``eps = 0``: DPO);
-* ``"hinge"``: ``max(0, 1 - beta h)``, SLiC's calibration loss (Zhao et al. 2023,
-  https://arxiv.org/abs/2305.10425);
+* ``"hinge"``: ``max(0, 1 - beta h)``, the hinge loss on the reference-normalised log-ratios of
+  RSO (Liu et al. 2023, https://arxiv.org/abs/2309.06657), after SLiC's calibration loss
+  (Zhao et al. 2023, https://arxiv.org/abs/2305.10425; SLiC has no reference: use
+  ``reference_free=True``);
 * ``"ipo"``: ``(h - 1 / (2 beta))^2``, IPO's regression to a fixed margin (Azar et al. 2023,
   "A General Theoretical Paradigm to Understand Learning from Human Preferences",
   https://arxiv.org/abs/2310.12036, eq. 17; the paper uses length-averaged log-probabilities:
@@ -209,7 +211,7 @@ def preference_metrics(
     """What DPO training reports, each a mean over the pairs (weighted by ``weight`` ``[B]``,
     summing to 1, if given): the loss, the implicit rewards of chosen and rejected responses,
     the reward accuracy (the fraction of pairs whose chosen response has the larger implicit
-    reward; a tie is not counted), the margin (chosen minus rejected reward) and the policy's
+    reward; a tie counts as incorrect), the margin (chosen minus rejected reward) and the policy's
     log-probabilities of both."""
     chosen, rejected = out.chosen_reward, out.rejected_reward
     if weight is None:

@@ -119,7 +119,8 @@ class Experiment(NamedTuple):
             ("environment steps"; e.g. "preference pairs" for an offline preference method).
         figures: optional ``(settings, arrays) -> {name: matplotlib Figure}`` drawing the
             experiment's own figures from a finished run (``arrays`` as
-            :func:`jaxrl.run.result_arrays` returns them); the runner writes ``<name>.png``.
+            :func:`jaxrl.run.result_arrays` returns them); the runner writes ``<name>.png``
+            (``curves`` is the runner's own name: a figure of that name is not written).
     """
 
     init: Callable[[jax.Array, Any], Any]

@@ -197,8 +197,8 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     run.run(experiment, config, str(sft_dir), log=lambda _: None)
     rates = json.loads((sft_dir / "summary.json").read_text())["settings"][0]["final_per_seed"]
-    assert len(rates["copy_probability"]) == 2
-    assert all(0 < r < 1 for r in rates["copy_probability"])
+    assert set(rates) == {"nll_gap", "train_nll", "copy_probability", "load_balancing"}
+    assert all(len(v) == 2 for v in rates.values())
 
     with pytest.raises(ValueError, match=r"config.sft_seed must be an integer in \[0, 2\)"):
         dpo.make_experiment(_dpo_config(sft_dir, sft_seed=2))
@@ -248,4 +248,15 @@ def test_a_run_of_another_experiment_is_not_an_sft_run(tmp_path):
     config = _config("dpo_bandit", chunk_steps=2, total_steps=2)
     run.run(dpo.make_experiment(config), config, str(tmp_path), log=lambda _: None)
     with pytest.raises(ValueError, match="holds a run of 'jaxrl.agents.dpo', not of"):
+        dpo.make_experiment(_dpo_config(tmp_path))
+
+
+def test_an_sft_run_that_swept_several_settings_is_refused(tmp_path):
+    """Which setting's parameters would start DPO is ambiguous: refused from the run's config,
+    before any checkpoint is read."""
+    config = _config("dpo_lm", "sft")
+    with config.unlocked():
+        config.sweep.learning_rate = (1e-3, 3e-3)
+    (tmp_path / "config.json").write_text(config.to_json_best_effort(sort_keys=True))
+    with pytest.raises(ValueError, match="swept 2 settings: run DPO from a run of one setting"):
         dpo.make_experiment(_dpo_config(tmp_path))

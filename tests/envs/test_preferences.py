@@ -1,0 +1,88 @@
+"""The copy task's closed forms against enumeration and sampling, and the metrics built on them
+(the SFT copy probability, the DPO sequence KL) against hand-built logits and loops."""
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.agents import dpo, sft
+from jaxrl.envs import preferences
+
+TASK = preferences.make_copy_task(vocab=3, length=2, noise=0.4)
+
+
+def _reference(task):
+    """The ideal SFT model's per-token distribution given the prompt token 0."""
+    q = preferences.copy_probability(task)
+    return np.array([q] + [task.noise / task.vocab] * (task.vocab - 1))
+
+
+def test_copy_entropy_is_the_entropy_of_a_demonstration_token():
+    p = _reference(TASK)
+    np.testing.assert_allclose(p.sum(), 1.0)
+    np.testing.assert_allclose(preferences.copy_entropy(TASK), -(p * np.log(p)).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.01, 0.1, 1.0, 3.0])
+def test_the_optimum_by_enumerating_every_response(beta):
+    """pi* ∝ pi_ref exp(score / beta) over all V^P responses to one prompt, enumerated."""
+    p = _reference(TASK)
+    responses = list(itertools.product(range(TASK.vocab), repeat=TASK.length))
+    ref = np.array([np.prod([p[y] for y in r]) for r in responses])
+    score = np.array([sum(y == 0 for y in r) for r in responses], float)
+    log_star = np.log(ref) + score / beta
+    log_star -= np.logaddexp.reduce(log_star)
+    star = np.exp(log_star)
+    kl = float(np.sum(star * (log_star - np.log(ref))))
+    got_kl, got_score = preferences.optimal_copy_tradeoff(TASK, beta)
+    np.testing.assert_allclose(got_kl, kl, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got_score, float(star @ score), rtol=1e-12)
+    q_star = preferences.optimal_copy_probability(TASK, beta)
+    np.testing.assert_allclose(q_star * TASK.length, float(star @ score), rtol=1e-12)
+
+
+def test_demonstrations_copy_at_the_stated_rate_and_the_score_counts_copies():
+    task = preferences.make_copy_task(vocab=16, length=6, noise=0.5)
+    seqs = jax.jit(preferences.demonstrations, static_argnums=(1, 2))(
+        jax.random.key(0), task, 20_000
+    )
+    assert seqs.shape == (20_000, 13)
+    np.testing.assert_array_equal(seqs[:, 6], task.separator)
+    copied = np.asarray(preferences.score(task, seqs)).sum() / (20_000 * 6)
+    q = preferences.copy_probability(task)
+    assert abs(copied - q) < 5 * math.sqrt(q * (1 - q) / (20_000 * 6))
+    by_hand = jnp.array([[1, 2, 3, 16, 1, 0, 3], [1, 2, 3, 16, 0, 0, 0]])
+    small = preferences.make_copy_task(vocab=16, length=3, noise=0.5)
+    np.testing.assert_array_equal(preferences.score(small, by_hand), [2.0, 0.0])
+
+
+def test_copy_probabilities_read_the_rows_that_predict_the_response():
+    task = preferences.make_copy_task(vocab=4, length=3, noise=0.5)
+    tokens = jnp.array([[2, 0, 3, 4, 1, 1, 1]])
+    logits = np.full((1, 7, 5), -30.0, np.float32)
+    for i in range(3):  # row P + i predicts response token i: put its mass on prompt token i
+        logits[0, 3 + i, int(tokens[0, i])] = 30.0
+    np.testing.assert_allclose(sft.copy_probabilities(task, jnp.asarray(logits), tokens), 1.0)
+    shifted = np.roll(logits, 1, axis=1)  # one row late: rows 4 and 5 put mass on wrong tokens
+    wrong = sft.copy_probabilities(task, jnp.asarray(shifted), tokens)
+    np.testing.assert_allclose(wrong[0, 0], 1 / 5, rtol=1e-5)  # row 3 is now uniform
+    assert float(jnp.max(wrong[0, 1:])) < 1e-6
+
+
+def test_response_kl_against_a_per_position_loop():
+    rng = np.random.default_rng(0)
+    logits, ref = (rng.normal(size=(3, 7, 5)).astype(np.float32) for _ in range(2))
+    mask = jnp.asarray([0, 0, 0, 0, 1, 1, 1], jnp.float32)  # a 3-token prompt, separator
+    got = dpo.response_kl(jnp.asarray(logits), jnp.asarray(ref), mask)
+    for m in range(3):
+        total = 0.0
+        for t in range(6):  # row t predicts token t + 1
+            if mask[t + 1]:
+                lp = logits[m, t] - np.logaddexp.reduce(logits[m, t].astype(np.float64))
+                lq = ref[m, t] - np.logaddexp.reduce(ref[m, t].astype(np.float64))
+                total += float(np.sum(np.exp(lp) * (lp - lq)))
+        np.testing.assert_allclose(float(got[m]), total, rtol=1e-5)
