@@ -501,12 +501,18 @@ def make_lm_experiment(config) -> Experiment:
         sampled = sft.sample_responses(model, carry.params, task, sample_key, prompts)
         mine = preferences.score(task, sampled)
         theirs = preferences.score(task, data.eval_reference)
+        gap = preferences.score(task, data.eval_chosen) - preferences.score(
+            task, data.eval_rejected
+        )
         metrics = {
             "reward_accuracy": report["reward_accuracy"],
             "reward_margin": report["reward_margin"],
             "win_rate": jnp.mean((mine > theirs) + 0.5 * (mine == theirs)),
             "kl_to_reference": jnp.mean(sequence_kl(carry.params, sampled)),
             "score": jnp.mean(mine),
+            # The accuracy of the true score itself as the implicit reward, ties broken at
+            # random: what the labels' Bradley-Terry noise allows, for comparison.
+            "score_accuracy": jnp.mean((gap > 0) + 0.5 * (gap == 0)),
             "chosen_reward": report["chosen_reward"],
             "rejected_reward": report["rejected_reward"],
             "eval_loss": report["loss"],
@@ -542,6 +548,7 @@ def make_lm_experiment(config) -> Experiment:
             "win_rate",
             "kl_to_reference",
             "score",
+            "score_accuracy",
             "chosen_reward",
             "rejected_reward",
             "eval_loss",

@@ -74,7 +74,7 @@ def get_config(variant: str = "sft") -> ml_collections.ConfigDict:
             "jaxrl.agents.dpo",
             num_seeds=2,
             total_steps=DPO_STEPS,
-            chunk_steps=DPO_STEPS // 20,
+            chunk_steps=DPO_STEPS // 30,
             checkpoint_every=5,
         )
         config.task = "lm"  # DPO of a language model trained by jaxrl.agents.sft
