@@ -16,8 +16,7 @@ of the expected sigmoid loss is ``pi*(y|x) ∝ pi_ref(y|x) exp(r(x, y) / beta)``
 the metric is ``kl_to_optimum = E_x KL(pi*(.|x) || pi(.|x))`` (pi* is the minimiser for the
 sigmoid loss without label smoothing, the configs' loss; the other losses and label smoothing
 have other minimisers, so for them the metric is a distance, not an error), with the trade-off
-DPO makes:
-the expected reward ``E_x E_pi r`` and ``kl_to_reference = E_x KL(pi || pi_ref)``.
+DPO makes: the expected reward ``E_x E_pi r`` and ``kl_to_reference = E_x KL(pi || pi_ref)``.
 ``tradeoff.png`` draws the last two at the end of training for each beta and seed over the
 exact curve of ``pi*`` as beta varies.
 
@@ -30,12 +29,13 @@ on minibatches of ``batch_size`` pairs: the policy's and the reference's forward
 chosen and rejected sequences, their response log-probabilities (``losses.sequence_log_probs``),
 the DPO loss (with summed log-probabilities: responses all have ``P`` tokens, so IPO's length
 averaging would only rescale its margin), plus ``load_balancing_coef`` times the mixture's
-load-balancing loss. After every
-chunk, on ``eval_pairs`` held-out pairs and prompts: the implicit-reward accuracy and margin
-(``losses.preference_metrics``), the win rate of the policy's sampled responses against the
-reference's under the true score (ties count one half), their mean score, and
-``kl_to_reference``, the sequence KL ``KL(pi || pi_ref)`` estimated on the policy's samples as
-the sum over response positions of the exact per-token KL.
+load-balancing loss. After every chunk, on ``eval_pairs`` held-out pairs and prompts: the
+implicit-reward accuracy and margin (``losses.preference_metrics``; ``score_accuracy`` is the
+true score's own accuracy on the same pairs, for comparison), the win rate of the policy's
+sampled responses against the reference's under the true score (ties count one half), their
+mean score, and ``kl_to_reference``, the sequence KL ``KL(pi || pi_ref)`` estimated on the
+policy's samples as the sum over response positions of the exact per-token KL
+(:func:`response_kl`).
 """
 
 from __future__ import annotations

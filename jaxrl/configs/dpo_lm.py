@@ -6,7 +6,7 @@ probability 0.5, so the demonstrations copy 53% of tokens). Then DPO (``:dpo``),
 SFT run's parameters (seed ``sft_seed``) as both the initial policy and the frozen reference:
 each seed draws 4,096 pairs of responses sampled from the reference, labelled by the
 Bradley-Terry model of the true score (tokens copied), and the runner sweeps beta in {0.1, 0.3,
-1, 3} over 2 seeds in one program. Copying is the scored behaviour, so DPO should copy more, the
+1, 3} over 4 seeds in one program. Copying is the scored behaviour, so DPO should copy more, the
 more the smaller beta (``pi* ∝ pi_ref exp(score / beta)`` copies each token with probability
 ``q e^{1/beta} / (q e^{1/beta} + 1 - q)``).
 
@@ -72,7 +72,7 @@ def get_config(variant: str = "sft") -> ml_collections.ConfigDict:
     else:
         config = runner.base(
             "jaxrl.agents.dpo",
-            num_seeds=2,
+            num_seeds=4,
             total_steps=DPO_STEPS,
             chunk_steps=DPO_STEPS // 30,
             checkpoint_every=5,
