@@ -20,7 +20,11 @@ and likewise ``:sft_moe`` then ``:dpo`` on its work directory (4 experts of hidd
 top-2 routing: the active feed-forward width of the dense model's 256). DPO rebuilds the model
 and the task from the SFT run's config.
 
-Expected: see BUILD-notes.md ("DPO on a tiny transformer") for the measured figures.
+Expected (measured 2026-12-02, 2 busy CPU cores): SFT reaches a held-out NLL within 0.02 nats
+per token of the entropy floor (79 s dense, 158 s mixture); DPO's win rate against the reference
+after 600 steps is 0.96-0.98 / 0.91-0.95 / 0.77-0.80 / 0.62-0.67 and its KL to the reference
+3.05-3.09 / 2.23-2.28 / 0.63-0.66 / 0.11-0.12 for beta 0.1 / 0.3 / 1 / 3 (dense, 4 seeds, 8.5
+minutes). Per-seed figures: BUILD-notes.md ("Direct preference optimization").
 """
 
 import ml_collections
