@@ -187,11 +187,7 @@ def make_bandit_experiment(config) -> Experiment:
     chunk_steps = int(config.chunk_steps)
 
     def optimizer(hparams: Hparams):
-        return optim.make_optimizer(
-            config.optimizer,
-            learning_rate=hparams.learning_rate,
-            weight_decay=hparams.weight_decay,
-        )
+        return sft.make_optimizer(config, hparams)
 
     def init(key, hparams: Hparams) -> BanditCarry:
         logits = bandit.reference_logits
@@ -426,11 +422,7 @@ def make_lm_experiment(config) -> Experiment:
     chunk_steps = int(config.chunk_steps)
 
     def optimizer(hparams: Hparams):
-        return optim.make_optimizer(
-            config.optimizer,
-            learning_rate=hparams.learning_rate,
-            weight_decay=hparams.weight_decay,
-        )
+        return sft.make_optimizer(config, hparams)
 
     def reference_pairs(key):
         """Pairs of responses sampled from the reference for fresh prompts, Bradley-Terry

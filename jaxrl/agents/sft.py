@@ -137,6 +137,14 @@ def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) ->
     return transformer.generate(model, params, key, prompts, task.length)
 
 
+def make_optimizer(config, hparams):
+    """The config's optimizer at the swept ``learning_rate`` and ``weight_decay`` (SFT's and
+    DPO's)."""
+    return optim.make_optimizer(
+        config.optimizer, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
+    )
+
+
 def check_domains(config) -> dict:
     """The domains, with ``weight_decay`` pinned to 0 unless the optimizer is adamw."""
     domains = dict(DOMAINS)
@@ -157,11 +165,7 @@ def make_experiment(config) -> Experiment:
     mask = task.response_mask
 
     def optimizer(hparams: Hparams):
-        return optim.make_optimizer(
-            config.optimizer,
-            learning_rate=hparams.learning_rate,
-            weight_decay=hparams.weight_decay,
-        )
+        return make_optimizer(config, hparams)
 
     def init(key, hparams: Hparams) -> Carry:
         init_key, key = jax.random.split(key)

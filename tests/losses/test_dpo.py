@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxrl.losses import dpo
+from tests.losses.test_policy import _finite_difference
 
 B = 5
 
@@ -17,15 +18,6 @@ B = 5
 def _logps(seed=0, scale=3.0):
     rng = np.random.default_rng(seed)
     return [rng.normal(scale=scale, size=B) - 10.0 for _ in range(4)]
-
-
-def _finite_difference(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = eps
-        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
 
 
 def _sigmoid(x):
