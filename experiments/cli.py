@@ -118,6 +118,24 @@ def config_value(holder):
         fail(f"--{holder.name}: cannot load the config file ({detail})", code=2)
 
 
+def refuse_swept_overrides(argv: list[str], config, flag_name: str = "config") -> None:
+    """A ``--config.hparams.X=v`` for a field the config sweeps would be replaced by the sweep's
+    values without a word: it is refused in one line (exit 2), saying how to run that value."""
+    sweep = config.get("sweep", None)
+    if sweep is None:
+        return
+    for arg in argv:
+        match = re.match(rf"--{re.escape(flag_name)}\.hparams\.(\w+)(?:=(.*))?$", arg)
+        if match and match.group(1) in sweep:
+            name, value = match.group(1), match.group(2)
+            fail(
+                f"--{flag_name}.hparams.{name}: {name} is swept by this config "
+                f"({flag_name}.sweep.{name} = {tuple(sweep[name])}), whose values would replace "
+                f"this one; to run it alone, pass --{flag_name}.sweep.{name}=({value},)",
+                code=2,
+            )
+
+
 def define_config_file(name: str, default: str, help_string: str):
     """``config_flags.DEFINE_config_file`` with a default file, whose overrides ml_collections
     applies at definition time (when the binary's module is imported): a bad override there is

@@ -87,6 +87,7 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # progress lines only; -v 0 shows library INFO
     config = cli.config_value(_CONFIG)
+    cli.refuse_swept_overrides(sys.argv, config)
     multiprocess = _COORDINATOR.value is not None
     # Configuration: everything here is checked before anything is compiled, and a ValueError
     # is the user's (one line).

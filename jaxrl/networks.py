@@ -114,6 +114,40 @@ class Tabular(nn.Module):
         return table[jnp.asarray(s, jnp.int32)]
 
 
+class StateActionValue(nn.Module):
+    """``Q(s, a)``: an :class:`MLP` on the concatenated observation and action, one output (the
+    critic of the continuous-action agents: DDPG, TD3, SAC)."""
+
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        return MLP(self.hidden, 1)(jnp.concatenate([obs, action], axis=-1))[..., 0]
+
+
+def squashed_gaussian(mean: jax.Array, log_std: jax.Array, *, low, high):
+    """A Gaussian squashed into the box ``[low, high]``: ``a = center + scale * tanh(u)``,
+    ``u ~ N(mean, diag(exp(log_std))^2)`` (SAC's policy; Haarnoja et al. 2018, appendix C), as
+    a ``distrax.Transformed`` distribution over ``[..., A]`` actions. Its log-density is the
+    change of variables ``log N(u) - sum_i log(scale_i (1 - tanh(u_i)^2))``, computed by distrax's
+    stable ``Tanh`` bijector; ``sample_and_log_prob`` reparameterises the draw.
+
+    Args:
+        mean, log_std: ``[..., A]``.
+        low, high: ``[A]`` the action bounds.
+    """
+    import distrax
+
+    fit = lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), mean.shape)  # noqa: E731
+    low, high = fit(low), fit(high)
+    affine = distrax.ScalarAffine(shift=(high + low) / 2, scale=(high - low) / 2)
+    squash = distrax.Block(distrax.Chain([affine, distrax.Tanh()]), ndims=1)
+    # Independent Normals, not MultivariateNormalDiag: its log-density goes through a triangular
+    # solve, a LAPACK call (which can deadlock when sharded over CPU devices).
+    base = distrax.Independent(distrax.Normal(mean, jnp.exp(log_std)), reinterpreted_batch_ndims=1)
+    return distrax.Transformed(base, squash)
+
+
 def q_network(hidden: Sequence[int], num_actions: int) -> MLP:
     """A Q-network ``obs [..., D] -> q [..., A]``: an :class:`MLP` with one output per action.
 

@@ -64,6 +64,15 @@ CASES = [
         "hyperparameter here, config.hparams.epsilon; to sweep it, add it to config.sweep",
     ),
     (
+        "a hyperparameter the config sweeps",
+        "experiments.train",
+        [Q, "--workdir={dir}", "--config.hparams.learning_rate=-0.1"],
+        2,
+        "error: --config.hparams.learning_rate: learning_rate is swept by this config "
+        "(config.sweep.learning_rate = (0.02, 0.05, 0.1, 0.2)), whose values would replace this "
+        "one; to run it alone, pass --config.sweep.learning_rate=(-0.1,)",
+    ),
+    (
         "config file that does not exist",
         "experiments.train",
         ["--config=jaxrl/configs/no_such.py", "--workdir={dir}"],

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from jaxrl import networks, replay
-from jaxrl.agents import dqn
+from jaxrl.agents import dqn, off_policy
 
 OBS, ACTIONS, K = 3, 4, 3
 
@@ -61,13 +61,13 @@ def test_members_are_separate_initialisations_and_differ():
 
 def _random_buffer(key, size=64):
     keys = jax.random.split(key, 5)
-    items = dqn.Transition(
+    items = off_policy.Transition(
         obs=jax.random.normal(keys[0], (size, OBS)),
         action=jax.random.randint(keys[1], (size,), 0, ACTIONS),
         reward=jax.random.normal(keys[2], (size,)),
         terminated=(jax.random.uniform(keys[3], (size,)) < 0.2).astype(jnp.float32),
         next_obs=jax.random.normal(keys[0], (size, OBS)) * 0.5 + 0.1,
-        weights=dqn.bootstrap_weights(keys[4], (size,), K),  # online bagging: Poisson(1)
+        extras=dqn.bootstrap_weights(keys[4], (size,), K),  # online bagging: Poisson(1)
     )
     example = jax.tree.map(lambda x: x[0], items)
     return replay.add_batch(replay.init(size, example), items)
@@ -110,8 +110,8 @@ def test_the_vmapped_ensemble_equals_separately_trained_networks():
         alone = networks.stack([net.init(member_key, jnp.zeros((OBS,)))])  # an ensemble of one
         member_batches = jax.tree.map(lambda b, k=k: b[:, k : k + 1], batches)
         # Its own bootstrap weight of each transition, as an ensemble of one sees it.
-        own = batches.weights[:, k : k + 1, :, k : k + 1]
-        member_batches = member_batches._replace(weights=own)
+        own = batches.extras[:, k : k + 1, :, k : k + 1]
+        member_batches = member_batches._replace(extras=own)
         alone = train(alone, member_batches)
         np.testing.assert_allclose(
             trained[k], net.apply(networks.member(alone, 0), x), rtol=2e-5, atol=2e-5

@@ -1,7 +1,7 @@
 """Benchmark: PPO on CartPole, environment steps per second, 16 seeds in one program vs the usual
 loop.
 
-The agent is ``jaxrl.agents.actor_critic`` with the PPO option at the settings of
+The agent is ``jaxrl.agents.ppo`` at the settings of
 ``jaxrl/configs/actor_critic_cartpole.py:ppo`` (the settings of the CartPole result: 8
 environments per seed, rollouts of 32 steps, 4 epochs of adam over each, 64-64 tanh actor and
 critic):
@@ -31,7 +31,7 @@ from absl import flags
 from experiments import cli, launch
 from experiments.benchmarks import common
 from experiments.benchmarks.actor_critic_peer import PythonPPO, benchmark_config
-from jaxrl.agents import actor_critic
+from jaxrl.agents import ppo
 
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 16, "Seeds vmapped in our timed program.")
 _STEPS = flags.DEFINE_integer(
@@ -54,7 +54,7 @@ cli.at_least("epochs")
 
 def make_ours(config, num_seeds: int):
     """Our compiled ``train_chunk`` for ``num_seeds`` seeds."""
-    return common.compiled_chunk(actor_critic.make_experiment(config), config, num_seeds)
+    return common.compiled_chunk(ppo.make_experiment(config), config, num_seeds)
 
 
 def make_sequential(config, num_seeds: int, one=None):

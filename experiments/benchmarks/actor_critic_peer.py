@@ -1,7 +1,7 @@
 """The actor-critic benchmark's peer, apart from the binary (which defines absl flags) so tests can
 import it: the usual single-process PPO loop, one seed, its ``num_envs`` gymnasium CartPole-v1
 environments stepped from Python, and the library's jitted policy and update
-(``actor_critic.make_agent``: ``policy``, ``prepare`` and ``update``, the same functions our
+(``ppo.make_agent``: the policy network, ``prepare`` and ``update``, the same functions our
 compiled program runs)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents import actor_critic
+from jaxrl.agents import on_policy, ppo
 from jaxrl.configs import actor_critic_cartpole
 from jaxrl.envs import cartpole
 
@@ -33,11 +33,9 @@ class PythonPPO:
 
     def __init__(self, config, seed: int = 0):
         self.config = config
-        self.agent = actor_critic.make_agent(config)
+        self.agent = ppo.make_agent(config)
         agent, n = self.agent, config.num_envs
-        self.hparams = actor_critic.Hparams(
-            **{k: jnp.float32(v) for k, v in config.hparams.items()}
-        )
+        self.hparams = ppo.Hparams(**{k: jnp.float32(v) for k, v in config.hparams.items()})
         key = jax.random.key(seed)
         self.key, init_key = jax.random.split(key)
         self.params = agent.init_params(init_key)
@@ -50,7 +48,7 @@ class PythonPPO:
 
         @jax.jit
         def act(params, obs, key):
-            pi = agent.policy(params.actor, obs)
+            pi = agent.nets.policy(params.actor, obs)
             return pi.sample(seed=key).astype(jnp.int32), pi.probs
 
         @jax.jit
@@ -60,7 +58,7 @@ class PythonPPO:
 
         self._act, self._learn = act, learn
 
-    def rollout(self) -> actor_critic.Rollout:
+    def rollout(self) -> on_policy.Rollout:
         """``rollout_length`` steps of every environment, as the agent's time-major arrays."""
         length, n = self.config.rollout_length, self.config.num_envs
         obs = np.zeros((length, n, cartpole.OBSERVATION_SIZE), np.float32)
@@ -83,7 +81,7 @@ class PythonPPO:
                 self.obs[i] = o
             self.time = np.where(done[t] > 0, 0, self.time + 1)
         self.env_steps += length * n
-        return actor_critic.Rollout(
+        return on_policy.Rollout(
             obs, action, reward, terminated, done, next_obs, probs, time, np.zeros_like(reward)
         )
 

@@ -1,7 +1,8 @@
 """The DDPG benchmark's peer, apart from the binary (which defines absl flags) so tests can
 import it: the usual single-process loop, gymnasium's Pendulum-v1 stepped from Python, a NumPy
-ring buffer, and the library's jitted update (``ddpg.update``: the critic step, the actor step,
-the Polyak move), one seed."""
+ring buffer, and the library's jitted update (``ddpg.update``: the critic step, the actor step;
+then the targets' Polyak move, ``optax.incremental_update``, as the scaffold makes it), one
+seed."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxrl import optim
-from jaxrl.agents import ddpg
+from jaxrl.agents import ddpg, off_policy
 from jaxrl.configs import ddpg_pendulum
 from jaxrl.envs import pendulum
 
@@ -34,7 +36,9 @@ class PythonDDPG:
         self.config = config
         hparams = ddpg.Hparams(**{k: jnp.asarray(v) for k, v in config.hparams.items()})
         bound, size = pendulum.MAX_TORQUE, pendulum.ACTION_SIZE
-        actor, critic = ddpg.Actor(tuple(config.hidden), size, bound), ddpg.Critic(config.hidden)
+        low, high = jnp.full((size,), -bound), jnp.full((size,), bound)
+        actor = ddpg.Actor(tuple(config.hidden), (bound,) * size)
+        critic = ddpg.Critic(config.hidden)
         members = 2 if config.twin else 1
         self.key, actor_key, critic_key = jax.random.split(jax.random.key(seed), 3)
         obs0, action0 = jnp.zeros(pendulum.OBSERVATION_SIZE), jnp.zeros(size)
@@ -42,7 +46,7 @@ class PythonDDPG:
         critic_params = jax.vmap(critic.init, in_axes=(0, None, None))(
             jax.random.split(critic_key, members), obs0, action0
         )
-        self.nets = ddpg.Networks(actor_params, critic_params, actor_params, critic_params)
+        self.params = self.target = ddpg.Params(actor_params, critic_params)
         optimizers = tuple(
             optim.make_optimizer(config.optimizer, learning_rate=hparams[i]) for i in (0, 1)
         )
@@ -64,22 +68,25 @@ class PythonDDPG:
             return jnp.clip(actor.apply(actor_params, obs) + sigma * eps, -bound, bound)
 
         @jax.jit
-        def learn(nets, opt_state, batch, key, step):
-            eps = jax.random.normal(key, batch.action.shape)
-            delayed = (step + 1) % hparams.policy_delay == 0
-            return ddpg.update(
+        def learn(params, target, opt_state, batch, key, step):
+            params, opt_state, _ = ddpg.update(
                 actor,
                 critic,
                 optimizers,
-                nets,
+                params,
+                target,
                 opt_state,
                 batch,
-                eps,
+                key,
                 hparams,
-                bound=bound,
-                ready=jnp.bool_(True),
-                delayed=delayed,
+                step,
+                low=low,
+                high=high,
             )
+            delayed = (step + 1) % hparams.policy_delay == 0
+            moved = optax.incremental_update(params, target, hparams.tau)
+            target = jax.tree.map(lambda m, t: jnp.where(delayed, m, t), moved, target)
+            return params, target, opt_state
 
         self._act, self._learn = act, learn
 
@@ -90,7 +97,7 @@ class PythonDDPG:
                 action = self.rng.uniform(-2.0, 2.0, (1,)).astype(np.float32)
             else:
                 eps = self.rng.standard_normal(1).astype(np.float32)
-                action = np.asarray(self._act(self.nets.actor, self.obs, eps))
+                action = np.asarray(self._act(self.params.actor, self.obs, eps))
             next_obs, reward, terminated, truncated, _ = self.env.step(action)
             i = self.position
             self.obs_buf[i], self.action_buf[i], self.reward_buf[i] = self.obs, action, reward
@@ -102,16 +109,17 @@ class PythonDDPG:
                 self.obs, _ = self.env.reset()
             if self.size >= config.learning_starts:
                 idx = self.rng.integers(0, self.size, config.batch_size)
-                batch = ddpg.Transition(
+                batch = off_policy.Transition(
                     self.obs_buf[idx],
                     self.action_buf[idx],
                     self.reward_buf[idx],
                     self.term_buf[idx],
                     self.next_buf[idx],
+                    (),
                 )
                 self.key, key = jax.random.split(self.key)
-                self.nets, self.opt_state, _ = self._learn(
-                    self.nets, self.opt_state, batch, key, self.steps
+                self.params, self.target, self.opt_state = self._learn(
+                    self.params, self.target, self.opt_state, batch, key, self.steps
                 )
             self.steps += 1
-        return self.nets
+        return self.params

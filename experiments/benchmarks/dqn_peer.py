@@ -11,7 +11,7 @@ import numpy as np
 import optax
 
 from jaxrl import networks, optim
-from jaxrl.agents import dqn
+from jaxrl.agents import dqn, off_policy
 from jaxrl.configs import dqn_cartpole
 from jaxrl.envs import cartpole
 
@@ -97,7 +97,7 @@ class PythonDQN:
         config = self.config
         for _ in range(config.updates_per_step):
             idx = self.rng.integers(0, self.size, (config.ensemble_size, config.batch_size))
-            batch = dqn.Transition(
+            batch = off_policy.Transition(
                 self.obs_buf[idx],
                 self.action_buf[idx],
                 self.reward_buf[idx],

@@ -73,7 +73,7 @@ def compute(config) -> dict:
     for name, module, library_config, truth, metric in TD_ALGORITHMS:
         cfg = td_config(config, library_config)
         label = f"ch. 7 {name}"
-        carry, errors = common.run_seeds(module, cfg, block, metric=metric, label=label)
+        seeds, errors = common.run_seeds(module, cfg, block, metric=metric, label=label)
         curves[name] = {
             "truth": truth,
             "metric": metric,
@@ -84,7 +84,7 @@ def compute(config) -> dict:
             **summarize(errors, axis=1),  # over the seeds
         }
         if name == OFF_POLICY:
-            off_policy_q = np.asarray(common.q_table(carry))
+            off_policy_q = np.asarray(common.q_table(seeds.carry))
     # The greedy policy of seed 0's off-policy estimates, and its exact values.
     grid = common.book_grid(config)
     optimal = common.exact_optimal(grid, gamma=gamma, config=config)

@@ -17,20 +17,19 @@ from __future__ import annotations
 import html
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from experiments.book import common
-from jaxrl import dp, networks, plotting
+from jaxrl import dp, envs, plotting
 from jaxrl.agents import dqn
 from jaxrl.approx import features as feature_sets
 from jaxrl.approx import linear, td_linear
 from jaxrl.configs import dqn_grid as dqn_grid_config
 from jaxrl.configs import td_linear as td_linear_config
 from jaxrl.envs import gridworld as gw
+from jaxrl.exact import OPTIMAL_TOL
 from jaxrl.run.stats import summarize
-from jaxrl.tabular.common import OPTIMAL_TOL
 
 TITLE = "Chapter 8: value function approximation"
 VALUES_KEY = ("chapter8",)
@@ -138,11 +137,11 @@ def compute_td_linear(config) -> dict:
     for name in config.ch8.features:
         cfg = td_config(config, name)
         label = f"ch. 8 TD-linear, {name}"
-        carry, metrics = common.run_seeds(td_linear, cfg, block, metric=TD_METRICS, label=label)
+        seeds, metrics = common.run_seeds(td_linear, cfg, block, metric=TD_METRICS, label=label)
         phi = feature_sets.check_features(name, grid.shape)  # float64 [S, d]
         w_star = linear.projected_fixed_point(mdp, uniform, phi, gamma=gamma)
         fixed_point = phi @ w_star
-        estimates = np.asarray(carry.w, np.float64) @ phi.T  # [seeds, S]
+        estimates = np.asarray(seeds.carry.w, np.float64) @ phi.T  # [seeds, S]
         runs[name] = {
             "title": feature_title(name, grid.num_states),
             "num_features": phi.shape[1],
@@ -170,14 +169,12 @@ def compute_dqn(config) -> dict:
     """DQN's seeds, and seed 0's Q-network read back on every cell."""
     block, gamma = config.ch8.dqn, config.gamma
     cfg = dqn_config(config)
-    carry, metrics = common.run_seeds(dqn, cfg, block, metric=DQN_METRICS, label="ch. 8 DQN")
-    task = dqn.make_task(cfg)  # the library's own environment: its grid and observations
-    grid = task.grid
-    network = networks.q_network(tuple(cfg.hidden), task.num_actions)
-    observations = jax.vmap(lambda s: gw.observe(s, task.params))(jnp.arange(grid.num_states))
-    params = jax.tree.map(lambda leaf: leaf[0], carry.params)  # seed 0's ensemble, [K, ...]
-    q = np.asarray(jnp.mean(networks.ensemble_apply(network, params, observations), axis=0))
-    greedy = np.asarray(dp.greedy_policy(jnp.asarray(q)))
+    seeds, metrics = common.run_seeds(dqn, cfg, block, metric=DQN_METRICS, label="ch. 8 DQN")
+    finite = envs.make(cfg.environment, cfg.env).finite  # the grid's MDP and observations
+    grid = gw.layout_of(finite.mdp)
+    q = np.asarray(seeds.values(0)(finite.observations))  # seed 0's (ensemble-mean) q(s, a)
+    act = seeds.policy(0)  # its greedy policy, acting on every cell's observation
+    greedy = common.one_hot_policy(act(finite.observations, jax.random.key(0)))
     greedy_values = np.asarray(dp.evaluate_policy(gw.to_mdp(grid), greedy, gamma=gamma))
     optimal = common.exact_optimal(grid, gamma=gamma, config=config)
     final_error = np.asarray(metrics["value_error"][-1], np.float64)

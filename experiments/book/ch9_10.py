@@ -2,8 +2,9 @@
 
 REINFORCE with and without a baseline (ch. 9.4), QAC (ch. 10.1), A2C with the TD error as the
 advantage (ch. 10.2) and off-policy actor-critic from the uniform behaviour (ch. 10.4), each one
-compiled program over seeds (``jaxrl.agents.actor_critic`` with the ``actor_critic_grid`` library
-config of its variant, through ``common.run_seeds``). The policy is ``softmax(theta[s])`` and
+compiled program over seeds (its agent module, ``jaxrl.agents.reinforce``, ``qac``, ``a2c`` or
+``off_policy_ac``, with the ``actor_critic_grid`` library config of its variant, through
+``common.run_seeds``). The policy is ``softmax(theta[s])`` and
 its values are computed exactly (``jaxrl.dp``) after every chunk, so the curves show how far the
 policy itself, not an estimate, is from the optimum. The algorithms' settings are their library
 configs'; the book's config sets gamma, the rewards and the budget (``config.ch9_10``).
@@ -12,6 +13,7 @@ configs'; the book's config sets gamma, the rewards and the budget (``config.ch9
 from __future__ import annotations
 
 import html
+import importlib
 
 import jax
 import ml_collections
@@ -19,7 +21,6 @@ import numpy as np
 
 from experiments.book import common
 from jaxrl import dp, plotting
-from jaxrl.agents import actor_critic
 from jaxrl.configs import actor_critic_grid
 from jaxrl.envs import gridworld as gw
 from jaxrl.run.stats import summarize
@@ -68,12 +69,16 @@ def compute(config) -> dict:
     runs = {}
     for variant, label in VARIANTS:
         cfg = library_config(config, variant)
-        carry, metrics = common.run_seeds(
-            actor_critic, cfg, block, metric=METRICS, label=f"ch. 9-10 {label}"
+        module = importlib.import_module(cfg.experiment)
+        seeds, metrics = common.run_seeds(
+            module, cfg, block, metric=METRICS, label=f"ch. 9-10 {label}"
         )
-        agent = actor_critic.make_agent(cfg)
-        actor0 = jax.tree.map(lambda leaf: leaf[0], carry.params.actor)
-        policy0 = np.asarray(agent.policy(actor0, np.arange(grid.num_states)).probs, np.float64)
+        # Seed 0's softmax policy, read from the agent's own network (the policy readout acts;
+        # the figure draws the probabilities).
+        agent = module.make_agent(cfg)
+        actor0 = jax.tree.map(lambda leaf: leaf[0], seeds.carry.params.actor)
+        pi0 = agent.nets.policy(actor0, np.arange(grid.num_states))
+        policy0 = np.asarray(pi0.probs, np.float64)
         values0 = np.asarray(dp.evaluate_policy(gw.to_mdp(grid), policy0, gamma=config.gamma))
         final = np.asarray(metrics["value_error"][-1], np.float64)
         runs[variant] = {

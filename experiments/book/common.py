@@ -21,6 +21,8 @@ import dataclasses
 import html
 import os
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -180,12 +182,20 @@ def chunk_ends(block) -> np.ndarray:
     return (block.steps // block.chunks) * np.arange(1, block.chunks + 1)
 
 
+class Seeds(NamedTuple):
+    """The seeds of one block, as :func:`run_seeds` returns them."""
+
+    carry: Any  # the final carry, leaves [num_seeds, ...]
+    policy: Callable  # (seed, mode="greedy") -> act(obs, key): the trained policy (run.policy)
+    values: Callable  # seed -> values(obs): the trained value estimate (run.values)
+
+
 def run_seeds(module, cfg, block, *, metric: str | tuple[str, ...], label: str):
     """``block.num_seeds`` runs of ``module.make_experiment(cfg)`` as one program
     (``jaxrl.run.train``), seed ``i`` from ``fold_in(key(block.seed), i)``.
 
     Returns:
-        ``(carry, values [chunks, num_seeds])``: the final carry (leaves ``[num_seeds, ...]``)
+        ``(seeds, values [chunks, num_seeds])``: the :class:`Seeds` (final carry and readouts)
         and ``metric`` after each chunk; for a tuple of metrics, ``values`` is a dict of them.
     """
     start = time.perf_counter()
@@ -193,11 +203,17 @@ def run_seeds(module, cfg, block, *, metric: str | tuple[str, ...], label: str):
     hparams = runner.make_settings(experiment, dict(cfg.hparams), {}).hparams  # one setting
     keys = seed_keys(block.seed, block.num_seeds)
     result = runner.train(experiment, hparams, keys, num_chunks=block.chunks)
-    carry = jax.tree.map(lambda x: x[0], result.carry)  # the one setting
+    seeds = Seeds(
+        carry=jax.tree.map(lambda x: x[0], result.carry),  # the one setting
+        policy=lambda seed, mode="greedy": runner.policy(
+            experiment, result.carry, hparams, seed=seed, mode=mode
+        ),
+        values=lambda seed: runner.values(experiment, result.carry, hparams, seed=seed),
+    )
     logging.info("%s: %.1f s", label, time.perf_counter() - start)
     if isinstance(metric, str):
-        return carry, result.metrics[metric][:, 0]
-    return carry, {name: result.metrics[name][:, 0] for name in metric}
+        return seeds, result.metrics[metric][:, 0]
+    return seeds, {name: result.metrics[name][:, 0] for name in metric}
 
 
 def q_table(carry):

@@ -50,12 +50,12 @@ def library_config(config, variant: str) -> ml_collections.ConfigDict:
     return cfg
 
 
-def policy_surface(cfg, actor_params) -> np.ndarray:
-    """``mu(theta, theta_dot)`` on the grid ``[velocities, angles]``."""
-    actor = ddpg.Actor(tuple(cfg.hidden), pendulum.ACTION_SIZE, pendulum.MAX_TORQUE)
+def policy_surface(act) -> np.ndarray:
+    """``mu(theta, theta_dot)`` of a deterministic policy ``act`` (the run's readout) on the
+    grid ``[velocities, angles]``."""
     theta, theta_dot = np.meshgrid(ANGLES, VELOCITIES)
     obs = np.stack([np.cos(theta), np.sin(theta), theta_dot], axis=-1).astype(np.float32)
-    return np.asarray(actor.apply(actor_params, jnp.asarray(obs)))[..., 0]
+    return np.asarray(act(jnp.asarray(obs), jax.random.key(0)))[..., 0]
 
 
 def compute(config) -> dict:
@@ -63,14 +63,13 @@ def compute(config) -> dict:
     runs = {}
     for variant, label in VARIANTS:
         cfg = library_config(config, variant)
-        carry, metrics = common.run_seeds(ddpg, cfg, block, metric=METRICS, label=label)
-        actor0 = jax.tree.map(lambda leaf: leaf[0], carry.nets.actor)
+        seeds, metrics = common.run_seeds(ddpg, cfg, block, metric=METRICS, label=label)
         final = np.asarray(metrics["eval_return"][-1], np.float64)
         runs[variant] = {
             "label": label,
             "cfg": cfg,
             "steps": common.chunk_ends(block),
-            "surface_seed0": policy_surface(cfg, actor0),
+            "surface_seed0": policy_surface(seeds.policy(0)),
             "final_return": final,
             "good_seeds": int(np.sum(final >= GOOD_RETURN)),
             "metrics": {

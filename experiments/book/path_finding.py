@@ -72,10 +72,10 @@ def compute(config) -> dict:
     for name, module, library_module, book_figure in ALGORITHMS:
         cfg = common.library_config(library_module, block)
         label = f"ch. 7 path finding, {name}"
-        carry, lengths = common.run_seeds(module, cfg, block, metric="path_length", label=label)
+        seeds, lengths = common.run_seeds(module, cfg, block, metric="path_length", label=label)
         grid, start = path_grid(cfg), tuple(cfg.env.start)
         gamma, max_steps = float(cfg.hparams.gamma), int(cfg.max_episode_steps)
-        actions = np.asarray(common.q_table(carry)[0]).argmax(-1)
+        actions = np.asarray(common.q_table(seeds.carry)[0]).argmax(-1)
         actions[grid.state_index(grid.target)] = S  # terminal: drawn as "stay"
         runs[name] = {
             "book_figure": book_figure,

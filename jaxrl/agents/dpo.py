@@ -49,11 +49,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import losses, optim, run
-from jaxrl.agents import checks, sft
+from jaxrl.agents import sft
 from jaxrl.envs import preferences, rng
 from jaxrl.losses import dpo as dpo_losses
 from jaxrl.run import POSITIVE, ConfigError, Experiment, real
-from jaxrl.tabular import common
+from jaxrl.run import fields as checks
 
 MODULE = "jaxrl.agents.dpo"
 TASKS = ("bandit", "lm")
@@ -102,7 +102,7 @@ def _domains(config) -> dict:
 
 
 def _check_shared(config, fields) -> None:
-    common.check_fields(config, MODULE, fields)
+    checks.check_fields(config, MODULE, fields)
     if config.loss_type not in dpo_losses.LOSS_TYPES:
         raise ValueError(
             f"config.loss_type must be one of {dpo_losses.LOSS_TYPES}, got {config.loss_type!r}"
@@ -271,6 +271,17 @@ def make_bandit_experiment(config) -> Experiment:
         curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
         step_unit="gradient steps",
         figures=figures,
+        policy=bandit_policy,
+    )
+
+
+def bandit_policy(carry: BanditCarry, hparams, mode: str):
+    """The bandit's readout: ``act(contexts, key)``, the response of each context (int ids of
+    any shape), the most likely one (``"greedy"``) or one drawn from ``softmax(theta[x])``."""
+    if mode == "greedy":
+        return lambda contexts, key: jnp.argmax(carry.logits[contexts], axis=-1).astype(jnp.int32)
+    return lambda contexts, key: jax.random.categorical(key, carry.logits[contexts]).astype(
+        jnp.int32
     )
 
 
@@ -552,6 +563,7 @@ def make_lm_experiment(config) -> Experiment:
         curve_metrics=("reward_accuracy", "reward_margin", "win_rate", "kl_to_reference"),
         step_unit="preference pairs",
         figures=figures,
+        policy=sft.sampler(model, task),
     )
 
 

@@ -29,10 +29,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl import losses, optim, transformer
-from jaxrl.agents import checks
 from jaxrl.envs import preferences, rng
 from jaxrl.run import POSITIVE, Experiment, real
-from jaxrl.tabular import common
+from jaxrl.run import fields as checks
 
 MODULE = "jaxrl.agents.sft"
 TASKS = ("copy",)
@@ -137,6 +136,25 @@ def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) ->
     return transformer.generate(model, params, key, prompts, task.length)
 
 
+def sampler(model, task):
+    """The readout of a language model's run: ``(carry, hparams, mode) -> act(prompts, key)``,
+    ``prompts [B, P]`` token ids (with the separator) to ``[B, length]`` response tokens, sampled
+    (``mode = "sample"``) or greedy (the argmax at every position)."""
+
+    def policy(carry, hparams, mode: str):
+        temperature = 0.0 if mode == "greedy" else 1.0
+
+        def act(prompts, key):
+            tokens = transformer.generate(
+                model, carry.params, key, prompts, task.length, temperature=temperature
+            )
+            return tokens[:, prompts.shape[1] :]
+
+        return act
+
+    return policy
+
+
 def make_optimizer(config, hparams):
     """The config's optimizer at the swept ``learning_rate`` and ``weight_decay`` (SFT's and
     DPO's)."""
@@ -155,7 +173,7 @@ def check_domains(config) -> dict:
 
 def make_experiment(config) -> Experiment:
     """The runner's view of SFT (see ``jaxrl/configs/dpo_lm.py:sft``)."""
-    common.check_fields(config, MODULE, FIELDS)
+    checks.check_fields(config, MODULE, FIELDS)
     task, model = make_task(config), make_model(config)
     batch_size = checks.positive_int(config, "batch_size")
     eval_size = checks.positive_int(config, "eval_size")
@@ -219,4 +237,5 @@ def make_experiment(config) -> Experiment:
         env_steps_per_step=batch_size,
         curve_metrics=("nll_gap", "copy_probability"),
         step_unit="sequences",
+        policy=sampler(model, task),
     )

@@ -19,19 +19,19 @@ vectors ``q(s_t, .)`` and ``q(s_{t+1}, .)``, ``phi(s_t, a_t)`` being the gradien
 
 The task is the book's continuing one (one long trajectory), or with ``config.episodic`` its
 path-finding task (ch. 7-8: episodes from ``config.env.start`` to the absorbing target, cut after
-``config.max_episode_steps``; see ``jaxrl.tabular.common.task_from_config``): a terminal
+``config.max_episode_steps``; see ``jaxrl.envs.grid_tasks.task_from_config``): a terminal
 transition bootstraps nothing (``discount = 0``), a truncated one bootstraps from the cell the
 move reached, and after an episode ends Sarsa draws the next episode's first action at its start.
 
-With one-hot features these are tabular Sarsa (``jaxrl.tabular.sarsa``, ``restart_every = 0``)
-and tabular Q-learning (``jaxrl.tabular.q_learning``, epsilon-greedy behaviour), step for step:
+With one-hot features these are the tabular family's Sarsa (``restart_every = 0``) and
+Q-learning (epsilon-greedy behaviour), step for step:
 the random streams are theirs (Sarsa draws ``a_{t+1}`` from ``counter_uniforms(key, t + 1,
 stream=2)`` before the update, Q-learning draws ``a_t`` from ``counter_uniforms(key, t)`` with
 the current weights). With coarser features neither is guaranteed to converge (Q-learning with
 linear features can diverge off-policy: Sutton and Barto, 11.2); the runner stops a run whose
 metrics become non-finite.
 
-Ground truth (``jaxrl.tabular.common.ground_truth``, matrix-vector products only): for Sarsa the
+Ground truth (``jaxrl.exact.ground_truth``, matrix-vector products only): for Sarsa the
 best epsilon-greedy policy (``dp.epsilon_greedy_value_iteration``: with a fixed epsilon Sarsa
 learns an epsilon-greedy policy), for Q-learning the optimal policy. ``learning_rate`` (> 0),
 ``step_power`` (in [0, 1]), ``decay_steps`` (> 0), ``epsilon`` (in [0, 1]) and ``gamma`` (in
@@ -54,11 +54,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import targets
+from jaxrl import exact, policies, targets
 from jaxrl.approx import features, linear
-from jaxrl.envs import gridworld, rng
+from jaxrl.envs import grid_tasks, gridworld, rng
 from jaxrl.run import POSITIVE, PROBABILITY, Experiment, real
-from jaxrl.tabular import common
 
 VARIANTS = ("sarsa", "q_learning")
 FIELDS = frozenset({"variant", "features", "env"})
@@ -67,9 +66,9 @@ DOMAINS = {
     "step_power": real(0.0, 1.0),
     "decay_steps": POSITIVE,
     "epsilon": PROBABILITY,
-    "gamma": common.GAMMA,
+    "gamma": exact.GAMMA,
 }
-# Sarsa's counter stream for its actions (that of jaxrl.tabular.sarsa).
+# Sarsa's counter stream for its actions (that of the tabular Sarsa).
 ACTION_STREAM = 2
 
 
@@ -144,20 +143,22 @@ def make_experiment(config) -> Experiment:
     ``jaxrl/configs/linear_q_learning.py``)."""
     module = "jaxrl.approx.linear_control"
     episodic = bool(config.get("episodic", False))
-    common.check_fields(config, module, FIELDS | (common.EPISODIC_FIELDS if episodic else set()))
+    grid_tasks.check_fields(
+        config, module, FIELDS | (grid_tasks.EPISODIC_FIELDS if episodic else set())
+    )
     variant = config.variant
     if variant not in VARIANTS:
         raise ValueError(f"config.variant must be one of {VARIANTS}, got {variant!r}")
     sarsa = variant == "sarsa"
     main = "value_gap" if sarsa else "value_error"  # against the epsilon-greedy or optimal target
-    grid, params = common.task_from_config(config)
+    grid, params = grid_tasks.task_from_config(config)
     phi64 = features.check_features(config.features, grid.shape, field="config.features")
     mdp = params.mdp
     num_actions = gridworld.NUM_ACTIONS
     phi_sa = features.state_action_matrix(jnp.asarray(phi64, jnp.float32), num_actions)
     feature_norm = float(np.max(np.sum(np.asarray(phi_sa, np.float64) ** 2, axis=-1)))
     chunk_steps = int(config.chunk_steps)
-    path_length = common.path_length_fn(grid, params, config) if episodic else None
+    path_length = grid_tasks.path_length_fn(grid, params, config) if episodic else None
 
     def q_values(w: jax.Array) -> jax.Array:
         return phi_sa @ w  # [S, A]
@@ -169,11 +170,11 @@ def make_experiment(config) -> Experiment:
         w = jnp.zeros((phi_sa.shape[-1],), jnp.float32)
         if sarsa:
             u, _ = rng.counter_uniforms(key_data, jnp.int32(0), stream=ACTION_STREAM)
-            action = common.epsilon_greedy_action(phi_sa[obs] @ w, u, hparams.epsilon)
-            q_target, v_target = common.ground_truth(mdp, hparams.gamma, hparams.epsilon)
+            action = policies.epsilon_greedy_action(phi_sa[obs] @ w, u, hparams.epsilon)
+            q_target, v_target = exact.ground_truth(mdp, hparams.gamma, hparams.epsilon)
         else:
             action = jnp.int32(0)
-            q_target, v_target = common.ground_truth(mdp, hparams.gamma)
+            q_target, v_target = exact.ground_truth(mdp, hparams.gamma)
         return Carry(
             w=w,
             env_state=env_state,
@@ -190,9 +191,9 @@ def make_experiment(config) -> Experiment:
             a = carry.action
         else:
             u, _ = rng.counter_uniforms(carry.key_data, t)
-            a = common.epsilon_greedy_action(phi_sa[s] @ w, u, hparams.epsilon)
+            a = policies.epsilon_greedy_action(phi_sa[s] @ w, u, hparams.epsilon)
         obs, env_state, reward, terminated, truncated, info = gridworld.step(
-            common.env_key(carry.key_data, t), carry.env_state, a, params
+            rng.env_key(carry.key_data, t), carry.env_state, a, params
         )
         # Bootstrap from where the move landed (not a new episode's start), unless the episode
         # terminated there.
@@ -207,13 +208,13 @@ def make_experiment(config) -> Experiment:
         )
         if sarsa:
             u, _ = rng.counter_uniforms(carry.key_data, t + 1, stream=ACTION_STREAM)
-            a_next = common.epsilon_greedy_action(phi_sa[s_next] @ w, u, hparams.epsilon)
+            a_next = policies.epsilon_greedy_action(phi_sa[s_next] @ w, u, hparams.epsilon)
             w = linear_sarsa_update(
                 w, phi_sa[s], a, reward, discount, phi_sa[s_next], a_next, alpha=alpha
             )
             if episodic:  # after an episode ends, the next one's first action, at its start
                 restart = jnp.logical_or(terminated, truncated)
-                first = common.epsilon_greedy_action(phi_sa[obs] @ w, u, hparams.epsilon)
+                first = policies.epsilon_greedy_action(phi_sa[obs] @ w, u, hparams.epsilon)
                 a_next = jnp.where(restart, first, a_next)
         else:
             a_next = carry.action
@@ -229,7 +230,7 @@ def make_experiment(config) -> Experiment:
         )
         q = q_values(carry.w)
         epsilon = hparams.epsilon if sarsa else None
-        truth = common.policy_metrics(
+        truth = exact.policy_metrics(
             q, carry.q_target, carry.v_target, mdp, hparams.gamma, epsilon=epsilon
         )
         metrics = {

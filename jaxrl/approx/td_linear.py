@@ -12,7 +12,8 @@ decay_steps)^step_power / max_s ||phi(s)||^2`` (:func:`jaxrl.approx.linear.step_
 ``step_power = 0`` is constant). With Robbins-Monro steps (``step_power`` in (0.5, 1]) ``w``
 converges to the projected Bellman fixed point ``w*`` (:mod:`jaxrl.approx.linear`), not to the
 best fit of ``v_pi``; with one-hot features ``w*`` is ``v_pi`` and this is tabular TD(0)
-(``jaxrl.tabular.td0``, the same random numbers: with a constant step the two agree bit for bit).
+(the tabular family's ``td0``, the same random numbers: with a constant step the two agree bit
+for bit).
 
 Ground truths, for this setting's ``gamma`` (traced: a sweep compiles once), computed in
 ``init`` with matrix-vector products only (no LAPACK in what the runner compiles): ``v_pi``
@@ -39,11 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import targets
+from jaxrl import exact, targets
 from jaxrl.approx import features, linear
-from jaxrl.envs import gridworld, rng
+from jaxrl.envs import grid_tasks, gridworld, rng
 from jaxrl.run import POSITIVE, Experiment, real
-from jaxrl.tabular import common
 
 POLICIES = ("uniform",)
 FIELDS = frozenset({"features", "policy", "env"})
@@ -51,7 +51,7 @@ DOMAINS = {
     "learning_rate": POSITIVE,
     "step_power": real(0.0, 1.0),
     "decay_steps": POSITIVE,
-    "gamma": common.GAMMA,
+    "gamma": exact.GAMMA,
 }
 # The ground truths inside a compiled run are accurate to this bound (before float32 rounding).
 FIXED_POINT_ERROR = 1e-5
@@ -100,10 +100,10 @@ def td_linear_update(
 def make_experiment(config) -> Experiment:
     """The runner's view of TD-linear (see ``jaxrl/configs/td_linear.py``)."""
     module = "jaxrl.approx.td_linear"
-    common.check_fields(config, module, FIELDS)
+    grid_tasks.check_fields(config, module, FIELDS)
     if config.policy not in POLICIES:
         raise ValueError(f"config.policy must be one of {POLICIES}, got {config.policy!r}")
-    grid, params = common.task_from_config(config)
+    grid, params = grid_tasks.task_from_config(config)
     phi64 = features.check_features(config.features, grid.shape, field="config.features")
     mdp = params.mdp
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
@@ -134,7 +134,7 @@ def make_experiment(config) -> Experiment:
             env_state=env_state,
             step=jnp.int32(0),
             key_data=jax.random.key_data(key),
-            v_pi=common.policy_values(mdp, policy, hparams.gamma),
+            v_pi=exact.policy_values(mdp, policy, hparams.gamma),
             w_star=w_star,
         )
 
@@ -143,7 +143,7 @@ def make_experiment(config) -> Experiment:
         u, _ = rng.counter_uniforms(carry.key_data, t)
         a = jnp.minimum(jnp.sum(u >= cdf[s]), num_actions - 1).astype(jnp.int32)
         s_next, env_state, reward, _, _, _ = gridworld.step(
-            common.env_key(carry.key_data, t), carry.env_state, a, params
+            rng.env_key(carry.key_data, t), carry.env_state, a, params
         )
         alpha = linear.step_size(
             t,

@@ -32,6 +32,17 @@ from jaxrl import optim
 from jaxrl.configs import runner
 
 VARIANTS = ("ppo", "a2c", "reinforce", "qac", "off_policy")
+# The agent module of each variant, and the hyperparameters each reads.
+MODULES = {"ppo": "ppo", "a2c": "a2c", "reinforce": "reinforce", "qac": "qac"}
+MODULES["off_policy"] = "off_policy_ac"
+BASE_HPARAMS = ("actor_lr", "critic_lr", "gamma")
+HPARAMS = {
+    "reinforce": (*BASE_HPARAMS, "entropy_coef"),
+    "qac": (*BASE_HPARAMS, "entropy_coef"),
+    "off_policy_ac": (*BASE_HPARAMS, "entropy_coef"),
+    "a2c": (*BASE_HPARAMS, "gae_lambda", "entropy_coef"),
+    "ppo": (*BASE_HPARAMS, "gae_lambda", "entropy_coef", "clip_epsilon"),
+}
 TOTAL_ENV_STEPS = 500_000
 CHUNKS = 10
 
@@ -46,17 +57,17 @@ def get_config(variant: str = "ppo") -> ml_collections.ConfigDict:
     total_steps = -(-TOTAL_ENV_STEPS // (num_envs * rollout * CHUNKS)) * CHUNKS
     epochs, minibatches = (4, 1) if ppo else (1, 1)
     config = runner.base(
-        "jaxrl.agents.actor_critic",
+        f"jaxrl.agents.{MODULES[variant]}",
         num_seeds=16,
         total_steps=total_steps,  # training steps per seed: a rollout and its update(s) each
         chunk_steps=total_steps // CHUNKS,
         checkpoint_every=2,
     )
-    config.environment = "cartpole"  # "grid" or "cartpole"
-    config.algorithm = variant  # "reinforce", "qac", "a2c", "off_policy" or "ppo"
-    config.baseline = True  # REINFORCE's v(s) baseline
+    config.environment = "cartpole"  # a registered environment (jaxrl.envs), discrete actions
+    config.env = ml_collections.ConfigDict({"max_steps": 500})  # its options: the time limit
+    if variant == "reinforce":
+        config.baseline = True  # REINFORCE's v(s) baseline
     config.discount_weighting = False  # weigh the actor's step by gamma^(step in episode)
-    config.max_episode_steps = 500  # CartPole-v1's time limit (a truncation)
     config.eval_episodes = 100  # sampled-policy episodes scored at the end of every chunk
     config.num_envs = num_envs  # environments per seed, stepped together
     config.rollout_length = rollout  # steps per environment between updates
@@ -73,17 +84,14 @@ def get_config(variant: str = "ppo") -> ml_collections.ConfigDict:
     if ppo:
         config.optimizer.schedule = "linear"  # to 0 over all the updates
         config.optimizer.decay_steps = total_steps * epochs * minibatches
-    runner.sweep(
-        config,
-        {
-            "actor_lr": 1e-3 if ppo else 7e-4,
-            "critic_lr": 1e-3 if ppo else 7e-4,
-            "gamma": 0.98 if ppo else 0.99,
-            "gae_lambda": {"ppo": 0.8, "a2c": 1.0, "reinforce": 1.0}.get(variant, 0.0),
-            "entropy_coef": 0.0,
-            "clip_epsilon": 0.2 if ppo else 0.0,  # ppo's clip range (0 for the others)
-        },
-        {},
-    )
+    hparams = {
+        "actor_lr": 1e-3 if ppo else 7e-4,
+        "critic_lr": 1e-3 if ppo else 7e-4,
+        "gamma": 0.98 if ppo else 0.99,
+        "gae_lambda": 0.8 if ppo else 1.0,  # a2c and ppo: GAE's lambda (1: the 5-step return)
+        "entropy_coef": 0.0,
+        "clip_epsilon": 0.2,  # ppo's clip range
+    }
+    runner.sweep(config, {k: hparams[k] for k in HPARAMS[MODULES[variant]]}, {})
     config.lock()
     return config

@@ -35,9 +35,10 @@ near-tie at (0, 2), and its returns, with no critic, stop at the 20-step cut).
 import ml_collections
 
 from jaxrl import optim
-from jaxrl.configs import grid, runner
+from jaxrl.configs import actor_critic_cartpole, grid, runner
 
 VARIANTS = ("reinforce", "reinforce_no_baseline", "qac", "a2c", "off_policy")
+MODULES = actor_critic_cartpole.MODULES  # the agent module of each algorithm
 # (environments, episode = rollout length, updates, critic step) of each algorithm
 SETTINGS = {
     "reinforce": (16, 20, 10_000, 0.1),
@@ -52,36 +53,37 @@ def get_config(variant: str = "a2c") -> ml_collections.ConfigDict:
         raise ValueError(f"the variant must be one of {VARIANTS}, got {variant!r}")
     algorithm = "reinforce" if variant.startswith("reinforce") else variant
     num_envs, episode, total_steps, critic_lr = SETTINGS[algorithm]
+    module = MODULES[algorithm]
     config = runner.base(
-        "jaxrl.agents.actor_critic",
+        f"jaxrl.agents.{module}",
         num_seeds=16,
         total_steps=total_steps,  # training steps per seed: a rollout and an update each
         chunk_steps=total_steps // 20,
         checkpoint_every=5,
     )
-    config.environment = "grid"  # "grid" or "cartpole"
-    config.algorithm = algorithm  # "reinforce", "qac", "a2c", "off_policy" or "ppo"
-    config.baseline = variant != "reinforce_no_baseline"  # REINFORCE's v(s) baseline
+    config.environment = "grid"  # a registered environment (jaxrl.envs), discrete actions
+    if algorithm == "reinforce":
+        config.baseline = variant != "reinforce_no_baseline"  # REINFORCE's v(s) baseline
     config.discount_weighting = False  # weigh the actor's step by gamma^(step in episode)
-    config.max_episode_steps = episode  # an episode is cut (not ended) after this many steps
+    config.eval_episodes = 100  # sampled-policy episodes scored after every chunk
     config.num_envs = num_envs  # environments per seed, stepped together
     config.rollout_length = episode  # steps per environment between updates
     config.epochs = 1  # passes over each rollout
     config.num_minibatches = 1  # minibatches per pass
     config.normalize_advantages = False  # standardise the actor's weights per minibatch
+    config.hidden = (64, 64)  # MLP widths on a box of observations (a table here: unused)
+    config.activation = "tanh"  # the MLPs' activation (unused on a table)
     config.optimizer = optim.default_config()  # adam, constant step sizes
-    runner.sweep(
-        config,
-        {
-            "actor_lr": 0.01,  # alpha_theta
-            "critic_lr": critic_lr,  # alpha_w
-            "gamma": 0.9,
-            "gae_lambda": {"reinforce": 1.0, "a2c": 0.0}.get(algorithm, 0.0),
-            "entropy_coef": 0.01,
-            "clip_epsilon": 0.0,  # ppo's clip range (0 for the other algorithms)
-        },
-        {},
-    )
-    config.env = grid.book_env()  # the grid world (static)
+    hparams = {
+        "actor_lr": 0.01,  # alpha_theta
+        "critic_lr": critic_lr,  # alpha_w
+        "gamma": 0.9,
+        "gae_lambda": 0.0,  # a2c: the TD error
+        "entropy_coef": 0.01,
+    }
+    runner.sweep(config, {k: hparams[k] for k in actor_critic_cartpole.HPARAMS[module]}, {})
+    env = grid.book_env()  # the grid world's options (static)
+    env.max_steps = episode  # an episode is cut (not ended) after this many steps
+    config.env = env
     config.lock()
     return config

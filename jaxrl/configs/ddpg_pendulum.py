@@ -39,10 +39,11 @@ def get_config(variant: str = "ddpg") -> ml_collections.ConfigDict:
         chunk_steps=TOTAL_STEPS // 10,
         checkpoint_every=5,
     )
-    config.environment = "pendulum"  # the only one so far
-    config.max_episode_steps = 200  # Pendulum-v1's time limit (a truncation)
+    config.environment = "pendulum"  # a registered environment (jaxrl.envs) with a box of actions
+    config.env = ml_collections.ConfigDict({"max_steps": 200})  # its options: the time limit
     config.eval_episodes = 100  # deterministic-policy episodes scored after every chunk
     config.num_envs = 1  # environments per seed, stepped together
+    config.updates_per_step = 1  # critic steps per training step
     config.hidden = (64, 64)  # hidden widths of the actor and of each critic (static)
     config.buffer_capacity = TOTAL_STEPS  # replay buffer size (transitions per seed)
     config.batch_size = 256  # minibatch size

@@ -37,8 +37,8 @@ def get_config() -> ml_collections.ConfigDict:
         chunk_steps=total_steps // 20,
         checkpoint_every=5,
     )
-    config.environment = "cartpole"  # "grid" or "cartpole"
-    config.max_episode_steps = 500  # CartPole-v1's time limit (a truncation)
+    config.environment = "cartpole"  # a registered environment (jaxrl.envs) with discrete actions
+    config.env = ml_collections.ConfigDict({"max_steps": 500})  # its options: the time limit
     config.eval_episodes = 100  # greedy episodes scored at the end of every chunk
     config.num_envs = NUM_ENVS  # environments per seed, stepped together
     config.updates_per_step = 1  # optimizer steps per training step

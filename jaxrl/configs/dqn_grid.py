@@ -34,7 +34,8 @@ def get_config() -> ml_collections.ConfigDict:
         chunk_steps=1_000,
         checkpoint_every=4,
     )
-    config.environment = "grid"  # "grid" or "cartpole"
+    config.environment = "grid"  # a registered environment (jaxrl.envs) with discrete actions
+    config.eval_episodes = 100  # greedy episodes scored after every chunk (episodic tasks only)
     config.num_envs = 1  # environments per seed, stepped together
     config.updates_per_step = 1  # optimizer steps per training step
     config.hidden = (64, 64)  # hidden layer widths of the Q-network (static)
@@ -66,6 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
     env = grid.book_env()
     env.reward_boundary = -10.0
     env.reward_forbidden = -10.0
-    config.env = env  # the grid world (static)
+    env.observation = "coords"  # the normalised (row, col) of the cell, as in the book
+    config.env = env  # the grid world's options (static): continuing, no time limit
     config.lock()
     return config

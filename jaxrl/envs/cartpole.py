@@ -256,3 +256,24 @@ def step(
         obs = final_observation
     info = {"final_observation": final_observation}
     return obs, next_state, reward, terminated, truncated, info
+
+
+def environment(*, max_steps: int = MAX_STEPS):
+    """CartPole-v1 as a ``jaxrl.envs.Environment`` (registered as ``"cartpole"``).
+
+    Observations: a box of 4 reals (unbounded); actions: ``Discrete(2)``. ``max_steps`` is the
+    time limit (a truncation).
+    """
+    from jaxrl.envs import registry, spaces
+
+    params = make_params(max_steps=max_steps)
+    return registry.Environment(
+        name="cartpole",
+        reset=reset,
+        step=step,
+        params=params,
+        observation_space=spaces.box(-np.inf, np.inf, (OBSERVATION_SIZE,)),
+        action_space=spaces.Discrete(NUM_ACTIONS),
+        max_steps=int(max_steps),
+        auto_reset=lambda p: p.replace(auto_reset=True),
+    )

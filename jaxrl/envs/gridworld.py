@@ -722,3 +722,61 @@ def step(
         obs = final_observation
     info = {"final_observation": final_observation}
     return obs, next_state, reward, terminated, truncated, info
+
+
+def environment(
+    *,
+    shape: Cell = (5, 5),
+    target: Cell = (3, 2),
+    forbidden: Sequence[Cell] = ((1, 1), (1, 2), (2, 2), (3, 1), (3, 3), (4, 1)),
+    reward_boundary: float = -1.0,
+    reward_forbidden: float = -1.0,
+    reward_target: float = 1.0,
+    reward_step: float = 0.0,
+    slip: float = 0.0,
+    absorbing_target: bool = False,
+    start=None,
+    max_steps: int | None = None,
+    observation: str = "index",
+):
+    """The grid world as a ``jaxrl.envs.Environment`` (registered as ``"grid"``), with the
+    :class:`Finite` hook: its MDP and the observation of every state, so an agent's exact metrics
+    (``jaxrl.exact``) need no knowledge of the grid.
+
+    The options are the :class:`GridWorld` fields (the book's grid by default) and those of
+    :func:`make_params`: ``start``, ``max_steps`` (``None``: the book's continuing task) and
+    ``observation`` (``"index"``: a ``Discrete(S)`` observation space; ``"coords"`` and
+    ``"onehot"``: boxes of 2 and ``S`` reals in [0, 1]). Actions: ``Discrete(5)``.
+    """
+    from jaxrl.envs import registry, spaces
+
+    grid = GridWorld(
+        shape=tuple(shape),
+        target=tuple(target),
+        forbidden=tuple(tuple(c) for c in forbidden),
+        reward_boundary=reward_boundary,
+        reward_forbidden=reward_forbidden,
+        reward_target=reward_target,
+        reward_step=reward_step,
+        slip=slip,
+        absorbing_target=absorbing_target,
+    )
+    start = tuple(start) if isinstance(start, (list, tuple)) and len(start) == 2 else start
+    params = make_params(grid, start=start, max_steps=max_steps, observation=observation)
+    num_states = grid.num_states
+    if observation == "index":
+        observation_space = spaces.Discrete(num_states)
+    else:
+        observation_space = spaces.box(0.0, 1.0, (2,) if observation == "coords" else (num_states,))
+    observations = jax.vmap(lambda s: observe(s, params))(jnp.arange(num_states))
+    return registry.Environment(
+        name="grid",
+        reset=reset,
+        step=step,
+        params=params,
+        observation_space=observation_space,
+        action_space=spaces.Discrete(NUM_ACTIONS),
+        max_steps=None if max_steps is None else int(max_steps),
+        auto_reset=lambda p: p.replace(auto_reset=True),
+        finite=registry.Finite(mdp=params.mdp, observations=observations),
+    )

@@ -192,3 +192,24 @@ def step(
     else:
         next_state, obs = reached, final_observation
     return obs, next_state, reward, terminated, truncated, {"final_observation": final_observation}
+
+
+def environment(*, max_steps: int = MAX_STEPS):
+    """Pendulum-v1 as a ``jaxrl.envs.Environment`` (registered as ``"pendulum"``).
+
+    Observations: ``[cos theta, sin theta, theta_dot]`` in ``[-1, 1] x [-1, 1] x [-8, 8]``;
+    actions: a torque in the box ``[-2, 2]``. ``max_steps`` is the time limit (a truncation).
+    """
+    from jaxrl.envs import registry, spaces
+
+    params = make_params(max_steps=max_steps)
+    return registry.Environment(
+        name="pendulum",
+        reset=reset,
+        step=step,
+        params=params,
+        observation_space=spaces.box((-1.0, -1.0, -MAX_SPEED), (1.0, 1.0, MAX_SPEED), (3,)),
+        action_space=spaces.box(-MAX_TORQUE, MAX_TORQUE, (ACTION_SIZE,)),
+        max_steps=int(max_steps),
+        auto_reset=lambda p: p.replace(auto_reset=True),
+    )

@@ -90,3 +90,13 @@ def counter_key(key_data: jax.Array, step: jax.Array, stream: int = 0) -> jax.Ar
         jnp.uint32(stream) ^ _COUNTER[0],
     )
     return jax.random.wrap_key_data(jnp.stack([b1, b2]), impl="threefry2x32")
+
+
+# The counter stream of an environment's own randomness (slip, auto-reset start cells) in the
+# tabular and linear learners.
+ENV_STREAM = 1
+
+
+def env_key(key_data: jax.Array, step: jax.Array) -> jax.Array:
+    """The environment's key for training step ``step`` of the seed with raw key ``key_data``."""
+    return counter_key(key_data, step, stream=ENV_STREAM)

@@ -13,6 +13,9 @@ from jaxrl.losses.policy import (
     entropy_loss,
     off_policy_actor_loss,
     policy_gradient_loss,
+    soft_actor_loss,
+    temperature_loss,
+    weighted_critic_loss,
 )
 from jaxrl.losses.value import huber_loss, squared_loss, td_loss
 
@@ -30,5 +33,8 @@ __all__ = [
     "preference_metrics",
     "sequence_log_probs",
     "squared_loss",
+    "soft_actor_loss",
     "td_loss",
+    "temperature_loss",
+    "weighted_critic_loss",
 ]

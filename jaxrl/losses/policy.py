@@ -205,3 +205,69 @@ def deterministic_policy_gradient_loss(
     chex.assert_equal_shape([a_t, dqda_t])
     target = jax.lax.stop_gradient(a_t + dqda_t)
     return jnp.mean(0.5 * jnp.sum(jnp.square(target - a_t), axis=-1))
+
+
+def weighted_critic_loss(
+    value_t: jax.typing.ArrayLike, target_t: jax.typing.ArrayLike, weight_t: jax.typing.ArrayLike
+) -> jax.Array:
+    """``mean_t w_t 0.5 (y_t - v_t)^2`` with the target ``y`` and the weight ``w`` held constant.
+
+    Its gradient in the critic is ``-mean_t w_t (y_t - v_t) grad v_t``: the importance-weighted
+    critic step of off-policy actor-critic (``w = rho``, Zhao, Algorithm 10.3), or PPO's plain
+    one (``w = 1``).
+
+    Args:
+        value_t: ``[T]`` the critic's values, differentiable.
+        target_t: ``[T]`` its targets (gradient stopped).
+        weight_t: ``[T]`` the weights (gradient stopped).
+    """
+    value_t, target_t, weight_t = _check(
+        {"value_t": (value_t, 1), "target_t": (target_t, 1), "weight_t": (weight_t, 1)}
+    )
+    chex.assert_equal_shape([value_t, target_t, weight_t])
+    td_error = jax.lax.stop_gradient(target_t) - value_t
+    return jnp.mean(jax.lax.stop_gradient(weight_t) * (0.5 * jnp.square(td_error)))
+
+
+def soft_actor_loss(
+    log_prob_t: jax.typing.ArrayLike, q_t: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike
+) -> jax.Array:
+    """SAC's policy loss ``mean_t alpha log pi(a_t|s_t) - Q(s_t, a_t)``, ``a_t`` drawn from the
+    policy by reparameterisation so that both terms carry the policy's gradient; the temperature
+    ``alpha`` is held constant.
+
+    Haarnoja et al. (2018), "Soft Actor-Critic Algorithms and Applications",
+    https://arxiv.org/abs/1812.05905, eq. (7): minimising it is minimising the KL divergence of
+    the policy to ``exp(Q / alpha)``.
+
+    Args:
+        log_prob_t: ``[T]`` log-densities of the sampled actions (differentiable).
+        q_t: ``[T]`` the critic's values of the sampled actions (differentiable in the actions).
+        alpha: ``[]`` the temperature (gradient stopped).
+    """
+    log_prob_t, q_t = _check({"log_prob_t": (log_prob_t, 1), "q_t": (q_t, 1)})
+    chex.assert_equal_shape([log_prob_t, q_t])
+    return jnp.mean(jax.lax.stop_gradient(alpha) * log_prob_t - q_t)
+
+
+def temperature_loss(
+    log_alpha: jax.typing.ArrayLike,
+    log_prob_t: jax.typing.ArrayLike,
+    target_entropy: jax.typing.ArrayLike,
+) -> jax.Array:
+    """SAC's temperature loss ``mean_t -alpha (log pi(a_t|s_t) + H_target)``, ``alpha =
+    exp(log_alpha)``, the log-densities held constant.
+
+    Haarnoja et al. (2018), https://arxiv.org/abs/1812.05905, eq. (18): its gradient in
+    ``log_alpha`` is ``alpha (H(pi) - H_target)`` estimated from the samples, so descending it
+    raises the temperature when the policy's entropy falls below ``H_target`` and lowers it above.
+
+    Args:
+        log_alpha: ``[]`` the log-temperature (differentiated).
+        log_prob_t: ``[T]`` log-densities of actions drawn from the policy (gradient stopped).
+        target_entropy: ``[]`` ``H_target`` (``-dim(A)`` in the paper).
+    """
+    (log_prob_t,) = _check({"log_prob_t": (log_prob_t, 1)})
+    chex.assert_rank(jnp.asarray(log_alpha), 0)
+    slack = jax.lax.stop_gradient(log_prob_t + target_entropy)
+    return jnp.mean(-jnp.exp(log_alpha) * slack)

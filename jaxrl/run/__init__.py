@@ -27,8 +27,10 @@ from jaxrl.run.runner import (
     config_settings,
     load,
     load_config,
+    policy,
     result_arrays,
     run,
+    values,
 )
 
 __all__ = [
@@ -52,10 +54,12 @@ __all__ = [
     "load",
     "load_config",
     "make_settings",
+    "policy",
     "real",
     "result_arrays",
     "run",
     "seed_keys",
     "settings_from_config",
     "train",
+    "values",
 ]

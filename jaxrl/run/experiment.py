@@ -121,6 +121,13 @@ class Experiment(NamedTuple):
             experiment's own figures from a finished run (``arrays`` as
             :func:`jaxrl.run.result_arrays` returns them); the runner writes ``<name>.png``
             (``curves`` is the runner's own name: a figure of that name is not written).
+        policy: optional ``(carry, hparams, mode) -> act(obs, key) -> action``: the trained
+            policy of one seed's carry and one setting's hyperparameters, ``mode`` ``"greedy"``
+            (deterministic) or ``"sample"``; ``act`` is batched over the observation's leading
+            axes. ``run.load(workdir).policy(setting, seed)`` hands it out.
+        values: optional ``(carry, hparams) -> values(obs)``: the trained value estimate, action
+            values ``[..., A]`` of a value-based agent or state values ``[...]`` of a critic
+            (``run.load(workdir).values(setting, seed)``).
     """
 
     init: Callable[[jax.Array, Any], Any]
@@ -135,6 +142,8 @@ class Experiment(NamedTuple):
     curve_metrics: tuple[str, ...] = ()
     step_unit: str = "environment steps"
     figures: Callable[[Any, dict], dict] | None = None
+    policy: Callable[[Any, Any, str], Callable] | None = None
+    values: Callable[[Any, Any], Callable] | None = None
 
 
 def check_experiment(experiment: Experiment) -> None:

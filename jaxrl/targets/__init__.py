@@ -26,6 +26,7 @@ from jaxrl.targets.td import (
     n_step_sarsa_target,
     q_learning,
     sarsa,
+    soft_value,
     td_learning,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "per_decision_is_returns",
     "q_learning",
     "sarsa",
+    "soft_value",
     "td_learning",
 ]

@@ -330,3 +330,25 @@ def n_step_sarsa_error(
         r_t, discount_t, q_t, a_t, n, stop_target_gradients=stop_target_gradients
     )
     return target - _take(jnp.asarray(q_tm1), jnp.asarray(a_tm1))
+
+
+def soft_value(
+    q_t: jax.typing.ArrayLike, log_prob_t: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike
+) -> jax.Array:
+    """The soft (entropy-regularised) state value at one sampled action: ``q_t - alpha
+    log pi(a_t|s_t)``, an unbiased estimate of ``V(s_t) = E_pi[Q(s_t, a) - alpha log pi(a|s_t)]``
+    when ``a_t ~ pi(.|s_t)``: SAC's bootstrap (Haarnoja et al. 2018,
+    https://arxiv.org/abs/1801.01290, eq. (3)). Use it as the ``v_t`` of :func:`td_learning`.
+
+    Args:
+        q_t: ``[]`` the (target) critic's value of the sampled action.
+        log_prob_t: ``[]`` its log-density under the policy.
+        alpha: ``[]`` the temperature.
+
+    Returns:
+        ``[]`` the soft value.
+    """
+    q_t, log_prob_t, alpha = _checks.arrays(q_t, log_prob_t, alpha)
+    chex.assert_rank([q_t, log_prob_t, alpha], 0)
+    chex.assert_type([q_t, log_prob_t, alpha], float)
+    return q_t - alpha * log_prob_t

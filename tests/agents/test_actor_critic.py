@@ -7,28 +7,40 @@ The full-size results (the book's 5x5 grid, 16 seeds per algorithm; CartPole at 
 BUILD-notes.md; here they run tiny.
 """
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from jaxrl import dp, run
-from jaxrl.agents import actor_critic
+from jaxrl import dp, envs, run
 from jaxrl.configs import actor_critic_cartpole, actor_critic_grid
 from jaxrl.envs import gridworld
 from jaxrl.run.experiment import seed_keys
 
+# The algorithm of each grid variant, as the plain loop below names it.
+ALGORITHMS = {"reinforce_no_baseline": "reinforce", "off_policy": "off_policy"}
+
+
+def _module(config):
+    """The agent module a config names (jaxrl.agents.reinforce, qac, a2c, off_policy_ac, ppo)."""
+    return importlib.import_module(config.experiment)
+
 
 def _grid_config(variant, **fields):
-    """The grid config of a variant, on a 2x3 grid unless ``env`` is given."""
+    """The grid config of a variant, on a 2x3 grid unless ``env`` is given; ``max_steps`` is the
+    environment's time limit."""
     config = actor_critic_grid.get_config(variant)
     with config.unlocked():
         config.env.shape = (2, 3)
         config.env.target = (1, 2)
         config.env.forbidden = ((0, 1),)
         for name, value in fields.items():
-            if name in config.hparams:
+            if name == "max_steps":
+                config.env.max_steps = value
+            elif name in config.hparams:
                 config.hparams[name] = value
             else:
                 config[name] = value
@@ -36,7 +48,7 @@ def _grid_config(variant, **fields):
 
 
 def _hparams(config):
-    return actor_critic.Hparams(**{k: jnp.float32(v) for k, v in config.hparams.items()})
+    return _module(config).Hparams(**{k: jnp.float32(v) for k, v in config.hparams.items()})
 
 
 def _random_params(agent, key, scale=1.0):
@@ -49,9 +61,9 @@ def _random_params(agent, key, scale=1.0):
 
 
 def _rollout(agent, params, num_envs, seed=0, step=0):
-    task = agent.task
-    obs, env_state = jax.vmap(task.reset, in_axes=(0, None))(
-        jax.random.split(jax.random.key(seed), num_envs), task.params
+    reset, _, env_params = envs.training(agent.env)
+    obs, env_state = jax.vmap(reset, in_axes=(0, None))(
+        jax.random.split(jax.random.key(seed), num_envs), env_params
     )
     key_data = jax.random.key_data(jax.random.key(seed + 1))
     time = jnp.zeros((num_envs,), jnp.int32)
@@ -86,12 +98,12 @@ def test_the_reinforce_gradient_is_unbiased_for_the_exact_gradient():
             "reinforce_no_baseline",
             num_envs=episodes,
             rollout_length=horizon,
-            max_episode_steps=horizon,
+            max_steps=horizon,
             discount_weighting=weighting,
             gamma=gamma,
             entropy_coef=0.0,  # the plain estimator: no entropy bonus
         )
-        agent = actor_critic.make_agent(config)
+        agent = _module(config).make_agent(config)
         params = _random_params(agent, jax.random.key(7))
         rollout = _rollout(agent, params, episodes)
         hparams = _hparams(config)
@@ -108,8 +120,8 @@ def test_the_reinforce_gradient_is_unbiased_for_the_exact_gradient():
         return agent, params, g.mean(0), g.std(0, ddof=1) / np.sqrt(episodes)
 
     agent, params, mean, se = estimates(True)
-    mdp = gridworld.to_mdp(agent.task.grid)
-    d0 = agent.task.params.start_probs
+    mdp = gridworld.to_mdp(gridworld.layout_of(agent.env.params))
+    d0 = agent.env.params.start_probs
 
     def objective(theta):
         v = dp.evaluate_policy(mdp, jax.nn.softmax(theta, axis=-1), gamma=gamma)
@@ -170,40 +182,38 @@ def _reference(algorithm, rollout, params, agent, gamma, lambda_, baseline):
 def test_weights_and_targets_match_a_plain_loop(variant):
     """Rollouts of 12 steps in episodes of 5: episode ends inside the rollout (cut, then
     bootstrapped from the critic) and a rollout end inside an episode (bootstrapped too)."""
-    config = _grid_config(
-        variant, num_envs=3, rollout_length=12, max_episode_steps=5, gae_lambda=0.0
-    )
+    config = _grid_config(variant, num_envs=3, rollout_length=12, max_steps=5)
     if variant == "a2c":
         with config.unlocked():
             config.hparams.gae_lambda = 0.7
-    agent = actor_critic.make_agent(config)
+    agent = _module(config).make_agent(config)
     params = _random_params(agent, jax.random.key(3))
     rollout = _rollout(agent, params, 3)
     assert 0 < float(jnp.mean(rollout.done)) < 1
     batch = agent.prepare(params, rollout, _hparams(config))
     weights, targets = _reference(
-        config.algorithm,
+        ALGORITHMS.get(variant, variant),
         rollout,
         params,
         agent,
         config.hparams.gamma,
-        config.hparams.gae_lambda,
-        config.baseline,
+        config.hparams.get("gae_lambda", 0.0),
+        config.get("baseline", True),
     )
     np.testing.assert_allclose(batch.advantage, weights.reshape(-1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(batch.target, targets.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
 def test_discount_weighting_multiplies_by_gamma_to_the_step_in_the_episode():
-    config = _grid_config("reinforce", num_envs=2, rollout_length=9, max_episode_steps=4)
-    agent = actor_critic.make_agent(config)
+    config = _grid_config("reinforce", num_envs=2, rollout_length=9, max_steps=4)
+    agent = _module(config).make_agent(config)
     params = _random_params(agent, jax.random.key(0))
     rollout = _rollout(agent, params, 2)
     np.testing.assert_array_equal(rollout.time[:, 0], [0, 1, 2, 3, 0, 1, 2, 3, 0])
     plain = agent.prepare(params, rollout, _hparams(config))
     with config.unlocked():
         config.discount_weighting = True
-    weighted = actor_critic.make_agent(config).prepare(params, rollout, _hparams(config))
+    weighted = _module(config).make_agent(config).prepare(params, rollout, _hparams(config))
     gamma_t = 0.9 ** np.asarray(rollout.time, np.float64).reshape(-1)
     np.testing.assert_allclose(weighted.advantage, gamma_t * plain.advantage, rtol=1e-6)
 
@@ -221,14 +231,12 @@ def test_the_loss_is_the_algorithms_update(algorithm):
     ``-mean_t c_t (y_t - critic) grad critic`` for the critic with ``c = rho`` (off-policy) or 1.
     """
     variant = "a2c" if algorithm == "ppo" else algorithm
-    config = _grid_config(
-        variant, num_envs=4, rollout_length=6, max_episode_steps=6, entropy_coef=0.0
-    )
-    with config.unlocked():
-        config.algorithm = algorithm
-        if algorithm == "ppo":
+    config = _grid_config(variant, num_envs=4, rollout_length=6, max_steps=6, entropy_coef=0.0)
+    if algorithm == "ppo":  # PPO on A2C's grid config
+        with config.unlocked():
+            config.experiment = "jaxrl.agents.ppo"
             config.hparams.clip_epsilon = 0.1
-    agent = actor_critic.make_agent(config)
+    agent = _module(config).make_agent(config)
     params = _random_params(agent, jax.random.key(5))
     rollout = _rollout(agent, params, 4)
     hparams = _hparams(config)
@@ -279,10 +287,11 @@ def test_every_algorithm_trains_the_cartpole_networks(variant):
     config = actor_critic_cartpole.get_config(variant)
     with config.unlocked():
         config.num_envs, config.rollout_length = 2, 6
-    agent = actor_critic.make_agent(config)
+    agent = _module(config).make_agent(config)
     params = agent.init_params(jax.random.key(0))
-    obs, env_state = jax.vmap(agent.task.reset, in_axes=(0, None))(
-        jax.random.split(jax.random.key(1), 2), agent.task.params
+    reset, _, env_params = envs.training(agent.env)
+    obs, env_state = jax.vmap(reset, in_axes=(0, None))(
+        jax.random.split(jax.random.key(1), 2), env_params
     )
     key_data = jax.random.key_data(jax.random.key(2))
     rollout = agent.collect(params, obs, env_state, jnp.zeros(2, jnp.int32), key_data, 0)[-1]
@@ -307,10 +316,10 @@ def test_a2c_learns_the_book_grid_to_near_optimal_in_every_seed():
     config = actor_critic_grid.get_config("a2c")
     with config.unlocked():
         config.num_seeds = 4
-        config.num_envs, config.rollout_length, config.max_episode_steps = 64, 5, 5
+        config.num_envs, config.rollout_length, config.env.max_steps = 64, 5, 5
         config.hparams.critic_lr = 1.0
         config.total_steps, config.chunk_steps = 6_000, 3_000
-    experiment = actor_critic.make_experiment(config)
+    experiment = _module(config).make_experiment(config)
     settings = run.settings_from_config(experiment, config)
     result = run.train(experiment, settings.hparams, seed_keys(0, 4), num_chunks=2)
     final = result.metrics["value_error"][-1, 0]
@@ -328,7 +337,7 @@ def test_ppo_on_cartpole_runs_its_epochs_and_minibatches():
         config.epochs, config.num_minibatches = 3, 2
         config.total_steps = config.chunk_steps = 1
         config.eval_episodes = 2
-    experiment = actor_critic.make_experiment(config)
+    experiment = _module(config).make_experiment(config)
     settings = run.settings_from_config(experiment, config)
     both = run.train(experiment, settings.hparams, seed_keys(0, 2), num_chunks=1)
     counts = [np.ravel(x) for x in jax.tree.leaves(both.carry.opt_state) if x.dtype == jnp.int32]
@@ -349,19 +358,28 @@ def test_ppo_on_cartpole_runs_its_epochs_and_minibatches():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("algorithm", "sac", r"config.algorithm must be one of \('reinforce'"),
-        ("baseline", False, "config.baseline = False is REINFORCE's option; 'a2c' needs"),
+        ("environment", "pendulum", "jaxrl.agents.a2c needs discrete actions; environment"),
+        ("baseline", False, "config.baseline is not a field of jaxrl.agents.a2c"),
         ("num_minibatches", 7, "config.num_minibatches = 7 must divide the rollout's"),
         ("rollout_length", 0, "config.rollout_length must be a positive integer, got 0"),
-        ("max_episode_steps", 0, "config.max_episode_steps must be a positive integer, got 0"),
     ],
 )
 def test_bad_configs_are_refused_in_one_line(field, value, message):
     config = actor_critic_grid.get_config("a2c")
     with config.unlocked():
         config[field] = value
+        if field == "environment":
+            config.env = {"max_steps": 200}
     with pytest.raises(ValueError, match=message):
-        actor_critic.make_experiment(config)
+        _module(config).make_experiment(config)
+
+
+def test_a_bad_environment_option_is_refused_naming_it():
+    config = actor_critic_grid.get_config("a2c")
+    with config.unlocked():
+        config.env.max_steps = 0
+    with pytest.raises(ValueError, match=r"config.env \(grid\): max_steps must be a positive"):
+        _module(config).make_experiment(config)
 
 
 def test_a_bad_activation_is_refused():
@@ -369,15 +387,14 @@ def test_a_bad_activation_is_refused():
     with config.unlocked():
         config.activation = "gelu"
     with pytest.raises(ValueError, match=r"config.activation must be one of \('relu', 'tanh'\)"):
-        actor_critic.make_experiment(config)
+        _module(config).make_experiment(config)
 
 
 def test_a_value_the_algorithm_does_not_read_cannot_be_swept():
-    """QAC's critic is one-step expected Sarsa: a GAE lambda would be ignored, so it is refused;
-    only PPO reads the clip range."""
+    """QAC's critic is one-step expected Sarsa: it has no GAE lambda to sweep, and only PPO has
+    a clip range."""
     config = actor_critic_grid.get_config("qac")
-    experiment = actor_critic.make_experiment(config)
-    with pytest.raises(ValueError, match=r"hparams.gae_lambda = 0.9 .*in \[0, 0\]"):
-        run.make_settings(experiment, {**dict(config.hparams), "gae_lambda": 0.9}, {})
-    with pytest.raises(ValueError, match=r"hparams.clip_epsilon = 0.2 .*in \[0, 0\]"):
-        run.make_settings(experiment, {**dict(config.hparams), "clip_epsilon": 0.2}, {})
+    experiment = _module(config).make_experiment(config)
+    for name in ("gae_lambda", "clip_epsilon"):
+        with pytest.raises(ValueError, match=rf"sweep.{name} is not a hyperparameter; allowed"):
+            run.make_settings(experiment, dict(config.hparams), {name: [0.5]})

@@ -1,4 +1,4 @@
-"""DDPG and TD3: Polyak averaging, the critic's target from the target networks under
+"""DDPG and TD3: the critic's target from the target networks under
 stop-gradient, the deterministic policy gradient with the critic fixed, actions inside the
 bounds, one compilation for a sweep, and a short learning run.
 
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from jaxrl import networks, run
-from jaxrl.agents import ddpg
+from jaxrl.agents import ddpg, off_policy
 from jaxrl.configs import ddpg_pendulum
 from jaxrl.envs import pendulum
 from jaxrl.run.experiment import seed_keys
 
 B, BOUND = 16, pendulum.MAX_TORQUE
+LOW, HIGH = jnp.full((1,), -BOUND), jnp.full((1,), BOUND)
 
 
 def _hparams(variant="td3", **overrides):
@@ -26,7 +27,7 @@ def _hparams(variant="td3", **overrides):
 
 
 def _networks(key, members=2):
-    actor, critic = ddpg.Actor((16, 16), 1, BOUND), ddpg.Critic((16, 16))
+    actor, critic = ddpg.Actor((16, 16), (BOUND,)), ddpg.Critic((16, 16))
     keys = jax.random.split(key, 4)
     obs, action = jnp.zeros(3), jnp.zeros(1)
     params = {
@@ -44,21 +45,14 @@ def _networks(key, members=2):
 
 def _batch(key):
     keys = jax.random.split(key, 5)
-    return ddpg.Transition(
+    return off_policy.Transition(
         obs=jax.random.normal(keys[0], (B, 3)),
         action=jax.random.uniform(keys[1], (B, 1), minval=-BOUND, maxval=BOUND),
         reward=jax.random.normal(keys[2], (B,)),
         terminated=(jax.random.uniform(keys[3], (B,)) < 0.2).astype(jnp.float32),
         next_obs=jax.random.normal(keys[4], (B, 3)),
+        extras=(),
     )
-
-
-def test_polyak_averaging_by_hand():
-    online = {"w": jnp.array([1.0, 2.0]), "b": jnp.array(4.0)}
-    target = {"w": jnp.array([3.0, -2.0]), "b": jnp.array(0.0)}
-    moved = ddpg.polyak(online, target, 0.25)
-    np.testing.assert_allclose(moved["w"], [2.5, -1.0])
-    np.testing.assert_allclose(moved["b"], 1.0)
 
 
 def test_the_critic_target_comes_from_the_target_networks_under_stop_gradient():
@@ -70,16 +64,9 @@ def test_the_critic_target_comes_from_the_target_networks_under_stop_gradient():
     hparams = _hparams("td3")
 
     def loss(critic_params, actor_target, critic_target):
+        target = ddpg.Params(actor_target, critic_target)
         return ddpg.critic_loss(
-            actor,
-            critic,
-            critic_params,
-            actor_target,
-            critic_target,
-            batch,
-            eps,
-            hparams,
-            bound=BOUND,
+            actor, critic, critic_params, target, batch, eps, hparams, low=LOW, high=HIGH
         )
 
     noise = np.clip(0.2 * BOUND * np.asarray(eps), -0.5 * BOUND, 0.5 * BOUND)
@@ -103,12 +90,14 @@ def test_the_critic_target_comes_from_the_target_networks_under_stop_gradient():
 def test_target_actions_stay_in_the_bounds_and_ddpg_has_no_smoothing():
     actor, _, p = _networks(jax.random.key(3))
     obs, eps = jax.random.normal(jax.random.key(4), (B, 3)), 100.0 * jnp.ones((B, 1))
-    smoothed = ddpg.target_actions(actor, p["actor_target"], obs, eps, _hparams("td3"), bound=BOUND)
+    smoothed = ddpg.target_actions(
+        actor, p["actor_target"], obs, eps, _hparams("td3"), low=LOW, high=HIGH
+    )
     assert float(jnp.max(jnp.abs(smoothed))) <= BOUND
     plain = actor.apply(p["actor_target"], obs)
     np.testing.assert_allclose(smoothed, np.clip(plain + 0.5 * BOUND, -BOUND, BOUND), rtol=1e-6)
     ddpg_actions = ddpg.target_actions(
-        actor, p["actor_target"], obs, eps, _hparams("ddpg"), bound=BOUND
+        actor, p["actor_target"], obs, eps, _hparams("ddpg"), low=LOW, high=HIGH
     )
     np.testing.assert_array_equal(ddpg_actions, plain)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxrl import networks, run
-from jaxrl.agents import dqn
+from jaxrl.agents import dqn, off_policy
 from jaxrl.configs import dqn_cartpole, dqn_grid
 from jaxrl.run.experiment import seed_keys
 
@@ -21,13 +21,13 @@ OBS, ACTIONS, K, B = 2, 3, 3, 6
 
 def _batch(key):
     keys = jax.random.split(key, 6)
-    return dqn.Transition(
+    return off_policy.Transition(
         obs=jax.random.normal(keys[0], (K, B, OBS)),
         action=jax.random.randint(keys[1], (K, B), 0, ACTIONS),
         reward=jax.random.normal(keys[2], (K, B)),
         terminated=(jax.random.uniform(keys[3], (K, B)) < 0.3).astype(jnp.float32),
         next_obs=jax.random.normal(keys[4], (K, B, OBS)),
-        weights=dqn.bootstrap_weights(keys[5], (K, B), K),  # [K, B, K]
+        extras=dqn.bootstrap_weights(keys[5], (K, B), K),  # [K, B, K]
     )
 
 
@@ -76,14 +76,14 @@ def test_the_loss_weights_each_member_by_its_own_bootstrap_weights():
     params = networks.ensemble_init(net, jax.random.key(0), jnp.zeros((OBS,)), K)
     target_params = networks.ensemble_init(net, jax.random.key(1), jnp.zeros((OBS,)), K)
     batch = _batch(jax.random.key(2))
-    assert not np.all(np.asarray(batch.weights) == 1.0)  # Poisson(1) draws: some 0s and 2s
+    assert not np.all(np.asarray(batch.extras) == 1.0)  # Poisson(1) draws: some 0s and 2s
     kwargs = dict(gamma=0.9, double=True, ensemble_target="mean", pessimism=0.0)
     errors = np.asarray(dqn.td_errors(net, params, target_params, batch, **kwargs), np.float64)
     for kind, loss in (("squared", lambda d: 0.5 * d**2), ("huber", None)):
         if loss is None:
             loss = lambda d: np.where(np.abs(d) <= 1, 0.5 * d**2, np.abs(d) - 0.5)  # noqa: E731
         expected = sum(
-            np.mean([batch.weights[k, b, k] * loss(errors[k, b]) for b in range(B)])
+            np.mean([batch.extras[k, b, k] * loss(errors[k, b]) for b in range(B)])
             for k in range(K)
         )
         value = dqn.ensemble_td_loss(net, params, target_params, batch, loss=kind, **kwargs)
@@ -155,7 +155,7 @@ def test_dqn_learns_the_optimal_policy_of_a_small_grid():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("environment", "atari", r"config.environment must be one of \('grid', 'cartpole'\)"),
+        ("environment", "atari", r"config.environment must be a registered environment"),
         ("loss", "l1", r"config.loss must be one of \('squared', 'huber'\), got 'l1'"),
         ("ensemble_target", "max", r"config.ensemble_target must be one of"),
         ("batch_size", 0, "config.batch_size must be a positive integer, got 0"),
@@ -255,7 +255,7 @@ def test_the_buffer_holds_what_the_environment_did_truncations_bootstrapped():
     config = dqn_cartpole.get_config()
     with config.unlocked():
         config.num_envs, config.learning_starts, config.eval_episodes = 4, 8, 2
-        config.buffer_capacity, config.batch_size, config.max_episode_steps = 400, 4, 5
+        config.buffer_capacity, config.batch_size, config.env.max_steps = 400, 4, 5
         config.total_steps, config.chunk_steps = 50, 50
     program, carry = _stepper(config)
     carry, _ = program.chunk(carry)

@@ -178,7 +178,7 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
     with config.unlocked():
         config.learning_starts, config.batch_size = 50, 16
     peer = PythonDDPG(config, seed=2)
-    before = np.asarray(jax.tree.leaves(peer.nets.actor)[0]).copy()
+    before = np.asarray(jax.tree.leaves(peer.params.actor)[0]).copy()
     peer.run(120)
     n = peer.size
     assert n == 120 and np.all(np.abs(peer.action_buf[:n]) <= 2.0)
@@ -190,7 +190,7 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
     )
     np.testing.assert_allclose(jax.vmap(pendulum.observe)(reached), peer.next_buf[:n], atol=1e-4)
     np.testing.assert_allclose(reward, peer.reward_buf[:n], rtol=1e-4, atol=1e-4)
-    assert not np.allclose(before, jax.tree.leaves(peer.nets.actor)[0])
+    assert not np.allclose(before, jax.tree.leaves(peer.params.actor)[0])
 
 
 def test_dpo_benchmark_runs():

@@ -115,10 +115,11 @@ BAD_VALUES = {
     "weight_decay": (-1.0, ("a real number in [0, 0]", "a real number >= 0")),
     "actor_lr": (0.0, "a real number > 0"),
     "critic_lr": (0.0, "a real number > 0"),
-    # [0, 1] where the algorithm reads it (a2c, ppo), else the lambda its targets define
-    "gae_lambda": (1.5, ("a real number in [0, 1]", "a real number in [0, 0]")),
+    "alpha_lr": (0.0, "a real number > 0"),
+    "init_alpha": (0.0, "a real number > 0"),
+    "gae_lambda": (1.5, "a real number in [0, 1]"),  # a2c, ppo
     "entropy_coef": (-1.0, "a real number >= 0"),
-    "clip_epsilon": (1.5, ("a real number in (0, 1]", "a real number in [0, 0]")),  # ppo only
+    "clip_epsilon": (1.5, "a real number in (0, 1]"),  # ppo
     "noise_scale": (-1.0, "a real number >= 0"),
     "policy_delay": (0, "an integer >= 1"),
     "target_noise": (-1.0, "a real number >= 0"),

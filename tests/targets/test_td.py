@@ -368,3 +368,15 @@ def test_vmap_matches_loop(name):
     per_element = [transition_args(seed)[name] for seed in range(3)]
     batch = [np.stack(column) for column in zip(*per_element, strict=True)]
     check_vmap_matches_loop(FUNCTIONS[name], batch)
+
+
+def test_soft_value_by_hand_and_its_expectation_is_the_soft_state_value():
+    """``q - alpha log pi(a)`` at one action; averaged over actions drawn from pi it is
+    ``sum_a pi(a) (q(a) - alpha log pi(a)) = E_pi[q] + alpha H(pi)`` (exact over a discrete pi)."""
+    assert float(td.soft_value(2.0, -1.5, 0.2)) == pytest.approx(2.3)
+    q, pi, alpha = np.array([1.0, -0.5, 2.0]), np.array([0.2, 0.5, 0.3]), 0.7
+    values = jax.vmap(td.soft_value, in_axes=(0, 0, None))(
+        jnp.asarray(q, jnp.float32), jnp.log(jnp.asarray(pi, jnp.float32)), alpha
+    )
+    entropy = -np.sum(pi * np.log(pi))
+    assert float(np.dot(pi, values)) == pytest.approx(np.dot(pi, q) + alpha * entropy, rel=1e-6)

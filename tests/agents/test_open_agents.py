@@ -1,0 +1,103 @@
+"""Open agents: environments defined only in ``tests/agents/chain.py`` (a fork's own, named by
+import path, no registration and no edit of ``jaxrl``) run every deep agent through the launcher
+``experiments.train``, and each finished run hands back its policy with
+``run.load(workdir).policy(seed=i)``.
+
+The chains' optimal returns are known exactly (-5 for the discrete chain of 6 cells, -3 for the
+continuous one), and they are deterministic, so one greedy episode is the policy's return. Each
+agent must come within 5% of the optimum in at least 7 of its 8 seeds; with returns on the
+integers that is the optimal return itself.
+
+Why 7 of 8 (a binomial bound): at these settings each agent reached the optimum in every one of
+32 seeds (measured 2026-12-06, BUILD-notes.md), so its per-seed failure probability ``q`` is
+below 0.11 with 97.5% confidence (the Clopper-Pearson bound for 0 of 32: ``1 - 0.025^(1/32)``).
+For ``q = 0.02`` this test fails by chance (2 or more failures of 8) with probability 1.0%; for
+``q = 0.11``, 23%: a real regression shows up, a lucky seed does not hide one.
+
+The runs are shared: one launcher call per agent (8 seeds in one compiled program), and the same
+finished runs serve the policy readout, in both of its modes.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrl import envs, run
+from tests.agents import chain_configs
+
+SEEDS = 8
+CONFIG_FILE = '''"""A fork's config: a library agent on a chain of tests/agents/chain.py."""
+
+from tests.agents import chain_configs
+
+
+def get_config():
+    return chain_configs.config({name!r}, num_seeds={seeds})
+'''
+DISCRETE = ("dqn", "reinforce", "qac", "a2c", "off_policy_ac", "ppo")
+CONTINUOUS = ("ddpg", "td3", "sac")
+
+
+def _launch(config_path, workdir) -> None:
+    """``python -m experiments.train --config=PATH --workdir=DIR``, in this process (the
+    launcher's own flags and ``main``; a subprocess per agent would import JAX nine times)."""
+    from absl import flags
+
+    from experiments import train
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", f"--config={config_path}", f"--workdir={workdir}"])
+    try:
+        train.main(["train"])
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def _check_agents(names, tmp_path) -> None:
+    for name in names:
+        path = tmp_path / f"{name}_config.py"
+        path.write_text(CONFIG_FILE.format(name=name, seeds=SEEDS))
+        workdir = tmp_path / name
+        _launch(path, workdir)
+        loaded = run.load(str(workdir))
+        env = envs.make(loaded.config.environment, loaded.config.env)
+        optimal = chain_configs.OPTIMAL[loaded.config.environment]
+        returns = [chain_configs.greedy_return(env, loaded.policy(seed=i)) for i in range(SEEDS)]
+        good = sum(abs(r - optimal) <= 0.05 * abs(optimal) for r in returns)
+        assert good >= 7, (name, returns)
+        # The sampled readout acts too: a batch of observations, one action each, in the space.
+        obs, _ = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), 5), ())
+        actions = np.asarray(loaded.policy(seed=0, mode="sample")(obs, jax.random.key(1)))
+        assert actions.shape == (5, *env.action_space.shape), name
+        assert all(env.action_space.contains(a) for a in actions), (name, actions)
+
+
+def test_every_discrete_action_agent_reaches_the_optimal_return_of_a_forks_chain(tmp_path):
+    """DQN and each actor-critic algorithm (REINFORCE, QAC, A2C, off-policy AC, PPO)."""
+    _check_agents(DISCRETE, tmp_path)
+
+
+def test_every_continuous_action_agent_reaches_the_optimal_return_of_a_forks_chain(tmp_path):
+    """DDPG, TD3 and SAC."""
+    _check_agents(CONTINUOUS, tmp_path)
+
+
+def test_a_registered_name_works_as_the_import_path_does():
+    """A fork may register its environment under a name instead; the registry hands out the
+    same environment either way, and an unknown name is one line listing the registered ones."""
+    from tests.agents import chain
+
+    envs.register("test chain", chain.discrete)
+    try:
+        by_name = envs.make("test chain", {"length": 4})
+        by_path = envs.make(chain_configs.DISCRETE, {"length": 4})
+        assert by_name.observation_space == by_path.observation_space
+        assert "test chain" in envs.names()
+    finally:
+        envs.registry._FACTORIES.pop("test chain")
+    with pytest.raises(ValueError, match=r"config.environment must be a registered environment"):
+        envs.make("no such chain", {})
+    with pytest.raises(ValueError, match=r"config.env.width is not an option of environment"):
+        envs.make(chain_configs.DISCRETE, {"width": 3})
