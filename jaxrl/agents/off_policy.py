@@ -149,8 +149,8 @@ def check_config(config, module: str, own_fields) -> envs.Environment:
     fields.check_fields(config, module, FIELDS | set(own_fields))
     for name in ("num_envs", "updates_per_step", "buffer_capacity", "batch_size"):
         fields.positive_int(config, name)
-    for name in ("learning_starts", "eval_episodes"):
-        fields.positive_int(config, name)
+    fields.positive_int(config, "learning_starts")
+    fields.positive_int(config, "eval_episodes")
     if config.num_envs > config.buffer_capacity:
         raise ValueError(
             f"config.buffer_capacity = {config.buffer_capacity} must hold at least one step's "
@@ -300,19 +300,13 @@ def make_experiment(config, env: envs.Environment, algorithm: Algorithm, *, hpar
         )
         metrics = {}
         if episodic:
-            eval_key = rng.counter_key(carry.key_data, carry.step, EVAL_STREAM)
-            metrics["eval_return"] = evaluation.evaluate(
-                env.reset,
-                env.step,
-                env.params,
+            metrics = evaluation.episode_metrics(
+                env,
                 algorithm.policy(carry.params, hparams, "greedy"),
-                eval_key,
+                rng.counter_key(carry.key_data, carry.step, EVAL_STREAM),
                 episodes=config.eval_episodes,
-                max_steps=env.max_steps,
-            )
-            count = jnp.sum(ended)
-            metrics["episode_return"] = jnp.where(
-                count > 0, jnp.sum(finished) / jnp.maximum(count, 1), jnp.nan
+                finished=finished,
+                ended=ended,
             )
         if exact_names:
             metrics.update(exact_metrics(carry, hparams))

@@ -40,7 +40,7 @@ import optax
 
 from jaxrl import dp, envs, exact, losses, networks, optim, targets
 from jaxrl.envs import evaluation, rng, spaces
-from jaxrl.run import Experiment, fields
+from jaxrl.run import DISCOUNT, POSITIVE, Experiment, fields, real
 
 # Counter streams of a seed's raw key: one per use within a training step.
 ACT_STREAM, ENV_STREAM, SHUFFLE_STREAM, EVAL_STREAM = 0, 1, 2, 3
@@ -60,6 +60,24 @@ FIELDS = frozenset(
         "optimizer",
     }
 )
+
+
+class Hparams(NamedTuple):
+    """The swept values every actor-critic algorithm reads (REINFORCE, QAC and off-policy AC
+    read exactly these; A2C and PPO add their own)."""
+
+    actor_lr: jax.Array  # alpha_theta
+    critic_lr: jax.Array  # alpha_w
+    gamma: jax.Array
+    entropy_coef: jax.Array
+
+
+DOMAINS = {
+    "actor_lr": POSITIVE,
+    "critic_lr": POSITIVE,
+    "gamma": DISCOUNT,
+    "entropy_coef": real(0.0),
+}
 
 
 class Params(NamedTuple):
@@ -389,18 +407,13 @@ def make_experiment(config, agent: Agent, *, hparams_type, domains) -> Experimen
         )
         metrics = {}
         if episodic:
-            metrics["eval_return"] = evaluation.evaluate(
-                env.reset,
-                env.step,
-                env.params,
+            metrics = evaluation.episode_metrics(
+                env,
                 policy(carry, hparams, "sample"),
                 rng.counter_key(carry.key_data, carry.step, EVAL_STREAM),
                 episodes=config.eval_episodes,
-                max_steps=env.max_steps,
-            )
-            count = jnp.sum(ended)
-            metrics["episode_return"] = jnp.where(
-                count > 0, jnp.sum(finished) / jnp.maximum(count, 1), jnp.nan
+                finished=finished,
+                ended=ended,
             )
         if finite is not None:
             metrics.update(exact_metrics(carry, hparams))

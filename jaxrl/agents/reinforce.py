@@ -17,30 +17,16 @@ Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``entropy_coef``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import on_policy
-from jaxrl.run import DISCOUNT, POSITIVE, real
 from jaxrl.run import fields as checks
 
 MODULE = "jaxrl.agents.reinforce"
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "entropy_coef": real(0.0),
-}
 
 
-class Hparams(NamedTuple):
-    actor_lr: jax.Array  # alpha_theta
-    critic_lr: jax.Array  # alpha_w (the baseline's)
-    gamma: jax.Array
-    entropy_coef: jax.Array
+Hparams, DOMAINS = on_policy.Hparams, on_policy.DOMAINS  # the shared four
 
 
 def make_agent(config) -> on_policy.Agent:

@@ -46,3 +46,24 @@ def evaluate(reset, step, params, act, key: jax.Array, *, episodes: int, max_ste
     start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
     (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(max_steps))
     return jnp.mean(total)
+
+
+def episode_metrics(env, act, key: jax.Array, *, episodes: int, finished, ended) -> dict:
+    """Every agent's generic metrics on an environment with episodes: ``eval_return``, the mean
+    return of ``act`` over ``episodes`` fresh episodes (:func:`evaluate`, with the environment's
+    own ``reset``, ``step``, ``params`` and time limit), and ``episode_return``, the mean return
+    of the training episodes that ended in a chunk (``finished``: the sum of their returns,
+    ``ended``: their count; NaN when none ended).
+
+    Args:
+        env: a ``jaxrl.envs.Environment`` whose ``max_steps`` is not None.
+        act: ``(obs [E, ...], key) -> actions``, e.g. a readout policy.
+        finished, ended: arrays whose sums are the returns and the count of ended episodes.
+    """
+    count = jnp.sum(ended)
+    return {
+        "eval_return": evaluate(
+            env.reset, env.step, env.params, act, key, episodes=episodes, max_steps=env.max_steps
+        ),
+        "episode_return": jnp.where(count > 0, jnp.sum(finished) / jnp.maximum(count, 1), jnp.nan),
+    }
