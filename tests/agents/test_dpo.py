@@ -231,6 +231,20 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     assert float(jnp.mean(better > 0)) > float(jnp.mean(better < 0))
     np.testing.assert_array_equal(data.chosen[:, : task.length], data.rejected[:, : task.length])
 
+    # Both language models' readout is their sampler: prompts (with the separator) in,
+    # responses of the task's length out; greedy decoding is deterministic.
+    prompts = data.chosen[:4, : task.length + 1]
+    for workdir in (sft_dir, dpo_dir):
+        loaded = run.load(str(workdir))
+        for mode in ("greedy", "sample"):
+            responses = np.asarray(loaded.policy(seed=1, mode=mode)(prompts, jax.random.key(0)))
+            assert responses.shape == (4, task.length), (workdir, mode)
+            assert np.all((responses >= 0) & (responses < task.vocab_size))
+        greedy = loaded.policy(seed=1)
+        np.testing.assert_array_equal(
+            greedy(prompts, jax.random.key(1)), greedy(prompts, jax.random.key(2))
+        )
+
 
 @pytest.mark.parametrize(
     "workdir, message",
