@@ -10,9 +10,9 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/sac_pendulum.py --workdir=DIR
 
-Expected: see BUILD-notes.md (SAC on Pendulum) for the measured per-seed returns of the
-deterministic (mean) action over 100 evaluation episodes after 20,000 steps; each seed is at
-least -200.
+Expected (measured 2026-12-06, 2 busy CPU cores): the deterministic (mean) action's return
+over 100 evaluation episodes after 20,000 steps is -153.6 to -139.6 in every seed (57 s wall in
+the run, 10 s of it compiling); the temperature ends at 0.01-0.05.
 """
 
 import ml_collections

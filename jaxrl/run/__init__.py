@@ -19,6 +19,7 @@ from jaxrl.run.experiment import (
     seed_keys,
 )
 from jaxrl.run.hparams import SWEEP_MODES, Settings, make_settings, settings_from_config
+from jaxrl.run.readout import policy, values
 from jaxrl.run.runner import (
     Loaded,
     RunResult,
@@ -27,10 +28,8 @@ from jaxrl.run.runner import (
     config_settings,
     load,
     load_config,
-    policy,
     result_arrays,
     run,
-    values,
 )
 
 __all__ = [

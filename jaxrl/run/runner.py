@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxrl.run import checkpoints, stats
+from jaxrl.run import checkpoints, readout, stats
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import (
     DivergenceError,
@@ -531,53 +531,6 @@ def result_arrays(workdir: str) -> dict[str, np.ndarray]:
 # Loading a run's state.
 
 
-POLICY_MODES = ("greedy", "sample")
-
-
-def policy(
-    experiment: Experiment, carry, hparams, *, setting: int = 0, seed: int = 0, mode="greedy"
-):
-    """One seed's trained policy, ``act(obs, key) -> action`` (jitted), from a carry whose
-    leaves are ``[settings, seeds, ...]`` (:func:`jaxrl.run.train`'s, or :func:`load`'s) and the
-    stacked ``hparams`` (``[settings]`` leaves).
-
-    ``mode`` is ``"greedy"`` (the deterministic policy: argmax of the action values, the mean
-    action, the most likely token) or ``"sample"`` (the stochastic one). ``act`` is batched over
-    the observation's leading axes, as a network is.
-
-    Raises:
-        ConfigError: the experiment exposes no policy, or ``setting``, ``seed`` or ``mode`` is
-            out of range.
-    """
-    if experiment.policy is None:
-        raise ConfigError("this experiment exposes no policy (its Experiment has no policy)")
-    if mode not in POLICY_MODES:
-        raise ConfigError(f"mode must be one of {POLICY_MODES}, got {mode!r}")
-    one, hparams_one = _one_seed(carry, hparams, setting, seed)
-    return jax.jit(experiment.policy(one, hparams_one, mode))
-
-
-def values(experiment: Experiment, carry, hparams, *, setting: int = 0, seed: int = 0):
-    """One seed's trained value estimate, ``values(obs)`` (jitted): action values ``[..., A]``
-    or state values ``[...]`` (see :func:`policy` for the arguments)."""
-    if experiment.values is None:
-        raise ConfigError("this experiment exposes no value estimate (its Experiment has none)")
-    one, hparams_one = _one_seed(carry, hparams, setting, seed)
-    return jax.jit(experiment.values(one, hparams_one))
-
-
-def _one_seed(carry, hparams, setting, seed):
-    """The carry of one (setting, seed) and the setting's hyperparameters, as device arrays."""
-    num_settings, num_seeds = np.shape(jax.tree.leaves(carry)[0])[:2]
-    for name, value, size in (("setting", setting, num_settings), ("seed", seed, num_seeds)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
-        if not 0 <= value < size:
-            raise ConfigError(f"{name} must be in [0, {size}), got {value}")
-    one = jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting, seed]), carry)
-    return one, jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting]), hparams)
-
-
 class Loaded(NamedTuple):
     """What :func:`load` returns.
 
@@ -598,8 +551,8 @@ class Loaded(NamedTuple):
 
     def policy(self, setting: int = 0, seed: int = 0, mode: str = "greedy"):
         """Seed ``seed`` of setting ``setting``: ``act(obs, key) -> action`` (see
-        :func:`policy`), e.g. ``run.load(workdir).policy(setting=0, seed=3)``."""
-        return policy(
+        :func:`jaxrl.run.readout.policy`), e.g. ``run.load(workdir).policy(setting=0, seed=3)``."""
+        return readout.policy(
             self.experiment,
             self.carry,
             self.settings.hparams,
@@ -610,8 +563,8 @@ class Loaded(NamedTuple):
 
     def values(self, setting: int = 0, seed: int = 0):
         """Seed ``seed`` of setting ``setting``: its value estimate ``values(obs)`` (see
-        :func:`values`)."""
-        return values(
+        :func:`jaxrl.run.readout.values`)."""
+        return readout.values(
             self.experiment, self.carry, self.settings.hparams, setting=setting, seed=seed
         )
 
@@ -672,8 +625,6 @@ __all__ = [
     "gather",
     "load",
     "load_config",
-    "policy",
     "result_arrays",
     "run",
-    "values",
 ]

@@ -4,10 +4,10 @@ configs with the environment, the budget and the networks changed (nothing else 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from jaxrl.configs import actor_critic_cartpole, ddpg_pendulum, dqn_cartpole, sac_pendulum
+from jaxrl.envs import evaluation
 
 DISCRETE = "tests.agents.chain:discrete"
 CONTINUOUS = "tests.agents.chain:continuous"
@@ -39,19 +39,19 @@ def config(name: str, num_seeds: int = 8) -> ml_collections.ConfigDict:
             cfg.num_envs, cfg.hidden = 4, (32,)
             cfg.buffer_capacity, cfg.batch_size, cfg.learning_starts = 2_000, 64, 200
             cfg.exploration_steps = 1_600
-            cfg.total_steps, cfg.chunk_steps = 600, 300
+            cfg.total_steps = cfg.chunk_steps = 600
             cfg.hparams.learning_rate, cfg.hparams.gamma, cfg.hparams.target_period = 3e-3, 0.9, 20
         elif module is actor_critic_cartpole:
             cfg.environment = DISCRETE
             cfg.num_envs, cfg.rollout_length, cfg.hidden = 8, 8, (32,)
-            cfg.total_steps, cfg.chunk_steps = 160, 80
+            cfg.total_steps = cfg.chunk_steps = 160
             cfg.optimizer.name, cfg.optimizer.schedule = "adam", "constant"
             cfg.hparams.actor_lr, cfg.hparams.critic_lr, cfg.hparams.gamma = 1e-2, 1e-2, 0.9
         else:
             cfg.environment = CONTINUOUS
             cfg.hidden = (32, 32)
             cfg.buffer_capacity, cfg.batch_size, cfg.learning_starts = 3_000, 64, 400
-            cfg.total_steps, cfg.chunk_steps = 2_000, 1_000
+            cfg.total_steps = cfg.chunk_steps = 2_000
             cfg.hparams.gamma, cfg.hparams.tau = 0.9, 0.05
             if name == "sac":
                 cfg.hparams.init_alpha = 0.05
@@ -62,15 +62,11 @@ def config(name: str, num_seeds: int = 8) -> ml_collections.ConfigDict:
 
 def greedy_return(env, act) -> float:
     """The undiscounted return of one episode of the greedy readout ``act`` (the chains are
-    deterministic: one episode is the policy's return)."""
-    obs, state = env.reset(jax.random.key(0), env.params)
-    total = 0.0
-    for t in range(env.max_steps):
-        action = act(obs[None], jax.random.key(t))[0]
-        obs, state, reward, terminated, truncated, _ = env.step(
-            jax.random.key(t), state, jnp.asarray(action), env.params
+    deterministic: one episode is the policy's return), scored by ``evaluation.evaluate``."""
+    key = jax.random.key(0)
+    score = jax.jit(
+        lambda: evaluation.evaluate(
+            env.reset, env.step, env.params, act, key, episodes=1, max_steps=env.max_steps
         )
-        total += float(reward)
-        if terminated or truncated:
-            break
-    return total
+    )
+    return float(score())

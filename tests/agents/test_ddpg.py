@@ -1,6 +1,6 @@
 """DDPG and TD3: the critic's target from the target networks under
 stop-gradient, the deterministic policy gradient with the critic fixed, actions inside the
-bounds, one compilation for a sweep, and a short learning run.
+bounds, and one compilation for a sweep (the learning runs: ``test_open_agents.py``'s chains).
 
 The full-size results (8 seeds x 20k steps for DDPG and TD3) live in
 ``jaxrl/configs/ddpg_pendulum.py`` and BUILD-notes.md; here they run tiny.
@@ -128,7 +128,7 @@ def _tiny(variant, **fields):
     return config
 
 
-@pytest.mark.parametrize("noise", ["gaussian", "ou"])
+@pytest.mark.parametrize("noise", ["ou"])  # Gaussian noise: the chains of test_open_agents.py
 def test_a_sweep_compiles_once_and_keeps_actions_in_the_bounds(noise):
     """Four settings (tau x policy_delay, an int) and two seeds in one program: ``train_chunk``
     is traced once; every stored action is inside [-2, 2]; every metric is finite or an allowed
@@ -151,19 +151,6 @@ def test_a_sweep_compiles_once_and_keeps_actions_in_the_bounds(noise):
     for name in experiment.metrics:
         assert np.all(np.isfinite(result.metrics[name]) | np.isnan(result.metrics[name]))
     assert np.all(np.isfinite(result.metrics["q_mean"]))
-
-
-def test_ddpg_learns_to_swing_up_in_a_short_run():
-    """Two seeds, 4,000 steps, 64-64 networks: the deterministic policy's mean return over 20
-    episodes passes -1,000 in each (a policy that never pushes scores about -1,200; in the 8-seed
-    measurement at these settings every seed was between -800 and -167 at 4,000 steps)."""
-    config = _tiny("ddpg", hidden=(64, 64), total_steps=4_000, chunk_steps=4_000)
-    with config.unlocked():
-        config.batch_size, config.learning_starts, config.eval_episodes = 256, 1_000, 20
-    experiment = ddpg.make_experiment(config)
-    settings = run.settings_from_config(experiment, config)
-    result = run.train(experiment, settings.hparams, seed_keys(0, 2), num_chunks=1)
-    assert np.all(result.metrics["eval_return"][-1] > -1_000), result.metrics["eval_return"]
 
 
 @pytest.mark.parametrize(

@@ -525,3 +525,33 @@ def test_hyperparameters_may_not_shadow_csv_columns():
     experiment = toy_experiment(10)._replace(hparams_type=Bad, domains={"step": run.real()})
     with pytest.raises(ValueError, match=r"may not be named \['step'\]"):
         run.make_settings(experiment, {"step": 1.0}, {})
+
+
+def test_the_policy_readout_picks_one_setting_and_seed(tmp_path):
+    """``run.policy`` slices the carry at (setting, seed) and hands the experiment's policy that
+    one seed's state and its setting's hyperparameters; bad arguments and an experiment without a
+    policy are one line each."""
+    config = toy_config(total_steps=10, chunk_steps=10)
+    experiment = toy_experiment(10)._replace(
+        policy=lambda carry, hparams, mode: (
+            lambda obs, key: obs * carry["x"] + hparams.scale + (1.0 if mode == "sample" else 0.0)
+        )
+    )
+    result = run.run(experiment, config, str(tmp_path), log=_quiet)
+    settings = run.settings_from_config(experiment, config)
+    x = np.asarray(result.carry["x"])  # [settings, seeds]
+    scale = np.asarray(settings.hparams.scale)
+    for h, i in ((0, 0), (2, 3), (1, 2)):
+        act = run.policy(experiment, result.carry, settings.hparams, setting=h, seed=i)
+        np.testing.assert_allclose(act(2.0, None), 2.0 * x[h, i] + scale[h], rtol=1e-6)
+    sampled = run.policy(experiment, result.carry, settings.hparams, mode="sample")
+    np.testing.assert_allclose(sampled(0.0, None), scale[0] + 1.0, rtol=1e-6)
+    for kwargs, message in (
+        ({"seed": 4}, r"seed must be in \[0, 4\), got 4"),
+        ({"setting": -1}, r"setting must be in \[0, 3\), got -1"),
+        ({"mode": "argmax"}, r"mode must be one of \('greedy', 'sample'\), got 'argmax'"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            run.policy(experiment, result.carry, settings.hparams, **kwargs)
+    with pytest.raises(ValueError, match="this experiment exposes no policy"):
+        run.policy(toy_experiment(10), result.carry, settings.hparams)
