@@ -118,7 +118,13 @@ def main(argv):
         log(note)
     try:
         result = run.run(
-            experiment, config, _WORKDIR.value, overwrite=_OVERWRITE.value, log=log, devices=devices
+            experiment,
+            config,
+            _WORKDIR.value,
+            overwrite=_OVERWRITE.value,
+            log=log,
+            devices=devices,
+            settings=settings,  # checked above: the launch validates once
         )
     except (run.ConfigError, run.DivergenceError) as e:
         _fail(str(e), multiprocess=multiprocess)

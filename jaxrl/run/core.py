@@ -128,8 +128,14 @@ class Program:
     apart (``compile_seconds``), so that the chunks that follow run without compiling.
     """
 
-    def __init__(self, experiment: Experiment, hparams, keys: jax.Array, devices=None):
-        num_settings = check_hparams(experiment, hparams)
+    def __init__(
+        self, experiment: Experiment, hparams, keys: jax.Array, devices=None, *, checked=False
+    ):
+        # checked: hparams come from make_settings, which checked the experiment and every value
+        if checked:
+            num_settings = int(np.shape(jax.tree.leaves(hparams)[0])[0])
+        else:
+            num_settings = check_hparams(experiment, hparams)
         num_seeds = int(keys.shape[0])
         self.experiment = experiment
         self.num_settings, self.num_seeds = num_settings, num_seeds

@@ -59,7 +59,7 @@ from jaxrl.run.core import (
     gather,
     unflatten,
 )
-from jaxrl.run.experiment import ConfigError, Experiment, check_experiment, seed_keys
+from jaxrl.run.experiment import ConfigError, Experiment, seed_keys
 from jaxrl.run.fields import SHARED_FIELDS
 from jaxrl.run.hparams import Settings, settings_from_config
 from jaxrl.run.workdir import WorkdirBusyError
@@ -110,10 +110,10 @@ def check_config(config) -> None:
 
 
 def config_settings(experiment: Experiment, config) -> Settings:
-    """Checks a config (shared fields, hyperparameter domains) and returns its settings."""
-    check_experiment(experiment)
+    """Checks a config (shared fields, the experiment's declarations, hyperparameter domains)
+    and returns its settings."""
     check_config(config)
-    return settings_from_config(experiment, config)
+    return settings_from_config(experiment, config)  # make_settings checks the experiment
 
 
 def _config_dict(config) -> dict:
@@ -198,6 +198,7 @@ def run(
     overwrite: bool = False,
     log: Callable[[str], None] = print,
     devices: list | None = None,
+    settings: Settings | None = None,
 ) -> RunResult:
     """Runs (or resumes, or extends) a sweep and writes its results under ``workdir``.
 
@@ -211,6 +212,9 @@ def run(
         log: where progress lines go.
         devices: the devices to shard over (default: all of them; the batch of settings x seeds
             must be a multiple of their number).
+        settings: the config's settings if the caller has checked them already
+            (:func:`config_settings`, as the launcher does before choosing devices), so that a
+            launch validates once; by default they are made and checked here.
 
     Returns:
         :class:`RunResult`: the summary (also written to ``summary.json``), the final carry and
@@ -224,7 +228,7 @@ def run(
     """
     import orbax.checkpoint as ocp
 
-    settings = config_settings(experiment, config)
+    settings = config_settings(experiment, config) if settings is None else settings
     devices = list(jax.devices() if devices is None else devices)
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     batch = num_settings * num_seeds
@@ -258,9 +262,9 @@ def run(
         if status[0]:
             raise ConfigError("process 0 refused the run (see its output)")
 
-        program = Program(
-            experiment, settings.hparams, seed_keys(int(config.seed), num_seeds), devices
-        )
+        keys = seed_keys(int(config.seed), num_seeds)
+        # The settings are checked (make_settings): the program need not check them again.
+        program = Program(experiment, settings.hparams, keys, devices, checked=True)
         log(
             f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
             f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"

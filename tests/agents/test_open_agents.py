@@ -1,7 +1,7 @@
 """Open agents: environments defined only in ``tests/agents/chain.py`` (a fork's own, named by
 import path, no registration and no edit of ``jaxrl``) run every deep agent through the launcher
-``experiments.train``, and each finished run hands back its policy with
-``run.load(workdir).policy(seed=i)``.
+``experiments.train`` (in the test's process: one JAX import), and each finished run hands back
+its policy with ``run.load(workdir).policy(seed=i)``.
 
 The chains' optimal returns are known exactly (-5 for the discrete chain of 6 cells, -3 for the
 continuous one), and they are deterministic, so one greedy episode is the policy's return. Each
@@ -26,11 +26,13 @@ import pytest
 
 from jaxrl import envs, run
 from tests.agents import chain_configs
+from tests.run.binary import train_in_process
 
 SEEDS = 8
 CONFIG_FILE = '''"""A fork's config: a library agent on a chain of tests/agents/chain.py."""
 
 from tests.agents import chain_configs
+from tests.run.binary import train_in_process
 
 
 def get_config():
@@ -40,27 +42,12 @@ DISCRETE = ("dqn", "reinforce", "qac", "a2c", "off_policy_ac", "ppo")
 CONTINUOUS = ("ddpg", "td3", "sac")
 
 
-def _launch(config_path, workdir) -> None:
-    """``python -m experiments.train --config=PATH --workdir=DIR``, in this process (the
-    launcher's own flags and ``main``; a subprocess per agent would import JAX nine times)."""
-    from absl import flags
-
-    from experiments import train
-
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train", f"--config={config_path}", f"--workdir={workdir}"])
-    try:
-        train.main(["train"])
-    finally:
-        flags.FLAGS.unparse_flags()
-
-
 def _check_agents(names, tmp_path) -> None:
     for name in names:
         path = tmp_path / f"{name}_config.py"
         path.write_text(CONFIG_FILE.format(name=name, seeds=SEEDS))
         workdir = tmp_path / name
-        _launch(path, workdir)
+        train_in_process(f"--config={path}", f"--workdir={workdir}")
         loaded = run.load(str(workdir))
         env = envs.make(loaded.config.environment, loaded.config.env)
         optimal = chain_configs.OPTIMAL[loaded.config.environment]

@@ -45,3 +45,21 @@ def train(workdir, *flags, env=None, timeout=300) -> tuple[int, str, str]:
     return Binary(f"--workdir={workdir}", *flags, env=env, log_path=f"{workdir}.log").finish(
         timeout
     )
+
+
+def train_in_process(*flags) -> None:
+    """``python -m experiments.train FLAGS`` in this process: the launcher's own flag parsing and
+    ``main`` (no subprocess, so no second JAX import and start-up)."""
+    from absl import flags as absl_flags
+
+    from experiments import train as launcher
+
+    argv, saved = ["train", *flags], sys.argv
+    sys.argv = argv  # ml_collections reads the --config.X overrides from sys.argv
+    try:
+        absl_flags.FLAGS.unparse_flags()
+        absl_flags.FLAGS(argv)
+        launcher.main(["train"])
+    finally:
+        absl_flags.FLAGS.unparse_flags()
+        sys.argv = saved

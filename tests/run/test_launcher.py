@@ -207,3 +207,42 @@ def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
     single = run.result_arrays(str(tmp_path / "single"))
     for name in sharded:
         np.testing.assert_array_equal(sharded[name], single[name])
+
+
+def test_a_launch_validates_once(tmp_path, monkeypatch):
+    """One launch checks the experiment's declarations and every hyperparameter value once: the
+    launcher's settings go into ``run.run``, and its program does not check them again."""
+    import importlib
+
+    from jaxrl.run import core, experiment, hparams
+    from tests.run.binary import train_in_process
+
+    config = importlib.import_module("jaxrl.configs.mean_estimation").get_config()
+    module = importlib.import_module(config.experiment)
+    settings = run.settings_from_config(module.make_experiment(config), config)
+    values_checked = len(settings.values) * len(settings.hparams._fields)
+    calls = {"check_experiment": 0, "make_settings": 0, "check_hparams": 0, "contains": 0}
+
+    def counted(module, name):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counted(hparams, "check_experiment")
+    counted(hparams, "make_settings")
+    counted(core, "check_hparams")
+    counted(experiment.Domain, "contains")  # every domain check of a value, wherever it is
+    train_in_process(
+        "--config=jaxrl/configs/mean_estimation.py",
+        f"--workdir={tmp_path / 'run'}",
+        "--config.num_seeds=2",
+        "--config.total_steps=20",
+        "--config.chunk_steps=10",
+    )
+    assert (tmp_path / "run" / "summary.json").exists()
+    expected = {"check_experiment": 1, "make_settings": 1, "check_hparams": 0}
+    assert calls == {**expected, "contains": values_checked}, (calls, values_checked)
