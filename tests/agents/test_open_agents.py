@@ -20,6 +20,8 @@ finished runs serve the policy readout, in both of its modes.
 
 from __future__ import annotations
 
+import importlib
+
 import jax
 import numpy as np
 import pytest
@@ -88,3 +90,34 @@ def test_a_registered_name_works_as_the_import_path_does():
         envs.make("no such chain", {})
     with pytest.raises(ValueError, match=r"config.env.width is not an option of environment"):
         envs.make(chain_configs.DISCRETE, {"width": 3})
+
+
+@pytest.mark.parametrize("spec", ["dqn_grid", "actor_critic_grid:a2c"])
+def test_the_grid_configs_finished_runs_hand_back_their_policies(tmp_path, spec):
+    """The deep configs on the book's grid (a box of coordinates for DQN, a table for the
+    actor-critics), a tiny launcher run each, read back: the greedy readout is the argmax of the
+    values readout (DQN's action values; the softmax policy's most likely action), on every
+    cell's observation from the environment's ``Finite`` hook."""
+    name, _, variant = spec.partition(":")
+    workdir = tmp_path / name
+    train_in_process(
+        f"--config=jaxrl/configs/{name}.py" + (f":{variant}" if variant else ""),
+        f"--workdir={workdir}",
+        "--config.num_seeds=2",
+        "--config.total_steps=4",
+        "--config.chunk_steps=2",
+    )
+    loaded = run.load(str(workdir))
+    env = envs.make(loaded.config.environment, loaded.config.env)
+    obs = env.finite.observations  # [S, ...]
+    greedy = np.asarray(loaded.policy(seed=1)(obs, jax.random.key(0)))
+    sampled = np.asarray(loaded.policy(seed=1, mode="sample")(obs, jax.random.key(0)))
+    assert greedy.shape == sampled.shape == (obs.shape[0],)
+    assert all(env.action_space.contains(a) for a in (*greedy, *sampled))
+    if name == "dqn_grid":
+        np.testing.assert_array_equal(greedy, np.argmax(loaded.values(seed=1)(obs), axis=-1))
+    else:
+        module = importlib.import_module(loaded.config.experiment)
+        actor = jax.tree.map(lambda leaf: leaf[0, 1], loaded.carry.params.actor)
+        probs = module.make_agent(loaded.config).nets.policy(actor, obs).probs
+        np.testing.assert_array_equal(greedy, np.argmax(probs, axis=-1))

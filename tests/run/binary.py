@@ -58,6 +58,10 @@ def train_in_process(*flags) -> None:
     sys.argv = argv  # ml_collections reads the --config.X overrides from sys.argv
     try:
         absl_flags.FLAGS.unparse_flags()
+        # ml_collections defines a flag per override when it parses one: forget an earlier
+        # launch's, or this one's would be defined twice.
+        for name in [n for n in absl_flags.FLAGS if n.startswith("config.")]:
+            delattr(absl_flags.FLAGS, name)
         absl_flags.FLAGS(argv)
         launcher.main(["train"])
     finally:
