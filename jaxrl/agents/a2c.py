@@ -22,16 +22,10 @@ import jax
 
 from jaxrl import losses
 from jaxrl.agents import on_policy
-from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, real
+from jaxrl.run import PROBABILITY
 
 MODULE = "jaxrl.agents.a2c"
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "gae_lambda": PROBABILITY,
-    "entropy_coef": real(0.0),
-}
+DOMAINS = {**on_policy.DOMAINS, "gae_lambda": PROBABILITY}  # the shared four and GAE's lambda
 
 
 class Hparams(NamedTuple):

@@ -23,17 +23,10 @@ import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import a2c, on_policy
-from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, real
+from jaxrl.run import real
 
 MODULE = "jaxrl.agents.ppo"
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "gae_lambda": PROBABILITY,
-    "entropy_coef": real(0.0),
-    "clip_epsilon": real(0.0, 1.0, low_open=True),
-}
+DOMAINS = {**a2c.DOMAINS, "clip_epsilon": real(0.0, 1.0, low_open=True)}
 
 
 class Hparams(NamedTuple):
