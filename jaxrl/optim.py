@@ -32,6 +32,8 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxrl.run import fields
+
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "linear", "cosine")
 
@@ -138,6 +140,10 @@ def check_config(optimizer_config) -> None:
             f"config.optimizer.decay_steps = 0 with config.optimizer.schedule = {schedule!r}: "
             f"it must be a positive integer (the number of updates the decay lasts)"
         )
+
+
+# A config's ``optimizer`` block, as a field of an experiment's schema (``jaxrl.run.fields``).
+BLOCK = fields.block(lambda value, config: check_config(value), "an optimizer block (jaxrl.optim)")
 
 
 def _concrete(value: Any) -> np.ndarray | None:

@@ -11,29 +11,22 @@ advantage ``A_t = y_t - v(s_t)``: ``gae_lambda = 0`` gives the book's TD error
 ``losses.actor_critic_loss``: ``-A_t log pi(a_t|s_t)`` plus ``0.5 (y_t - v(s_t))^2`` and the
 entropy bonus.
 
-Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``gae_lambda``, ``entropy_coef``.
+Fields: ``SCHEMA``, the scaffold's and ``gae_lambda``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
-
 from jaxrl import losses
 from jaxrl.agents import on_policy
-from jaxrl.run import PROBABILITY
+from jaxrl.run import PROBABILITY, fields
 
 MODULE = "jaxrl.agents.a2c"
-DOMAINS = {**on_policy.DOMAINS, "gae_lambda": PROBABILITY}  # the shared four and GAE's lambda
-
-
-class Hparams(NamedTuple):
-    actor_lr: jax.Array  # alpha_theta
-    critic_lr: jax.Array  # alpha_w
-    gamma: jax.Array
-    gae_lambda: jax.Array  # lambda of the lambda-returns (0: the TD error)
-    entropy_coef: jax.Array
+SCHEMA = on_policy.SCHEMA.extend(
+    MODULE,
+    after="gamma",
+    gae_lambda=fields.swept(PROBABILITY, "lambda of the lambda-returns (0: the TD error)"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 def prepare(nets, params, rollout, hparams):
@@ -57,12 +50,10 @@ def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, MODULE)
+    env = on_policy.check_config(config, SCHEMA)
     return on_policy.make_agent(config, on_policy.Algorithm(prepare=prepare, loss=loss), env)
 
 
 def make_experiment(config):
     """The runner's view of A2C (see ``jaxrl/configs/actor_critic_*.py``)."""
-    return on_policy.make_experiment(
-        config, make_agent(config), hparams_type=Hparams, domains=DOMAINS
-    )
+    return on_policy.make_experiment(config, make_agent(config), SCHEMA)

@@ -22,8 +22,7 @@ is ``mu(s) = center + scale * tanh(MLP(s))``, inside the bounds by construction;
    actor step on ``losses.deterministic_policy_gradient_loss`` with the first critic's action
    gradient at ``mu(s)`` (the critic held fixed), and the targets' Polyak move by ``tau``.
 
-Swept (``Hparams``): the two learning rates, ``gamma``, ``tau``, ``noise_scale``,
-``policy_delay`` (int), ``target_noise`` and ``target_noise_clip``.
+Fields: ``SCHEMA`` (static and swept, each with its domain and purpose).
 """
 
 from __future__ import annotations
@@ -38,33 +37,27 @@ import optax
 
 from jaxrl import losses, networks, optim, targets
 from jaxrl.agents import off_policy
-from jaxrl.run import DISCOUNT, POSITIVE, integer, real
-from jaxrl.run import fields as checks
+from jaxrl.run import DISCOUNT, POSITIVE, fields, integer, real
 
 NOISES = ("gaussian", "ou")
 MODULE = "jaxrl.agents.ddpg"
-FIELDS = {"hidden", "noise", "ou_theta", "twin", "optimizer"}
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "tau": real(0.0, 1.0, low_open=True),
-    "noise_scale": real(0.0),
-    "policy_delay": integer(1),
-    "target_noise": real(0.0),
-    "target_noise_clip": real(0.0),
-}
-
-
-class Hparams(NamedTuple):
-    actor_lr: jax.Array
-    critic_lr: jax.Array
-    gamma: jax.Array
-    tau: jax.Array  # target <- tau online + (1 - tau) target
-    noise_scale: jax.Array  # exploration noise, in units of the action scale
-    policy_delay: jax.Array  # int32: training steps per actor step (TD3: 2)
-    target_noise: jax.Array  # target policy smoothing's std, in units of the scale (TD3: 0.2)
-    target_noise_clip: jax.Array  # and its clip (TD3: 0.5)
+SCHEMA = off_policy.SCHEMA.extend(
+    MODULE,
+    hidden=fields.static(fields.WIDTHS, "hidden layer widths of the actor and the critic"),
+    noise=fields.static(fields.one_of(*NOISES), "exploration noise: independent or OU"),
+    ou_theta=fields.static(real(0.0, 1.0), "the OU process's pull to 0 per step"),
+    twin=fields.static(fields.BOOLEAN, "TD3's twin critics (the minimum bootstraps)"),
+    optimizer=fields.static(optim.BLOCK, "the actor's and the critic's optimizer"),
+    actor_lr=fields.swept(POSITIVE, "the actor's step size"),
+    critic_lr=fields.swept(POSITIVE, "the critic's step size"),
+    gamma=fields.swept(DISCOUNT, "the discount"),
+    tau=fields.swept(real(0.0, 1.0, low_open=True), "target <- tau online + (1 - tau) target"),
+    noise_scale=fields.swept(real(0.0), "exploration noise, in units of the action scale"),
+    policy_delay=fields.swept(integer(1), "training steps per actor step (TD3: 2)"),
+    target_noise=fields.swept(real(0.0), "target smoothing's std, in action scales (TD3: 0.2)"),
+    target_noise_clip=fields.swept(real(0.0), "and its clip (TD3: 0.5)"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Params(NamedTuple):
@@ -100,14 +93,7 @@ Critic = networks.StateActionValue  # Q(s, a), an MLP on [s, a]
 
 def check_config(config):
     """Refuses a bad DDPG config in one line naming the field; returns its environment."""
-    env = off_policy.check_config(config, MODULE, FIELDS)
-    checks.hidden_widths(config)
-    checks.choice(config, "noise", NOISES)
-    theta = config.ou_theta
-    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not 0 <= theta <= 1:
-        raise ValueError(f"config.ou_theta must be a number in [0, 1], got {theta!r}")
-    checks.boolean(config, "twin")
-    optim.check_config(config.optimizer)
+    env = off_policy.check_config(config, SCHEMA)
     off_policy.box_bounds(env, MODULE)
     return env
 
@@ -247,4 +233,4 @@ def make_experiment(config):
         chunk_metric_names=("q_mean",),
         explore_init=lambda n: jnp.zeros((n, size), jnp.float32),
     )
-    return off_policy.make_experiment(config, env, algorithm, hparams_type=Hparams, domains=DOMAINS)
+    return off_policy.make_experiment(config, env, algorithm, SCHEMA)

@@ -52,46 +52,61 @@ from jaxrl import losses, optim, run
 from jaxrl.agents import sft
 from jaxrl.envs import preferences, rng
 from jaxrl.losses import dpo as dpo_losses
-from jaxrl.run import POSITIVE, ConfigError, Experiment, real
-from jaxrl.run import fields as checks
+from jaxrl.run import POSITIVE, ConfigError, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.dpo"
 TASKS = ("bandit", "lm")
-SHARED_FIELDS = {"task", "loss_type", "reference_free", "optimizer"}
-BANDIT_FIELDS = SHARED_FIELDS | {
-    "contexts",
-    "responses",
-    "reference_scale",
-    "problem_seed",
-    "pairs",
-}
-LM_FIELDS = SHARED_FIELDS | {"sft_workdir", "sft_seed", "pairs", "batch_size", "eval_pairs"}
-
 # Counter streams of a seed's raw key (jaxrl.envs.rng).
 DATA_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2
 
 
-class Hparams(NamedTuple):
-    beta: jax.Array  # the KL regularisation's strength
-    learning_rate: jax.Array
-    label_smoothing: jax.Array  # assumed label-flip probability (sigmoid and robust losses)
-    weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
-    load_balancing_coef: jax.Array  # weight of a mixture's load-balancing loss (LM only)
+SFT_WORKDIR = fields.kind(
+    lambda v: isinstance(v, str) and bool(v),
+    "the work directory of a finished SFT run "
+    "(python -m experiments.train --config=jaxrl/configs/dpo_lm.py:sft --workdir=DIR)",
+)
 
 
-DOMAINS = {
-    "beta": POSITIVE,
-    "learning_rate": POSITIVE,
-    "label_smoothing": real(0.0, 0.5, high_open=True),
-    "weight_decay": real(0.0),
-    "load_balancing_coef": real(0.0),
-}
+def _bandit(config) -> bool:
+    return config.get("task") == "bandit"
+
+
+def _lm(config) -> bool:
+    return config.get("task") == "lm"
+
+
+SCHEMA = fields.Schema(
+    MODULE,
+    task=fields.static(fields.one_of(*TASKS), "the preference bandit, or the language model"),
+    loss_type=fields.static(fields.one_of(*dpo_losses.LOSS_TYPES), "the preference loss"),
+    reference_free=fields.static(fields.BOOLEAN, "a uniform reference in the loss"),
+    optimizer=fields.static(optim.BLOCK, "the optimizer"),
+    pairs=fields.static(fields.COUNT, "preference pairs sampled per seed (bandit 0: exact)"),
+    contexts=fields.static(fields.POSITIVE_INT, "the bandit's contexts", when=_bandit),
+    responses=fields.static(integer(2), "responses per context", when=_bandit),
+    reference_scale=fields.static(
+        real(0.0, 100.0, high_open=True), "std of the reference's logits", when=_bandit
+    ),
+    problem_seed=fields.static(fields.COUNT, "seed of the rewards and reference", when=_bandit),
+    sft_workdir=fields.static(SFT_WORKDIR, "the run DPO starts from", when=_lm),
+    sft_seed=fields.static(fields.COUNT, "the SFT run's seed to start from", when=_lm),
+    batch_size=fields.static(fields.POSITIVE_INT, "pairs per optimizer step", when=_lm),
+    eval_pairs=fields.static(fields.POSITIVE_INT, "held-out pairs per evaluation", when=_lm),
+    beta=fields.swept(POSITIVE, "the KL regularisation's strength"),
+    learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
+    label_smoothing=fields.swept(
+        real(0.0, 0.5, high_open=True), "assumed label-flip probability (sigmoid and robust)"
+    ),
+    weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
+    load_balancing_coef=fields.swept(real(0.0), "a mixture's load-balancing weight (LM only)"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 def _domains(config) -> dict:
     """The domains, with the values a setting cannot use pinned to 0: label smoothing for the
     loss types without it, weight decay unless adamw, load balancing for the bandit."""
-    domains = dict(DOMAINS)
+    domains = SCHEMA.domains
     if config.loss_type not in dpo_losses.SMOOTHED:
         domains["label_smoothing"] = real(0.0, 0.0)
     if config.optimizer.name != "adamw":
@@ -99,19 +114,6 @@ def _domains(config) -> dict:
     if config.task == "bandit":
         domains["load_balancing_coef"] = real(0.0, 0.0)
     return domains
-
-
-def _check_shared(config, fields) -> None:
-    checks.check_fields(config, MODULE, fields)
-    if config.loss_type not in dpo_losses.LOSS_TYPES:
-        raise ValueError(
-            f"config.loss_type must be one of {dpo_losses.LOSS_TYPES}, got {config.loss_type!r}"
-        )
-    if not isinstance(config.reference_free, bool):
-        raise ValueError(
-            f"config.reference_free must be True or False, got {config.reference_free!r}"
-        )
-    optim.check_config(config.optimizer)
 
 
 def preference_loss(policy_logps, reference_logps, weight, hparams: Hparams, *, config):
@@ -160,22 +162,8 @@ def empirical_weights(pairs: preferences.Pairs, cells: preferences.Pairs, respon
 
 
 def make_bandit_experiment(config) -> Experiment:
-    _check_shared(config, BANDIT_FIELDS)
-    contexts = checks.positive_int(config, "contexts")
-    responses = checks.positive_int(config, "responses")
-    if responses < 2:
-        raise ValueError(f"config.responses must be at least 2, got {responses}")
-    seed = config.problem_seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"config.problem_seed must be an integer >= 0, got {seed!r}")
-    num_pairs = config.pairs
-    if isinstance(num_pairs, bool) or not isinstance(num_pairs, int) or num_pairs < 0:
-        raise ValueError(
-            f"config.pairs must be an integer >= 0 (0: the exact expected loss), got {num_pairs!r}"
-        )
-    scale = config.reference_scale
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale < 100:
-        raise ValueError(f"config.reference_scale must be a number in [0, 100), got {scale!r}")
+    contexts, responses, num_pairs = config.contexts, config.responses, config.pairs
+    seed, scale = config.problem_seed, float(config.reference_scale)
     bandit = preferences.make_bandit(
         jax.random.key(seed), contexts=contexts, responses=responses, reference_scale=scale
     )
@@ -336,11 +324,6 @@ def load_reference(config):
     """The SFT run's model, task and seed ``sft_seed``'s parameters, refused in one line when
     ``config.sft_workdir`` is not a finished SFT run."""
     workdir = config.sft_workdir
-    if not isinstance(workdir, str) or not workdir:
-        raise ConfigError(
-            "config.sft_workdir must name the work directory of a finished SFT run "
-            "(python -m experiments.train --config=jaxrl/configs/dpo_lm.py:sft --workdir=DIR)"
-        )
     if not os.path.isdir(workdir):
         raise ConfigError(f"config.sft_workdir = {workdir!r} is not a directory")
     sft_config = run.load_config(workdir)
@@ -422,12 +405,9 @@ def lm_update(
 
 
 def make_lm_experiment(config) -> Experiment:
-    _check_shared(config, LM_FIELDS)
-    num_pairs = checks.positive_int(config, "pairs")
-    batch_size = checks.positive_int(config, "batch_size")
-    eval_pairs = checks.positive_int(config, "eval_pairs")
-    if not isinstance(config.sft_seed, int) or isinstance(config.sft_seed, bool):
-        raise ValueError(f"config.sft_seed must be an integer, got {config.sft_seed!r}")
+    num_pairs, batch_size, eval_pairs = config.pairs, config.batch_size, config.eval_pairs
+    if num_pairs < 1:
+        raise ConfigError(f"config.pairs must be a positive integer for the LM, got {num_pairs}")
     model, task, reference = load_reference(config)
     mask = task.response_mask
     chunk_steps = int(config.chunk_steps)
@@ -569,11 +549,7 @@ def make_lm_experiment(config) -> Experiment:
 
 def make_experiment(config) -> Experiment:
     """The runner's view of DPO (see ``jaxrl/configs/dpo_bandit.py`` and ``dpo_lm.py:dpo``)."""
-    if "task" not in config:
-        raise ValueError(f"config lacks the field 'task' that {MODULE} reads")
-    task = config.task
-    if task == "bandit":
+    SCHEMA.check(config)
+    if config.task == "bandit":
         return make_bandit_experiment(config)
-    if task == "lm":
-        return make_lm_experiment(config)
-    raise ValueError(f"config.task must be one of {TASKS}, got {task!r}")
+    return make_lm_experiment(config)

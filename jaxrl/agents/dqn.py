@@ -25,13 +25,10 @@ own minibatches. A member bootstraps from its own target network (``ensemble_tar
 weight is 1: plain DQN. Any environment with discrete actions; on a finite MDP the scaffold
 scores the greedy policy against the exact optimum.
 
-Swept (``Hparams``): ``learning_rate``, ``gamma``, ``epsilon`` (final exploration rate),
-``target_period`` (int), ``tau``, ``pessimism`` and ``weight_decay`` (adamw only).
+Fields: ``SCHEMA`` (static and swept, each with its domain and purpose).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,49 +37,34 @@ import optax
 from jaxrl import losses, networks, optim, policies, replay, targets
 from jaxrl.agents import off_policy
 from jaxrl.envs import spaces
-from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, integer, real
-from jaxrl.run import fields as checks
+from jaxrl.run import DISCOUNT, POSITIVE, PROBABILITY, fields, integer, real
 
 ENSEMBLE_TARGETS = ("member", *targets.ENSEMBLE_VALUES)
 MODULE = "jaxrl.agents.dqn"
-FIELDS = {"hidden", "epsilon_start", "exploration_steps", "loss", "double", "ensemble_size"}
-FIELDS |= {"ensemble_target", "optimizer"}
-DOMAINS = {
-    "learning_rate": POSITIVE,
-    "gamma": DISCOUNT,
-    "epsilon": PROBABILITY,
-    "target_period": integer(1),
-    "tau": real(0.0, 1.0, low_open=True),
-    "pessimism": real(0.0),
-    "weight_decay": real(0.0),  # adamw only: {0} for the other optimizers (see make_experiment)
-}
-
-
-class Hparams(NamedTuple):
-    learning_rate: jax.Array
-    gamma: jax.Array
-    epsilon: jax.Array  # final exploration rate
-    target_period: jax.Array  # int32: training steps between target-network moves
-    tau: jax.Array  # target <- tau online + (1 - tau) target
-    pessimism: jax.Array  # k of the "lcb" ensemble target
-    weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
+SCHEMA = off_policy.SCHEMA.extend(
+    MODULE,
+    hidden=fields.static(fields.WIDTHS, "hidden layer widths of the Q-network"),
+    epsilon_start=fields.static(real(0.0, 1.0), "exploration rate at step 0"),
+    exploration_steps=fields.static(fields.COUNT, "env steps of the decay to hparams.epsilon"),
+    loss=fields.static(fields.one_of(*losses.value.TD_LOSSES), "the TD error's loss"),
+    double=fields.static(fields.BOOLEAN, "double DQN's target"),
+    ensemble_size=fields.static(fields.POSITIVE_INT, "Q-networks in the ensemble (1: DQN)"),
+    ensemble_target=fields.static(fields.one_of(*ENSEMBLE_TARGETS), "what a member bootstraps"),
+    optimizer=fields.static(optim.BLOCK, "the optimizer (jaxrl.optim)"),
+    learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
+    gamma=fields.swept(DISCOUNT, "the discount"),
+    epsilon=fields.swept(PROBABILITY, "final exploration rate"),
+    target_period=fields.swept(integer(1), "training steps between target-network moves"),
+    tau=fields.swept(real(0.0, 1.0, low_open=True), "target <- tau online + (1 - tau) target"),
+    pessimism=fields.swept(real(0.0), "k of the 'lcb' ensemble target"),
+    weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 def check_config(config):
     """Refuses a bad DQN config in one line naming the field; returns its environment."""
-    env = off_policy.check_config(config, MODULE, FIELDS)
-    checks.positive_int(config, "ensemble_size")
-    steps = config.exploration_steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"config.exploration_steps must be an integer >= 0, got {steps!r}")
-    start = config.epsilon_start
-    if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start <= 1:
-        raise ValueError(f"config.epsilon_start must be a number in [0, 1], got {start!r}")
-    checks.hidden_widths(config)
-    checks.choice(config, "loss", losses.value.TD_LOSSES)
-    checks.boolean(config, "double")
-    checks.choice(config, "ensemble_target", ENSEMBLE_TARGETS)
-    optim.check_config(config.optimizer)
+    env = off_policy.check_config(config, SCHEMA)
     if config.ensemble_size > 1 and config.optimizer.max_grad_norm > 0:
         raise ValueError(
             f"config.optimizer.max_grad_norm = {config.optimizer.max_grad_norm} with "
@@ -240,7 +222,7 @@ def make_experiment(config):
         sample=lambda buffer, key: bootstrap_batches(buffer, key, size, config.batch_size),
         action_values=q_mean,
     )
-    domains = dict(DOMAINS)
+    domains = SCHEMA.domains
     if config.optimizer.name != "adamw":  # only adamw reads a weight decay: refuse a sweep of it
         domains["weight_decay"] = real(0.0, 0.0)
-    return off_policy.make_experiment(config, env, algorithm, hparams_type=Hparams, domains=domains)
+    return off_policy.make_experiment(config, env, algorithm, SCHEMA, domains=domains)

@@ -43,18 +43,17 @@ from jaxrl.run import Experiment, fields
 # Counter streams of a seed's raw key: one per use within a training step.
 ACT_STREAM, ENV_STREAM, SAMPLE_STREAM, EVAL_STREAM, UPDATE_STREAM, EXTRAS_STREAM = range(6)
 MODES = ("greedy", "sample")
-# The config fields the scaffold reads (an algorithm adds its own).
-FIELDS = frozenset(
-    {
-        "environment",
-        "env",
-        "num_envs",
-        "updates_per_step",
-        "buffer_capacity",
-        "batch_size",
-        "learning_starts",
-        "eval_episodes",
-    }
+# The config fields the scaffold reads (an algorithm extends it with its own, then its swept).
+SCHEMA = fields.Schema(
+    "jaxrl.agents.off_policy",
+    environment=fields.static(fields.TEXT, "a registered environment, or 'pkg.module:factory'"),
+    env=fields.static(fields.ANY_BLOCK, "the environment's options (its factory checks them)"),
+    eval_episodes=fields.static(fields.POSITIVE_INT, "greedy episodes scored after every chunk"),
+    num_envs=fields.static(fields.POSITIVE_INT, "environments per seed, stepped together"),
+    updates_per_step=fields.static(fields.POSITIVE_INT, "optimizer steps per training step"),
+    buffer_capacity=fields.static(fields.POSITIVE_INT, "replay buffer size (transitions)"),
+    batch_size=fields.static(fields.POSITIVE_INT, "minibatch size"),
+    learning_starts=fields.static(fields.POSITIVE_INT, "transitions stored before learning"),
 )
 
 
@@ -144,13 +143,10 @@ class Carry(NamedTuple):
     truth: Any  # a finite MDP's (q*, v*) for this setting's gamma; otherwise ()
 
 
-def check_config(config, module: str, own_fields) -> envs.Environment:
-    """Refuses a bad scaffold field in one line; returns the config's environment."""
-    fields.check_fields(config, module, FIELDS | set(own_fields))
-    for name in ("num_envs", "updates_per_step", "buffer_capacity", "batch_size"):
-        fields.positive_int(config, name)
-    fields.positive_int(config, "learning_starts")
-    fields.positive_int(config, "eval_episodes")
+def check_config(config, schema: fields.Schema) -> envs.Environment:
+    """Refuses a bad field of ``schema`` (the scaffold's extended by an algorithm's) in one line;
+    returns the config's environment."""
+    schema.check(config)
     if config.num_envs > config.buffer_capacity:
         raise ValueError(
             f"config.buffer_capacity = {config.buffer_capacity} must hold at least one step's "
@@ -172,8 +168,12 @@ def box_bounds(env: envs.Environment, module: str) -> tuple[jax.Array, jax.Array
     return tuple(jnp.asarray(b) for b in space.bounds())
 
 
-def make_experiment(config, env: envs.Environment, algorithm: Algorithm, *, hparams_type, domains):
-    """The runner's view of ``algorithm`` on ``env`` (module docstring)."""
+def make_experiment(
+    config, env: envs.Environment, algorithm: Algorithm, schema: fields.Schema, *, domains=None
+):
+    """The runner's view of ``algorithm`` on ``env`` (module docstring); its hyperparameters are
+    ``schema``'s swept fields, with ``domains`` narrowing theirs for this config."""
+    domains = schema.domains if domains is None else domains
     reset, step_env, env_params = envs.training(env)
     num_envs, batch_size = config.num_envs, config.batch_size
     updates_per_step, learning_starts = config.updates_per_step, config.learning_starts
@@ -326,7 +326,7 @@ def make_experiment(config, env: envs.Environment, algorithm: Algorithm, *, hpar
     return Experiment(
         init=init,
         train_chunk=train_chunk,
-        hparams_type=hparams_type,
+        hparams_type=schema.hparams_type,
         domains=domains,
         metrics=names,
         main_metric=main,

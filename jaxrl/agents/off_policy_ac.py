@@ -11,7 +11,7 @@ importance ratio ``rho_t = pi(a_t|s_t) / beta(a_t|s_t)`` (``targets.importance_s
 ``losses.off_policy_actor_loss`` for the actor, ``losses.weighted_critic_loss`` for the critic,
 plus the entropy bonus.
 
-Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``entropy_coef``.
+Fields: ``SCHEMA``, the scaffold's (``jaxrl.agents.on_policy``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from jaxrl.agents import on_policy
 MODULE = "jaxrl.agents.off_policy_ac"
 
 
-Hparams, DOMAINS = on_policy.Hparams, on_policy.DOMAINS  # the shared four
+SCHEMA = on_policy.SCHEMA.extend(MODULE)  # the scaffold's fields, nothing more
+Hparams = SCHEMA.hparams_type
 
 
 def prepare(nets, params, rollout, hparams: Hparams):
@@ -56,13 +57,11 @@ def uniform_behaviour(nets, params, obs) -> distrax.Categorical:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, MODULE)
+    env = on_policy.check_config(config, SCHEMA)
     algorithm = on_policy.Algorithm(prepare=prepare, loss=loss, behaviour=uniform_behaviour)
     return on_policy.make_agent(config, algorithm, env)
 
 
 def make_experiment(config):
     """The runner's view of off-policy actor-critic (see ``jaxrl/configs/actor_critic_grid.py``)."""
-    return on_policy.make_experiment(
-        config, make_agent(config), hparams_type=Hparams, domains=DOMAINS
-    )
+    return on_policy.make_experiment(config, make_agent(config), SCHEMA)

@@ -44,40 +44,28 @@ from jaxrl.run import DISCOUNT, POSITIVE, Experiment, fields, real
 
 # Counter streams of a seed's raw key: one per use within a training step.
 ACT_STREAM, ENV_STREAM, SHUFFLE_STREAM, EVAL_STREAM = 0, 1, 2, 3
-FIELDS = frozenset(
-    {
-        "environment",
-        "env",
-        "num_envs",
-        "rollout_length",
-        "epochs",
-        "num_minibatches",
-        "normalize_advantages",
-        "discount_weighting",
-        "hidden",
-        "activation",
-        "eval_episodes",
-        "optimizer",
-    }
+# The scaffold's fields and the swept values every actor-critic algorithm reads (REINFORCE, QAC
+# and off-policy AC read exactly these; an algorithm extends the schema with its own).
+SCHEMA = fields.Schema(
+    "jaxrl.agents.on_policy",
+    environment=fields.static(fields.TEXT, "a registered environment, or 'pkg.module:factory'"),
+    env=fields.static(fields.ANY_BLOCK, "the environment's options (its factory checks them)"),
+    eval_episodes=fields.static(fields.POSITIVE_INT, "greedy episodes scored after every chunk"),
+    num_envs=fields.static(fields.POSITIVE_INT, "environments per seed, stepped together"),
+    rollout_length=fields.static(fields.POSITIVE_INT, "steps per environment per rollout"),
+    epochs=fields.static(fields.POSITIVE_INT, "passes over each rollout"),
+    num_minibatches=fields.static(fields.POSITIVE_INT, "minibatches per pass"),
+    normalize_advantages=fields.static(fields.BOOLEAN, "per-minibatch advantage normalisation"),
+    discount_weighting=fields.static(fields.BOOLEAN, "weight step t's actor term by gamma^t"),
+    hidden=fields.static(fields.WIDTHS, "hidden layer widths (continuous observations)"),
+    activation=fields.static(fields.one_of(*networks.ACTIVATIONS), "the hidden activation"),
+    optimizer=fields.static(optim.BLOCK, "the actor's and the critic's optimizer"),
+    actor_lr=fields.swept(POSITIVE, "alpha_theta, the actor's step size"),
+    critic_lr=fields.swept(POSITIVE, "alpha_w, the critic's step size"),
+    gamma=fields.swept(DISCOUNT, "the discount"),
+    entropy_coef=fields.swept(real(0.0), "the entropy bonus's weight"),
 )
-
-
-class Hparams(NamedTuple):
-    """The swept values every actor-critic algorithm reads (REINFORCE, QAC and off-policy AC
-    read exactly these; A2C and PPO add their own)."""
-
-    actor_lr: jax.Array  # alpha_theta
-    critic_lr: jax.Array  # alpha_w
-    gamma: jax.Array
-    entropy_coef: jax.Array
-
-
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "entropy_coef": real(0.0),
-}
+Hparams = SCHEMA.hparams_type
 
 
 class Params(NamedTuple):
@@ -162,25 +150,21 @@ class Agent(NamedTuple):
     baseline: bool  # whether the critic is trained and read
 
 
-def check_config(config, module: str, own_fields=()) -> envs.Environment:
-    """Refuses a bad scaffold field in one line; returns the config's environment."""
-    fields.check_fields(config, module, FIELDS | set(own_fields))
-    for name in ("num_envs", "rollout_length", "epochs", "num_minibatches", "eval_episodes"):
-        fields.positive_int(config, name)
-    for name in ("normalize_advantages", "discount_weighting"):
-        fields.boolean(config, name)
-    fields.hidden_widths(config)
-    fields.choice(config, "activation", tuple(networks.ACTIVATIONS))
+def check_config(config, schema: fields.Schema) -> envs.Environment:
+    """Refuses a bad field of ``schema`` (the scaffold's, or an algorithm's extension of it) in
+    one line; returns the config's environment."""
+    schema.check(config)
     batch = config.num_envs * config.rollout_length
     if batch % config.num_minibatches:
         raise ValueError(
             f"config.num_minibatches = {config.num_minibatches} must divide the rollout's "
             f"num_envs * rollout_length = {batch} steps"
         )
-    optim.check_config(config.optimizer)
     env = envs.make(config.environment, config.env)
     if not isinstance(env.action_space, spaces.Discrete):
-        raise ValueError(f"{module} needs discrete actions; environment {env.name!r} has a box")
+        raise ValueError(
+            f"{schema.module} needs discrete actions; environment {env.name!r} has a box"
+        )
     return env
 
 
@@ -336,8 +320,10 @@ class Carry(NamedTuple):
     truth: Any  # a finite MDP's (q*, v*) for this setting's gamma; otherwise ()
 
 
-def make_experiment(config, agent: Agent, *, hparams_type, domains) -> Experiment:
-    """The runner's view of an agent (module docstring)."""
+def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
+    """The runner's view of an agent (module docstring), its hyperparameters ``schema``'s swept
+    fields."""
+    domains = schema.domains
     env, nets = agent.env, agent.nets
     reset, _, env_params = envs.training(env)
     num_envs, chunk_steps = config.num_envs, int(config.chunk_steps)
@@ -434,7 +420,7 @@ def make_experiment(config, agent: Agent, *, hparams_type, domains) -> Experimen
     return Experiment(
         init=init,
         train_chunk=train_chunk,
-        hparams_type=hparams_type,
+        hparams_type=schema.hparams_type,
         domains=domains,
         metrics=names,
         main_metric="value_error" if exact_names else names[0],

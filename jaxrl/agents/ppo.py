@@ -10,32 +10,23 @@ On the on-policy scaffold (``jaxrl.agents.on_policy``: its ``epochs`` passes of
 rollout's policy, clipped to ``[1 - clip_epsilon, 1 + clip_epsilon]``; the critic the squared
 error to the targets (``losses.weighted_critic_loss`` with weight 1), plus the entropy bonus.
 
-Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``gae_lambda``, ``entropy_coef``,
-``clip_epsilon``.
+Fields: ``SCHEMA``, A2C's and ``clip_epsilon``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import a2c, on_policy
-from jaxrl.run import real
+from jaxrl.run import fields, real
 
 MODULE = "jaxrl.agents.ppo"
-DOMAINS = {**a2c.DOMAINS, "clip_epsilon": real(0.0, 1.0, low_open=True)}
-
-
-class Hparams(NamedTuple):
-    actor_lr: jax.Array
-    critic_lr: jax.Array
-    gamma: jax.Array
-    gae_lambda: jax.Array  # GAE's lambda
-    entropy_coef: jax.Array
-    clip_epsilon: jax.Array  # the clip range of the probability ratio
+SCHEMA = a2c.SCHEMA.extend(
+    MODULE,
+    clip_epsilon=fields.swept(real(0.0, 1.0, low_open=True), "the probability ratio's clip"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
@@ -56,12 +47,10 @@ def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, MODULE)
+    env = on_policy.check_config(config, SCHEMA)
     return on_policy.make_agent(config, on_policy.Algorithm(prepare=a2c.prepare, loss=loss), env)
 
 
 def make_experiment(config):
     """The runner's view of PPO (see ``jaxrl/configs/actor_critic_cartpole.py``)."""
-    return on_policy.make_experiment(
-        config, make_agent(config), hparams_type=Hparams, domains=DOMAINS
-    )
+    return on_policy.make_experiment(config, make_agent(config), SCHEMA)

@@ -9,7 +9,7 @@ pi(a'|s') q(s', a')`` (``targets.expected_sarsa``: the book's Sarsa critic in ex
 ``a'``, which needs no next action at a rollout's end or a time limit). The loss is
 ``losses.actor_critic_loss`` with the critic's value ``q(s_t, a_t)``.
 
-Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``entropy_coef``.
+Fields: ``SCHEMA``, the scaffold's (``jaxrl.agents.on_policy``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from jaxrl.agents import on_policy
 MODULE = "jaxrl.agents.qac"
 
 
-Hparams, DOMAINS = on_policy.Hparams, on_policy.DOMAINS  # the shared four
+SCHEMA = on_policy.SCHEMA.extend(MODULE)  # the scaffold's fields, nothing more
+Hparams = SCHEMA.hparams_type
 
 
 def _taken(q: jax.Array, action: jax.Array) -> jax.Array:
@@ -57,13 +58,11 @@ def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, MODULE)
+    env = on_policy.check_config(config, SCHEMA)
     algorithm = on_policy.Algorithm(prepare=prepare, loss=loss, critic_outputs="action")
     return on_policy.make_agent(config, algorithm, env)
 
 
 def make_experiment(config):
     """The runner's view of QAC (see ``jaxrl/configs/actor_critic_grid.py``)."""
-    return on_policy.make_experiment(
-        config, make_agent(config), hparams_type=Hparams, domains=DOMAINS
-    )
+    return on_policy.make_experiment(config, make_agent(config), SCHEMA)

@@ -12,7 +12,7 @@ is ``losses.actor_critic_loss``: ``-A_t log pi(a_t|s_t)`` plus ``0.5 (y_t - v(s_
 entropy bonus. With the scaffold's ``discount_weighting`` the estimate is unbiased for
 ``J(theta) = sum_s d0(s) v_pi(s)``.
 
-Swept (``Hparams``): ``actor_lr``, ``critic_lr``, ``gamma``, ``entropy_coef``.
+Fields: ``SCHEMA``, the scaffold's (``jaxrl.agents.on_policy``).
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import on_policy
-from jaxrl.run import fields as checks
+from jaxrl.run import fields
 
 MODULE = "jaxrl.agents.reinforce"
 
 
-Hparams, DOMAINS = on_policy.Hparams, on_policy.DOMAINS  # the shared four
+SCHEMA = on_policy.SCHEMA.extend(
+    MODULE, baseline=fields.static(fields.BOOLEAN, "subtract the critic's v(s) from the return")
+)
+Hparams = SCHEMA.hparams_type
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, MODULE, {"baseline"})
-    baseline = checks.boolean(config, "baseline")
+    env = on_policy.check_config(config, SCHEMA)
+    baseline = bool(config.baseline)
 
     def prepare(nets, params, rollout, hparams: Hparams):
         critic = nets if baseline else None
@@ -59,6 +62,4 @@ def make_agent(config) -> on_policy.Agent:
 
 def make_experiment(config):
     """The runner's view of REINFORCE (see ``jaxrl/configs/actor_critic_grid.py``)."""
-    return on_policy.make_experiment(
-        config, make_agent(config), hparams_type=Hparams, domains=DOMAINS
-    )
+    return on_policy.make_experiment(config, make_agent(config), SCHEMA)

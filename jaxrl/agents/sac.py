@@ -19,8 +19,8 @@ drawn from the policy. Each update, on a minibatch:
 3. the temperature ``alpha = exp(log_alpha)`` descends ``losses.temperature_loss`` toward the
    target entropy ``-dim(A)``.
 
-Swept (``Hparams``): the three learning rates, ``gamma``, ``tau`` and ``init_alpha``. The
-greedy readout is the squashed mean; the sampled one draws from the policy.
+Fields: ``SCHEMA`` (static and swept, each with its domain and purpose). The greedy readout
+is the squashed mean; the sampled one draws from the policy.
 """
 
 from __future__ import annotations
@@ -35,29 +35,22 @@ import optax
 
 from jaxrl import losses, networks, optim, targets
 from jaxrl.agents import off_policy
-from jaxrl.run import DISCOUNT, POSITIVE, real
-from jaxrl.run import fields as checks
+from jaxrl.run import DISCOUNT, POSITIVE, fields, real
 
 MODULE = "jaxrl.agents.sac"
-FIELDS = {"hidden", "optimizer"}
 LOG_STD_RANGE = (-5.0, 2.0)  # the policy's log standard deviation is clipped to this
-DOMAINS = {
-    "actor_lr": POSITIVE,
-    "critic_lr": POSITIVE,
-    "alpha_lr": POSITIVE,
-    "gamma": DISCOUNT,
-    "tau": real(0.0, 1.0, low_open=True),
-    "init_alpha": POSITIVE,
-}
-
-
-class Hparams(NamedTuple):
-    actor_lr: jax.Array
-    critic_lr: jax.Array
-    alpha_lr: jax.Array  # the temperature's
-    gamma: jax.Array
-    tau: jax.Array  # critic targets <- tau online + (1 - tau) targets, every step
-    init_alpha: jax.Array  # the temperature at the start
+SCHEMA = off_policy.SCHEMA.extend(
+    MODULE,
+    hidden=fields.static(fields.WIDTHS, "hidden layer widths of the actor and the critics"),
+    optimizer=fields.static(optim.BLOCK, "the optimizer of all three"),
+    actor_lr=fields.swept(POSITIVE, "the actor's step size"),
+    critic_lr=fields.swept(POSITIVE, "the critics' step size"),
+    alpha_lr=fields.swept(POSITIVE, "the temperature's step size"),
+    gamma=fields.swept(DISCOUNT, "the discount"),
+    tau=fields.swept(real(0.0, 1.0, low_open=True), "critic targets' Polyak rate, every step"),
+    init_alpha=fields.swept(POSITIVE, "the temperature at the start"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Params(NamedTuple):
@@ -96,9 +89,7 @@ def critic_loss(critic, critic_params, target_critic, batch, next_draw, alpha, g
 
 def make_experiment(config):
     """The runner's view of SAC (see ``jaxrl/configs/sac_pendulum.py``)."""
-    env = off_policy.check_config(config, MODULE, FIELDS)
-    checks.hidden_widths(config)
-    optim.check_config(config.optimizer)
+    env = off_policy.check_config(config, SCHEMA)
     low, high = off_policy.box_bounds(env, MODULE)
     space, size = env.action_space, env.action_space.size
     actor = GaussianActor(tuple(config.hidden), size)
@@ -182,4 +173,4 @@ def make_experiment(config):
         chunk_metrics=chunk_metrics,
         chunk_metric_names=("q_mean", "alpha"),
     )
-    return off_policy.make_experiment(config, env, algorithm, hparams_type=Hparams, domains=DOMAINS)
+    return off_policy.make_experiment(config, env, algorithm, SCHEMA)

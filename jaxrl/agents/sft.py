@@ -30,37 +30,34 @@ import jax.numpy as jnp
 
 from jaxrl import losses, optim, transformer
 from jaxrl.envs import preferences, rng
-from jaxrl.run import POSITIVE, Experiment, real
-from jaxrl.run import fields as checks
+from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.sft"
 TASKS = ("copy",)
 # Counter streams of a seed's raw key (jaxrl.envs.rng).
 TRAIN_STREAM, EVAL_STREAM = 0, 1
-MODEL_FIELDS = ("width", "depth", "heads", "hidden", "experts", "top_k")
-FIELDS = {
-    "task",
-    "vocab",
-    "length",
-    "noise",
-    *MODEL_FIELDS,
-    "batch_size",
-    "eval_size",
-    "optimizer",
-}
-
-
-class Hparams(NamedTuple):
-    learning_rate: jax.Array
-    weight_decay: jax.Array  # adamw's decoupled decay (0 for the other optimizers)
-    load_balancing_coef: jax.Array  # weight of the mixture's load-balancing loss
-
-
-DOMAINS = {
-    "learning_rate": POSITIVE,
-    "weight_decay": real(0.0),
-    "load_balancing_coef": real(0.0),
-}
+SCHEMA = fields.Schema(
+    MODULE,
+    task=fields.static(fields.one_of(*TASKS), "the demonstrations' task"),
+    vocab=fields.static(integer(2), "the tokens a prompt draws from"),
+    length=fields.static(fields.POSITIVE_INT, "tokens per prompt, and per response"),
+    noise=fields.static(
+        real(0.0, 1.0, low_open=True, high_open=True), "chance a copied token is replaced"
+    ),
+    width=fields.static(fields.POSITIVE_INT, "the transformer's width"),
+    depth=fields.static(fields.POSITIVE_INT, "its blocks"),
+    heads=fields.static(fields.POSITIVE_INT, "attention heads (dividing the width)"),
+    hidden=fields.static(fields.POSITIVE_INT, "the feed-forward (or each expert's) width"),
+    experts=fields.static(fields.COUNT, "experts per feed-forward block (0: dense)"),
+    top_k=fields.static(fields.POSITIVE_INT, "experts per token (mixtures only)"),
+    batch_size=fields.static(fields.POSITIVE_INT, "demonstrations per step"),
+    eval_size=fields.static(fields.POSITIVE_INT, "held-out demonstrations per evaluation"),
+    optimizer=fields.static(optim.BLOCK, "the optimizer"),
+    learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
+    weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
+    load_balancing_coef=fields.swept(real(0.0), "weight of the mixture's load-balancing loss"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Carry(NamedTuple):
@@ -71,28 +68,17 @@ class Carry(NamedTuple):
 
 
 def make_task(config) -> preferences.CopyTask:
-    """The copy task of an SFT config (also read back by DPO from the SFT run's config)."""
-    if config.task not in TASKS:
-        raise ValueError(f"config.task must be one of {TASKS}, got {config.task!r}")
-    noise = config.noise
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 < noise < 1:
-        raise ValueError(f"config.noise must be a number in (0, 1), got {noise!r}")
-    vocab, length = checks.positive_int(config, "vocab"), checks.positive_int(config, "length")
-    if vocab < 2:
-        raise ValueError(f"config.vocab must be at least 2, got {vocab}")
-    return preferences.make_copy_task(vocab=vocab, length=length, noise=float(noise))
+    """The copy task of a checked SFT config (also read back by DPO from the SFT run's
+    config)."""
+    vocab, length, noise = config.vocab, config.length, float(config.noise)
+    return preferences.make_copy_task(vocab=vocab, length=length, noise=noise)
 
 
 def make_model(config) -> transformer.Transformer:
-    """The transformer of an SFT config: its sizes, dense (``experts = 0``) or a mixture."""
+    """The transformer of a checked SFT config: its sizes, dense (``experts = 0``) or a
+    mixture."""
     task = make_task(config)
-    for name in ("width", "depth", "heads", "hidden"):
-        checks.positive_int(config, name)
     experts, top_k = config.experts, config.top_k
-    if isinstance(experts, bool) or not isinstance(experts, int) or experts < 0:
-        raise ValueError(f"config.experts must be an integer >= 0 (0: dense), got {experts!r}")
-    if experts and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k):
-        raise ValueError(f"config.top_k must be an integer >= 1, got {top_k!r}")
     if experts and top_k > experts:
         raise ValueError(f"config.top_k = {top_k} exceeds config.experts = {experts}")
     if config.width % config.heads:
@@ -165,7 +151,7 @@ def make_optimizer(config, hparams):
 
 def check_domains(config) -> dict:
     """The domains, with ``weight_decay`` pinned to 0 unless the optimizer is adamw."""
-    domains = dict(DOMAINS)
+    domains = SCHEMA.domains
     if config.optimizer.name != "adamw":
         domains["weight_decay"] = real(0.0, 0.0)
     return domains
@@ -173,11 +159,9 @@ def check_domains(config) -> dict:
 
 def make_experiment(config) -> Experiment:
     """The runner's view of SFT (see ``jaxrl/configs/dpo_lm.py:sft``)."""
-    checks.check_fields(config, MODULE, FIELDS)
+    SCHEMA.check(config)
     task, model = make_task(config), make_model(config)
-    batch_size = checks.positive_int(config, "batch_size")
-    eval_size = checks.positive_int(config, "eval_size")
-    optim.check_config(config.optimizer)
+    batch_size, eval_size = config.batch_size, config.eval_size
     chunk_steps = int(config.chunk_steps)
     floor = preferences.copy_entropy(task)
     mask = task.response_mask

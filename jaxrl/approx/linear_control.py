@@ -33,9 +33,9 @@ metrics become non-finite.
 
 Ground truth (``jaxrl.exact.ground_truth``, matrix-vector products only): for Sarsa the
 best epsilon-greedy policy (``dp.epsilon_greedy_value_iteration``: with a fixed epsilon Sarsa
-learns an epsilon-greedy policy), for Q-learning the optimal policy. ``learning_rate`` (> 0),
-``step_power`` (in [0, 1]), ``decay_steps`` (> 0), ``epsilon`` (in [0, 1]) and ``gamma`` (in
-[0, 0.999]) are swept; the variant, the grid and the features are static.
+learns an epsilon-greedy policy), for Q-learning the optimal policy. Fields: ``SCHEMA`` (the
+variant, the features and the grid task static; ``learning_rate``, ``step_power``,
+``decay_steps``, ``epsilon`` and ``gamma`` swept).
 
 Metrics per chunk: Sarsa: ``value_gap`` = ``max_s v_eps*(s) - v_pi(s)`` for the epsilon-greedy
 policy ``pi`` of ``q``; Q-learning: ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for the greedy
@@ -57,29 +57,26 @@ import numpy as np
 from jaxrl import exact, policies, targets
 from jaxrl.approx import features, linear
 from jaxrl.envs import grid_tasks, gridworld, rng
-from jaxrl.run import POSITIVE, PROBABILITY, Experiment, real
+from jaxrl.run import POSITIVE, PROBABILITY, Experiment, fields, real
 
 VARIANTS = ("sarsa", "q_learning")
-FIELDS = frozenset({"variant", "features", "env"})
-DOMAINS = {
-    "learning_rate": POSITIVE,
-    "step_power": real(0.0, 1.0),
-    "decay_steps": POSITIVE,
-    "epsilon": PROBABILITY,
-    "gamma": exact.GAMMA,
-}
+SCHEMA = grid_tasks.SCHEMA.extend(
+    "jaxrl.approx.linear_control",
+    variant=fields.static(fields.one_of(*VARIANTS), "linear Sarsa or linear Q-learning"),
+    features=fields.static(
+        fields.one_of(*features.FEATURE_SETS), "the state features phi(s) (jaxrl.approx.features)"
+    ),
+    learning_rate=fields.swept(POSITIVE, "the normalized step size's scale"),
+    step_power=fields.swept(
+        real(0.0, 1.0), "the step size decays as (1 + t / decay_steps)^-step_power"
+    ),
+    decay_steps=fields.swept(POSITIVE, "steps before the step size starts to decay"),
+    epsilon=fields.swept(PROBABILITY, "exploration of the epsilon-greedy policy"),
+    gamma=fields.swept(exact.GAMMA, "the discount"),
+)
+Hparams = SCHEMA.hparams_type
 # Sarsa's counter stream for its actions (that of the tabular Sarsa).
 ACTION_STREAM = 2
-
-
-class Hparams(NamedTuple):
-    """Swept values (scalars for one run; the runner batches them)."""
-
-    learning_rate: jax.Array  # > 0: the normalized step size's scale
-    step_power: jax.Array  # in [0, 1]: the step size decays as (1 + t / decay_steps)^-step_power
-    decay_steps: jax.Array  # > 0: steps before the step size starts to decay
-    epsilon: jax.Array  # in [0, 1]: exploration of the epsilon-greedy policy
-    gamma: jax.Array  # in [0, 0.999]: the discount
 
 
 class Carry(NamedTuple):
@@ -141,15 +138,9 @@ def linear_q_learning_update(
 def make_experiment(config) -> Experiment:
     """The runner's view of linear Sarsa or Q-learning (see ``jaxrl/configs/linear_sarsa.py`` and
     ``jaxrl/configs/linear_q_learning.py``)."""
-    module = "jaxrl.approx.linear_control"
-    episodic = bool(config.get("episodic", False))
-    grid_tasks.check_fields(
-        config, module, FIELDS | (grid_tasks.EPISODIC_FIELDS if episodic else set())
-    )
-    variant = config.variant
-    if variant not in VARIANTS:
-        raise ValueError(f"config.variant must be one of {VARIANTS}, got {variant!r}")
-    sarsa = variant == "sarsa"
+    SCHEMA.check(config)
+    episodic = grid_tasks.is_episodic(config)
+    sarsa = config.variant == "sarsa"
     main = "value_gap" if sarsa else "value_error"  # against the epsilon-greedy or optimal target
     grid, params = grid_tasks.task_from_config(config)
     phi64 = features.check_features(config.features, grid.shape, field="config.features")
@@ -247,7 +238,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=DOMAINS,
+        domains=SCHEMA.domains,
         metrics=(main, "q_error", "optimal", "reward") + (("path_length",) if episodic else ()),
         main_metric=main,
     )

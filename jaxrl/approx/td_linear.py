@@ -21,8 +21,8 @@ within 1e-5 (``dp.evaluate_policy_bounded``) and ``Phi w*`` within 1e-5
 (:func:`jaxrl.approx.linear.projected_fixed_point_bounded`, iterating the projected Bellman
 operator; its projection matrix is a float64 NumPy solve in ``make_experiment``).
 
-``learning_rate`` (> 0), ``step_power`` (in [0, 1]), ``decay_steps`` (> 0) and ``gamma`` (in
-[0, 0.999]) are swept; the grid, the features and the chunk length are static.
+Fields: ``SCHEMA`` (the features, the policy and the grid static; ``learning_rate``,
+``step_power``, ``decay_steps`` and ``gamma`` swept).
 
 Metrics per chunk: ``fixed_point_error`` = ``max_s |phi(s)^T (w - w*)|`` (what converges to 0),
 ``weight_error`` = ``max_i |w_i - w*_i|``, ``value_error`` = ``max_s |phi(s)^T w - v_pi(s)|``,
@@ -43,27 +43,25 @@ import numpy as np
 from jaxrl import exact, targets
 from jaxrl.approx import features, linear
 from jaxrl.envs import grid_tasks, gridworld, rng
-from jaxrl.run import POSITIVE, Experiment, real
+from jaxrl.run import POSITIVE, Experiment, fields, real
 
 POLICIES = ("uniform",)
-FIELDS = frozenset({"features", "policy", "env"})
-DOMAINS = {
-    "learning_rate": POSITIVE,
-    "step_power": real(0.0, 1.0),
-    "decay_steps": POSITIVE,
-    "gamma": exact.GAMMA,
-}
+SCHEMA = grid_tasks.CONTINUING_SCHEMA.extend(
+    "jaxrl.approx.td_linear",
+    features=fields.static(
+        fields.one_of(*features.FEATURE_SETS), "the state features phi(s) (jaxrl.approx.features)"
+    ),
+    policy=fields.static(fields.one_of(*POLICIES), "the policy evaluated"),
+    learning_rate=fields.swept(POSITIVE, "the normalized step size's scale"),
+    step_power=fields.swept(
+        real(0.0, 1.0), "the step size decays as (1 + t / decay_steps)^-step_power"
+    ),
+    decay_steps=fields.swept(POSITIVE, "steps before the step size starts to decay"),
+    gamma=fields.swept(exact.GAMMA, "the discount"),
+)
+Hparams = SCHEMA.hparams_type
 # The ground truths inside a compiled run are accurate to this bound (before float32 rounding).
 FIXED_POINT_ERROR = 1e-5
-
-
-class Hparams(NamedTuple):
-    """Swept values (scalars for one run; the runner batches them)."""
-
-    learning_rate: jax.Array  # > 0: the normalized step size's scale
-    step_power: jax.Array  # in [0, 1]: the step size decays as (1 + t / decay_steps)^-step_power
-    decay_steps: jax.Array  # > 0: steps before the step size starts to decay
-    gamma: jax.Array  # in [0, 0.999]: the discount
 
 
 class Carry(NamedTuple):
@@ -99,10 +97,7 @@ def td_linear_update(
 
 def make_experiment(config) -> Experiment:
     """The runner's view of TD-linear (see ``jaxrl/configs/td_linear.py``)."""
-    module = "jaxrl.approx.td_linear"
-    grid_tasks.check_fields(config, module, FIELDS)
-    if config.policy not in POLICIES:
-        raise ValueError(f"config.policy must be one of {POLICIES}, got {config.policy!r}")
+    SCHEMA.check(config)
     grid, params = grid_tasks.task_from_config(config)
     phi64 = features.check_features(config.features, grid.shape, field="config.features")
     mdp = params.mdp
@@ -175,7 +170,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=DOMAINS,
+        domains=SCHEMA.domains,
         metrics=(
             "fixed_point_error",
             "weight_error",

@@ -5,6 +5,10 @@ not absorbing) or, with ``config.episodic``, the path-finding task of ch. 7: epi
 ``config.env.start`` to the target, which becomes absorbing (``terminated``), cut after
 ``config.max_episode_steps`` (``truncated``: not an end, the learner bootstraps from
 ``info["final_observation"]``); the environment restarts episodes itself (``auto_reset``).
+
+Fields: ``CONTINUING_SCHEMA`` (the grid block ``env``) for the learners of the continuing task
+only, ``SCHEMA`` (with ``episodic`` and ``max_episode_steps``) for those of both; each learner
+extends one with its own.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numpy as np
+
 from jaxrl import exact
 from jaxrl.envs import gridworld
+from jaxrl.run import fields
 from jaxrl.run.experiment import ConfigError
 
-GRID_FIELDS = frozenset(
+MODULE = "jaxrl.envs.grid_tasks"
+# The grid block's own fields (``jaxrl/configs/grid.py``); the episodic task adds ``start``.
+GRID_KEYS = frozenset(
     {
         "shape",
         "target",
@@ -27,23 +36,53 @@ GRID_FIELDS = frozenset(
         "reward_step",
     }
 )
-EPISODIC_FIELDS = frozenset({"episodic", "max_episode_steps"})
 
 
-def check_env_block(config, module: str) -> None:
-    """The grid block ``config.env`` must hold exactly the grid's fields, plus ``start`` for an
-    episodic task; ``max_episode_steps`` only goes with an episodic task."""
-    env_fields = GRID_FIELDS | ({"start"} if config.get("episodic", False) else set())
-    env_present = set(config.env.keys())
-    if env_present != env_fields:
-        odd = sorted(env_present ^ env_fields)[0]
-        what = "is not a field of" if odd in env_present else "is missing from"
-        raise ConfigError(f"config.env.{odd} {what} the grid block of {module}")
-    if config.get("episodic", None) is False and "max_episode_steps" in config:
-        raise ConfigError(
-            f"config.max_episode_steps is set but config.episodic is False: {module} reads it "
-            f"only in the episodic task"
-        )
+def is_episodic(config) -> bool:
+    """Whether ``config`` asks for the episodic task: it has ``episodic``, other than False (a
+    value that is not a boolean is then refused by :data:`SCHEMA`)."""
+    value = config.get("episodic", False)
+    return not (isinstance(value, (bool, np.bool_)) and not value)
+
+
+def check_env_block(env, config, *, episodic: bool | None = None) -> None:
+    """The grid block ``config.env`` must hold exactly the grid's fields, plus ``start`` in the
+    episodic task (``episodic``; default: :func:`is_episodic` of ``config``)."""
+    episodic = is_episodic(config) if episodic is None else episodic
+    expected = GRID_KEYS | ({"start"} if episodic else set())
+    present = set(env.keys())
+    if present != expected:
+        odd = sorted(present ^ expected)[0]
+        what = "is not a field of" if odd in present else "is missing from"
+        task = "the episodic task's" if episodic else "the continuing task's"
+        raise ConfigError(f"config.env.{odd} {what} {task} grid block")
+
+
+_ENV_DOC = "the grid world: shape, target, forbidden cells, rewards (and start, if episodic)"
+# The continuing task (one long trajectory) only: the learners that do not read ``episodic``.
+CONTINUING_SCHEMA = fields.Schema(
+    MODULE,
+    env=fields.static(
+        fields.block(
+            functools.partial(check_env_block, episodic=False),
+            "a grid block without start (jaxrl/configs/grid.py)",
+        ),
+        _ENV_DOC,
+    ),
+)
+# The continuing task, or the episodic one where ``config.episodic`` is set (True).
+SCHEMA = fields.Schema(
+    MODULE,
+    env=fields.static(
+        fields.block(check_env_block, "a grid block (jaxrl/configs/grid.py)"), _ENV_DOC
+    ),
+    episodic=fields.static(
+        fields.BOOLEAN, "the path-finding task: episodes from env.start", when=is_episodic
+    ),
+    max_episode_steps=fields.static(
+        fields.POSITIVE_INT, "an episode is cut after this many steps", when=is_episodic
+    ),
+)
 
 
 def grid_from_config(env) -> gridworld.GridWorld:
@@ -63,7 +102,7 @@ def task_from_config(config) -> tuple[gridworld.GridWorld, gridworld.EnvParams]:
     """The grid and environment of a tabular or linear config: ``(grid, params)`` (module
     docstring)."""
     grid = grid_from_config(config.env)
-    if not config.get("episodic", False):
+    if not is_episodic(config):
         return grid, gridworld.make_params(grid)
     grid = dataclasses.replace(grid, absorbing_target=True)
     params = gridworld.make_params(
@@ -86,13 +125,3 @@ def path_length_fn(grid: gridworld.GridWorld, params: gridworld.EnvParams, confi
         target=grid.state_index(grid.target),
         max_steps=int(config.max_episode_steps),
     )
-
-
-def check_fields(config, module: str, fields) -> None:
-    """``jaxrl.run.fields.check_fields``, then the grid block's own fields
-    (:func:`check_env_block`)."""
-    from jaxrl.run import fields as run_fields
-
-    run_fields.check_fields(config, module, fields)
-    if "env" in fields:
-        check_env_block(config, module)

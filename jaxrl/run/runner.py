@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxrl.run import checkpoints, readout, stats
+from jaxrl.run import checkpoints, fields, readout, stats
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import (
     DivergenceError,
@@ -83,25 +83,14 @@ class RunResult(NamedTuple):
 # Config checks.
 
 
-def _positive_int(config, name: str) -> int:
-    value = config[name]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"config.{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_config(config) -> None:
     """Raises ``ConfigError`` naming the field for any bad shared field (before compilation)."""
     for name in (*SHARED_FIELDS, "hparams", "sweep"):
         if name not in config:
             raise ConfigError(f"config lacks the field {name!r}")
-    seed = config.seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ConfigError(f"config.seed must be an integer in [0, 2^32), got {seed!r}")
-    _positive_int(config, "num_seeds")
-    total_steps = _positive_int(config, "total_steps")
-    chunk_steps = _positive_int(config, "chunk_steps")
-    _positive_int(config, "checkpoint_every")
+    for name, field in fields.RUNNER.items():
+        fields.check_value(f"config.{name}", config[name], field.kind)
+    total_steps, chunk_steps = config.total_steps, config.chunk_steps
     if total_steps % chunk_steps:
         raise ConfigError(
             f"config.total_steps ({total_steps}) must be a multiple of config.chunk_steps "

@@ -18,6 +18,9 @@ rule may use (Double Q-learning's coin). Metrics per chunk: ``value_error``, ``q
 ``optimal`` of the greedy policy of ``q_values(tables)`` against the optimal one (see
 :func:`jaxrl.tabular.common.policy_metrics`), ``reward`` (the mean over the chunk) and, in the
 episodic task, ``path_length``.
+
+Fields: ``SCHEMA`` (the tabular ones, ``jaxrl.tabular.common.SCHEMA``, ``behaviour`` and the swept
+``learning_rate``, ``epsilon`` and ``gamma``); an algorithm extends it under its own name.
 """
 
 from __future__ import annotations
@@ -29,25 +32,20 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import POSITIVE, PROBABILITY, Experiment
+from jaxrl.run import POSITIVE, PROBABILITY, Experiment, fields
 from jaxrl.tabular import common
 
 BEHAVIOURS = ("epsilon_greedy", "uniform")
-FIELDS = (
-    {"behaviour", "env"} | common.STEP_SIZE_FIELDS,
-    common.EPISODIC_FIELDS,
+SCHEMA = common.SCHEMA.extend(
+    "jaxrl.tabular.control",
+    behaviour=fields.static(
+        fields.one_of(*BEHAVIOURS), "epsilon-greedy in the estimates (on-policy) or uniform"
+    ),
+    learning_rate=fields.swept(POSITIVE, "the step size, or its scale for a decaying schedule"),
+    epsilon=fields.swept(PROBABILITY, "exploration of the epsilon-greedy behaviour"),
+    gamma=fields.swept(common.GAMMA, "the discount"),
 )
-
-
-class Hparams(NamedTuple):
-    """Swept values (scalars for one run; the runner batches them)."""
-
-    learning_rate: jax.Array  # > 0: the step size, or its scale for a decaying schedule
-    epsilon: jax.Array  # in [0, 1]: exploration of the epsilon-greedy behaviour
-    gamma: jax.Array  # in [0, 0.999]: the discount
-
-
-DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": common.GAMMA}
+Hparams = SCHEMA.hparams_type
 
 
 class Transition(NamedTuple):
@@ -74,7 +72,7 @@ class Carry(NamedTuple):
 
 def make_control_experiment(
     config,
-    module: str,
+    schema: fields.Schema,
     *,
     init_tables: Callable[[int, int], Any],
     q_values: Callable[[Any], jax.Array],
@@ -83,17 +81,15 @@ def make_control_experiment(
     """An off-policy TD control algorithm as a runner experiment.
 
     Args:
-        config: the algorithm's config (its fields are checked to be exactly these).
-        module: the algorithm's module name, for messages.
+        config: the algorithm's config (its fields are checked to be exactly ``schema``'s).
+        schema: :data:`SCHEMA`, extended under the algorithm's module name (for messages).
         init_tables: ``(num_states, num_actions) -> tables``, the initial value tables.
         q_values: ``tables -> [S, A]``, the action values the behaviour and the greedy policy use.
         update: ``(tables, transition, *, alpha, u) -> tables``, the update rule.
     """
-    episodic = bool(config.get("episodic", False))
-    common.check_fields(config, module, FIELDS[0] | (FIELDS[1] if episodic else set()))
-    power = common.check_step_size(config)
-    if config.behaviour not in BEHAVIOURS:
-        raise ValueError(f"config.behaviour must be one of {BEHAVIOURS}, got {config.behaviour!r}")
+    schema.check(config)
+    episodic = common.is_episodic(config)
+    power = common.step_size_power(config)
     uniform = config.behaviour == "uniform"
     grid, params = common.task_from_config(config)
     mdp = params.mdp
@@ -150,8 +146,8 @@ def make_control_experiment(
     return Experiment(
         init=init,
         train_chunk=train_chunk,
-        hparams_type=Hparams,
-        domains=DOMAINS,
+        hparams_type=schema.hparams_type,
+        domains=schema.domains,
         metrics=("value_error", "q_error", "optimal", "reward")
         + (("path_length",) if episodic else ()),
         main_metric="value_error",

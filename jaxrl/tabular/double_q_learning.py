@@ -16,7 +16,8 @@ metrics use their mean. The error is ``jaxrl.targets.double_q_learning``; everyt
 of :mod:`jaxrl.tabular.control`, so this file holds only the rule. The coin is the second of the
 step's counter-based uniforms (``u < 1/2``: update ``q_A``).
 
-Config: ``jaxrl/configs/double_q_learning.py``. Metrics as for Q-learning.
+Config: ``jaxrl/configs/double_q_learning.py``; fields: ``SCHEMA``, the scaffold's
+(``control.SCHEMA``). Metrics as for Q-learning.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from jaxrl import targets
 from jaxrl.run import Experiment
 from jaxrl.tabular import control
 
-Hparams = control.Hparams
+SCHEMA = control.SCHEMA.extend("jaxrl.tabular.double_q_learning")
+Hparams = SCHEMA.hparams_type
 
 
 class Tables(NamedTuple):
@@ -59,7 +61,7 @@ def make_experiment(config) -> Experiment:
     """The runner's view of Double Q-learning (see ``jaxrl/configs/double_q_learning.py``)."""
     return control.make_control_experiment(
         config,
-        "jaxrl.tabular.double_q_learning",
+        SCHEMA,
         init_tables=lambda num_states, num_actions: Tables(
             jnp.zeros((num_states, num_actions)), jnp.zeros((num_states, num_actions))
         ),

@@ -13,7 +13,7 @@ form and the Robbins-Monro algorithm). From samples ``x_1, x_2, ...`` of a rando
 
 Indices follow the book: sample ``x_k`` (``k = 1 .. T``, stored at array index ``k - 1``) is used
 with step size ``a_k`` to produce ``w_{k+1}``. Each function takes one stream ``[T]``; vmap for
-many streams.
+many streams. As a runner experiment (:func:`make_experiment`), fields: ``SCHEMA``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxrl.envs import rng
+from jaxrl.run import POSITIVE, Experiment, fields, real
 
 SCHEDULES = ("constant", "harmonic", "power")
 
@@ -120,16 +123,26 @@ def step_sizes(
 # As a runner experiment: many seeds and step-size schedules in one program.
 
 
-class Hparams(NamedTuple):
-    """Swept values: ``a_k = scale / k^power`` (``power = 0``: constant; ``1``: harmonic).
+def _finite(value) -> bool:
+    real_number = isinstance(value, (int, float, np.integer, np.floating))
+    return real_number and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
 
-    Domains: ``scale > 0``; ``power`` in [0, 1] (0 is a constant step, (1/2, 1] satisfies the
-    Robbins-Monro conditions; above 1 the steps sum to a finite total and the estimate stops
-    short of the mean).
-    """
 
-    scale: jax.Array
-    power: jax.Array
+# true_mean and noise_std are static numbers (kinds); scale and power are swept.
+SCHEMA = fields.Schema(
+    "jaxrl.tabular.mean_estimation",
+    true_mean=fields.static(fields.kind(_finite, "a finite number"), "E[X], the mean estimated"),
+    noise_std=fields.static(
+        fields.kind(lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+        "X ~ N(true_mean, noise_std^2)",
+    ),
+    # a_k = scale / k^power (power 0: constant; 1: harmonic). Power in (1/2, 1] satisfies the
+    # Robbins-Monro conditions; above 1 the steps would sum to a finite total and the estimate
+    # would stop short of the mean.
+    scale=fields.swept(POSITIVE, "the step size a_k = scale / k^power's scale"),
+    power=fields.swept(real(0.0, 1.0), "its power (0: a constant step; 1: harmonic)"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Carry(NamedTuple):
@@ -140,8 +153,6 @@ class Carry(NamedTuple):
 
 def normal_sample(key_data: jax.Array, k: jax.Array, *, mean, std) -> jax.Array:
     """Sample ``x_k ~ N(mean, std^2)`` by Box-Muller from one counter-based Threefry block."""
-    from jaxrl.envs import rng
-
     u1, u2 = rng.counter_uniforms(key_data, k)
     radius = jnp.sqrt(-2.0 * jnp.log1p(-u1))  # 1 - u1 is in (0, 1]: the log is finite
     return mean + std * radius * jnp.cos(2.0 * jnp.pi * u2)
@@ -151,16 +162,8 @@ def make_experiment(config):
     """Robbins-Monro mean estimation of ``E[X]``, ``X ~ N(config.true_mean, config.noise_std^2)``,
     for the runner (see ``jaxrl/configs/mean_estimation.py``). Metrics per chunk: ``abs_error``
     ``|w - E[X]|`` and the ``estimate`` itself."""
-    from jaxrl.run import POSITIVE, Experiment, real
-    from jaxrl.tabular.common import check_fields
-
-    check_fields(config, "jaxrl.tabular.mean_estimation", {"true_mean", "noise_std"})
-
+    SCHEMA.check(config)
     mean, std = float(config.true_mean), float(config.noise_std)
-    if not np.isfinite(mean) or not np.isfinite(std) or std < 0:
-        raise ValueError(
-            f"config.true_mean must be finite and config.noise_std >= 0, got {mean}, {std}"
-        )
     chunk_steps = int(config.chunk_steps)
 
     def init(key, hparams):
@@ -181,7 +184,7 @@ def make_experiment(config):
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains={"scale": POSITIVE, "power": real(0.0, 1.0)},
+        domains=SCHEMA.domains,
         metrics=("abs_error", "estimate"),
         main_metric="abs_error",
     )

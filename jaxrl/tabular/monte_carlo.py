@@ -58,6 +58,11 @@ epsilon-greedy one), both evaluated to within 1e-5 by :func:`jaxrl.dp.evaluate_p
 mean discounted return from the episodes' starts in the chunk. MC basic reports
 ``value_error``, ``q_error`` (its truncated estimates against ``q*``), ``optimal`` and
 ``policy_changes``.
+
+Fields: ``BASIC_SCHEMA`` for MC basic (``method = "basic"`` and the grid static;
+``episode_length`` and ``gamma`` swept), ``SCHEMA`` for the other two (``method``,
+``episode_length``, ``visits``, ``tail_steps`` and the grid static; ``epsilon`` and ``gamma``
+swept).
 """
 
 from __future__ import annotations
@@ -71,11 +76,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import dp
-from jaxrl.envs import gridworld, rng
-from jaxrl.run import PROBABILITY, Experiment, integer
+from jaxrl.envs import grid_tasks, gridworld, rng
+from jaxrl.run import PROBABILITY, Experiment, fields, integer
 from jaxrl.tabular.common import (
     GAMMA,
-    check_fields,
     epsilon_greedy_action,
     grid_from_config,
     ground_truth,
@@ -84,6 +88,7 @@ from jaxrl.tabular.common import (
 from jaxrl.targets import discounted_returns
 
 METHODS = ("basic", "exploring_starts", "epsilon_greedy")
+SAMPLING_METHODS = METHODS[1:]  # make_sampling_experiment's; "basic" is make_basic_experiment's
 VISITS = ("first", "every")
 # Counter streams: the episode's start (reset) and first action, the actions, the environment.
 START_STREAM, FIRST_ACTION_STREAM, ACTION_STREAM, ENV_STREAM = 3, 0, 1, 2
@@ -281,11 +286,13 @@ def _mc_basic(next_state, reward, policy0, gamma, *, length, num_iterations):
     return MCBasicResult(q=qs[-1], policy=policy, q_history=qs, policy_history=history)
 
 
-class BasicHparams(NamedTuple):
-    """Swept values of MC basic (scalars for one run; the runner batches them)."""
-
-    episode_length: jax.Array  # L, an integer >= 1 (int32)
-    gamma: jax.Array
+BASIC_SCHEMA = grid_tasks.CONTINUING_SCHEMA.extend(
+    "jaxrl.tabular.monte_carlo (MC basic)",
+    method=fields.static(fields.one_of("basic"), "MC basic (make_basic_experiment)"),
+    episode_length=fields.swept(integer(1), "L, the steps of each pair's episode (int32)"),
+    gamma=fields.swept(GAMMA, "the discount"),
+)
+BasicHparams = BASIC_SCHEMA.hparams_type
 
 
 class BasicCarry(NamedTuple):
@@ -319,7 +326,7 @@ def make_basic_experiment(config) -> Experiment:
     iteration takes ``S * A * max_length`` environment steps (model steps of the deterministic
     tables) for every setting.
     """
-    check_fields(config, "jaxrl.tabular.monte_carlo (MC basic)", {"method", "env"})
+    BASIC_SCHEMA.check(config)
     grid = grid_from_config(config.env)
     _check_deterministic(grid)
     max_length = _max_episode_length(config)
@@ -364,7 +371,7 @@ def make_basic_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=BasicHparams,
-        domains={"episode_length": integer(1), "gamma": GAMMA},
+        domains=BASIC_SCHEMA.domains,
         metrics=("value_error", "q_error", "optimal", "policy_changes"),
         main_metric="value_error",
         env_steps_per_step=num_states * num_actions * max_length,
@@ -375,11 +382,20 @@ def make_basic_experiment(config) -> Experiment:
 # MC exploring starts and MC epsilon-greedy.
 
 
-class Hparams(NamedTuple):
-    """Swept values of MC exploring starts / epsilon-greedy (scalars for one run)."""
-
-    epsilon: jax.Array  # exploration of the behaviour (and improved) policy; 0 = greedy
-    gamma: jax.Array
+SCHEMA = grid_tasks.CONTINUING_SCHEMA.extend(
+    "jaxrl.tabular.monte_carlo (MC exploring starts / epsilon-greedy)",
+    method=fields.static(
+        fields.one_of(*SAMPLING_METHODS), "exploring starts or epsilon-greedy starts"
+    ),
+    episode_length=fields.static(fields.POSITIVE_INT, "environment steps per episode"),
+    visits=fields.static(fields.one_of(*VISITS), "average every visit's return, or first visits'"),
+    tail_steps=fields.static(
+        fields.COUNT, "last steps per episode whose own (short) returns are not averaged"
+    ),
+    epsilon=fields.swept(PROBABILITY, "exploration of the behaviour (and improved) policy"),
+    gamma=fields.swept(GAMMA, "the discount"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Carry(NamedTuple):
@@ -464,20 +480,9 @@ def make_sampling_experiment(config) -> Experiment:
     policy evaluation (averaging) and improvement; ``config.total_steps`` and
     ``config.chunk_steps`` count episodes.
     """
-    if config.method not in ("exploring_starts", "epsilon_greedy"):
-        raise ValueError(
-            f"config.method must be 'exploring_starts' or 'epsilon_greedy', got {config.method!r}"
-        )
-    check_fields(
-        config,
-        f"jaxrl.tabular.monte_carlo ({config.method})",
-        {"method", "visits", "episode_length", "tail_steps", "env"},
-    )
-    if config.visits not in VISITS:
-        raise ValueError(f"config.visits must be one of {VISITS}, got {config.visits!r}")
-    length = _check_length("config.episode_length", config.episode_length)
-    tail = int(config.tail_steps)
-    if tail != config.tail_steps or not 0 <= tail < length:
+    SCHEMA.check(config)
+    length, tail = int(config.episode_length), int(config.tail_steps)
+    if tail >= length:
         raise ValueError(
             f"config.tail_steps must be an integer in [0, episode_length) = [0, {length}), "
             f"got {config.tail_steps!r}"
@@ -545,7 +550,7 @@ def make_sampling_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains={"epsilon": PROBABILITY, "gamma": GAMMA},
+        domains=SCHEMA.domains,
         metrics=("value_error", "q_error", "optimal", "return"),
         main_metric="value_error",
         env_steps_per_step=length,
@@ -557,8 +562,6 @@ def make_experiment(config) -> Experiment:
 
     See ``jaxrl/configs/mc_basic.py``, ``mc_exploring_starts.py`` and ``mc_epsilon_greedy.py``.
     """
-    if config.method not in METHODS:
-        raise ValueError(f"config.method must be one of {METHODS}, got {config.method!r}")
-    if config.method == "basic":
+    if config.get("method") == "basic":
         return make_basic_experiment(config)
-    return make_sampling_experiment(config)
+    return make_sampling_experiment(config)  # its schema refuses any other method

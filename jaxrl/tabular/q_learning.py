@@ -24,9 +24,9 @@ transition bootstraps nothing; a truncated one bootstraps from the cell the move
 
 This file holds the update rule; everything else (behaviour, environment steps, step sizes,
 ground truth, metrics) is the scaffold of :mod:`jaxrl.tabular.control`, which
-``make_experiment(config)`` calls. Swept values (``learning_rate`` > 0, ``epsilon`` in [0, 1],
-``gamma`` in [0, 0.999]) are fields of :class:`Hparams`; the grid, the step-size schedule and the
-chunk length are static and come from the config.
+``make_experiment(config)`` calls. Fields: ``SCHEMA``, the scaffold's (``control.SCHEMA``:
+the grid, the step-size schedule and ``behaviour`` static; ``learning_rate`` > 0, ``epsilon`` in
+[0, 1] and ``gamma`` in [0, 0.999] swept).
 
 Metrics per chunk (per seed): ``value_error`` = ``max_s |v_pi(s) - v*(s)|`` for the greedy policy
 ``pi`` of ``q`` (0 means ``pi`` is optimal), both evaluated to within 1e-5 by
@@ -45,7 +45,8 @@ from jaxrl.run import Experiment
 from jaxrl.tabular import control
 from jaxrl.tabular.common import OPTIMAL_TOL, epsilon_greedy_action  # noqa: F401 (re-exported)
 
-Hparams = control.Hparams
+SCHEMA = control.SCHEMA.extend("jaxrl.tabular.q_learning")
+Hparams = SCHEMA.hparams_type
 Carry = control.Carry
 Transition = control.Transition
 
@@ -64,7 +65,7 @@ def make_experiment(config) -> Experiment:
     """The runner's view of Q-learning for ``config`` (see ``jaxrl/configs/q_learning.py``)."""
     return control.make_control_experiment(
         config,
-        "jaxrl.tabular.q_learning",
+        SCHEMA,
         init_tables=lambda num_states, num_actions: jnp.zeros((num_states, num_actions)),
         q_values=lambda q: q,
         update=q_learning_update,

@@ -22,10 +22,9 @@ inside one trajectory, so the n - 1 pairs before a restart, whose windows would 
 next trajectory, are not updated. ``config.episodic`` gives the book's path-finding task
 instead (see ``jaxrl.tabular.q_learning``; Sarsa and expected Sarsa only).
 
-``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps;
-``config.variant`` (``"sarsa"``, ``"expected_sarsa"``, ``"n_step_sarsa"``), ``config.n`` and
-``config.step_size`` are static; ``learning_rate`` (> 0), ``epsilon`` (in [0, 1]) and ``gamma``
-(in [0, 0.999], see ``common.GAMMA``) are swept.
+``make_experiment(config)`` returns the :class:`jaxrl.run.Experiment` the runner sweeps.
+Fields: ``SCHEMA`` (``variant``, ``n`` of n-step Sarsa, ``restart_every`` of the continuing task
+and the tabular ones static; ``learning_rate``, ``epsilon`` and ``gamma`` swept).
 
 Metrics per chunk: ``value_gap`` = ``max_s v_eps*(s) - v_pi(s)``, where ``pi`` is the
 epsilon-greedy policy of ``q`` and ``v_eps*`` the values of the best epsilon-greedy policy, both
@@ -43,21 +42,32 @@ import jax.numpy as jnp
 
 from jaxrl import targets
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import POSITIVE, PROBABILITY, Experiment
+from jaxrl.run import POSITIVE, PROBABILITY, Experiment, fields
 from jaxrl.tabular import common
 from jaxrl.tabular.common import OPTIMAL_TOL, epsilon_greedy_action  # noqa: F401 (re-exported)
 
 VARIANTS = ("sarsa", "expected_sarsa", "n_step_sarsa")
-DOMAINS = {"learning_rate": POSITIVE, "epsilon": PROBABILITY, "gamma": common.GAMMA}
+SCHEMA = common.SCHEMA.extend(
+    "jaxrl.tabular.sarsa",
+    variant=fields.static(fields.one_of(*VARIANTS), "Sarsa, expected Sarsa or n-step Sarsa"),
+    n=fields.static(
+        fields.POSITIVE_INT,
+        "steps of the n-step return",
+        when=lambda config: config.get("variant") == "n_step_sarsa",
+    ),
+    restart_every=fields.static(
+        fields.COUNT,
+        "reset the environment every K steps (coverage; 0: never)",
+        when=lambda config: not common.is_episodic(config),
+    ),
+    learning_rate=fields.swept(POSITIVE, "the step size, or its scale for a decaying schedule"),
+    epsilon=fields.swept(PROBABILITY, "exploration of the epsilon-greedy policy"),
+    gamma=fields.swept(common.GAMMA, "the discount"),
+)
+Hparams = SCHEMA.hparams_type
 # Counter streams: the behaviour policy's uniforms, and the restarts' resets.
 ACTION_STREAM = 2
 RESTART_STREAM = 4
-
-
-class Hparams(NamedTuple):
-    learning_rate: jax.Array
-    epsilon: jax.Array
-    gamma: jax.Array
 
 
 class Carry(NamedTuple):
@@ -75,37 +85,19 @@ class Carry(NamedTuple):
     v_eps_star: jax.Array  # [S] its values
 
 
-def _fields(config) -> set:
-    """The fields a Sarsa config has: they depend on the variant and the task."""
-    fields = {"variant", "env"} | common.STEP_SIZE_FIELDS
-    if config.get("variant") == "n_step_sarsa":
-        fields.add("n")
-    if config.get("episodic", False):
-        fields |= common.EPISODIC_FIELDS
-    else:
-        fields.add("restart_every")
-    return fields
-
-
 def make_experiment(config) -> Experiment:
     """The runner's view of the Sarsa family for ``config`` (see ``jaxrl/configs/sarsa.py``)."""
-    episodic = bool(config.get("episodic", False))
+    episodic = common.is_episodic(config)
     if episodic and config.get("variant") == "n_step_sarsa":
         raise ValueError(
             "config.episodic supports variant 'sarsa' or 'expected_sarsa' (n-step returns "
             "would cross episode ends)"
         )
-    common.check_fields(config, "jaxrl.tabular.sarsa", _fields(config))
-    power = common.check_step_size(config)
+    SCHEMA.check(config)
+    power = common.step_size_power(config)
     variant = config.variant
-    if variant not in VARIANTS:
-        raise ValueError(f"config.variant must be one of {VARIANTS}, got {variant!r}")
     n = int(config.n) if variant == "n_step_sarsa" else 1
-    if n < 1:
-        raise ValueError(f"config.n must be a positive integer, got {config.n!r}")
     restart_every = 0 if episodic else int(config.restart_every)
-    if restart_every < 0:
-        raise ValueError(f"config.restart_every must be >= 0, got {restart_every}")
     grid, params = common.task_from_config(config)
     mdp = params.mdp
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
@@ -218,7 +210,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=DOMAINS,
+        domains=SCHEMA.domains,
         metrics=("value_gap", "optimal", "reward") + (("path_length",) if episodic else ()),
         main_metric="value_gap",
     )

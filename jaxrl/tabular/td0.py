@@ -8,8 +8,8 @@ each step ``(s_t, r_{t+1}, s_{t+1})``:
 with ``alpha_t`` constant, ``learning_rate / n_t(s_t)`` (``"harmonic"``) or
 ``learning_rate / n_t(s_t)^step_power`` (``"polynomial"``), ``n_t`` counting the visits of the
 state. The ground truth is ``v_pi`` to within 1e-5 (``jaxrl.dp.evaluate_policy_bounded``). The
-task is the book's continuing one (one long trajectory). ``learning_rate`` (> 0) and ``gamma``
-(in [0, 0.999], see ``common.GAMMA``) are swept.
+task is the book's continuing one (one long trajectory). Fields: ``SCHEMA`` (``policy``, the
+grid and the step-size schedule static; ``learning_rate`` and ``gamma`` swept).
 
 Metrics per chunk: ``value_error`` = ``max_s |v(s) - v_pi(s)|``, ``mean_error`` =
 ``mean_s |v(s) - v_pi(s)|``, ``reward`` = mean reward over the chunk.
@@ -24,23 +24,18 @@ import jax.numpy as jnp
 
 from jaxrl import targets
 from jaxrl.envs import gridworld, rng
-from jaxrl.run import POSITIVE, Experiment
+from jaxrl.run import POSITIVE, Experiment, fields
 from jaxrl.tabular import common
-from jaxrl.tabular.common import (
-    GAMMA,
-    check_step_size,
-    env_key,
-    policy_values,
-    task_from_config,
-)
+from jaxrl.tabular.common import GAMMA, env_key, policy_values, task_from_config
 
 POLICIES = ("uniform",)
-DOMAINS = {"learning_rate": POSITIVE, "gamma": GAMMA}
-
-
-class Hparams(NamedTuple):
-    learning_rate: jax.Array
-    gamma: jax.Array
+SCHEMA = common.CONTINUING_SCHEMA.extend(
+    "jaxrl.tabular.td0",
+    policy=fields.static(fields.one_of(*POLICIES), "the policy evaluated"),
+    learning_rate=fields.swept(POSITIVE, "the step size, or its scale for a decaying schedule"),
+    gamma=fields.swept(GAMMA, "the discount"),
+)
+Hparams = SCHEMA.hparams_type
 
 
 class Carry(NamedTuple):
@@ -60,11 +55,8 @@ def td_update(v, s, r, s_next, *, alpha, gamma):
 
 def make_experiment(config) -> Experiment:
     """The runner's view of TD(0) evaluation (see ``jaxrl/configs/td0.py``)."""
-    fields = {"policy", "env"} | common.STEP_SIZE_FIELDS
-    common.check_fields(config, "jaxrl.tabular.td0", fields)
-    power = check_step_size(config)
-    if config.policy not in POLICIES:
-        raise ValueError(f"config.policy must be one of {POLICIES}, got {config.policy!r}")
+    SCHEMA.check(config)
+    power = common.step_size_power(config)
     grid, params = task_from_config(config)
     num_states, num_actions = grid.num_states, gridworld.NUM_ACTIONS
     policy = jnp.full((num_states, num_actions), 1.0 / num_actions, jnp.float32)
@@ -111,7 +103,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=DOMAINS,
+        domains=SCHEMA.domains,
         metrics=("value_error", "mean_error", "reward"),
         main_metric="value_error",
     )

@@ -158,7 +158,7 @@ def test_a_sweep_compiles_once_and_keeps_actions_in_the_bounds(noise):
     [
         ("noise", "pink", r"config.noise must be one of \('gaussian', 'ou'\)"),
         ("learning_starts", 10**9, "config.learning_starts = 1000000000 exceeds"),
-        ("ou_theta", 2.0, r"config.ou_theta must be a number in \[0, 1\], got 2.0"),
+        ("ou_theta", 2.0, r"config.ou_theta must be a real number in \[0, 1\], got 2.0"),
     ],
 )
 def test_bad_configs_are_refused_in_one_line(field, value, message):

@@ -155,8 +155,8 @@ def test_reference_free_dpo_reaches_softmax_of_r_over_beta():
         ({"task": "chat"}, "config.task must be one of"),
         ({"loss_type": "kto"}, "config.loss_type must be one of"),
         ({"pairs": -1}, "config.pairs must be an integer >= 0"),
-        ({"responses": 1}, "config.responses must be at least 2"),
-        ({"reference_scale": -1.0}, r"config.reference_scale must be a number in \[0, 100\)"),
+        ({"responses": 1}, "config.responses must be an integer >= 2"),
+        ({"reference_scale": -1.0}, r"config.reference_scale must be a real number in \[0, 100\)"),
     ],
 )
 def test_bad_bandit_configs_are_named(overrides, message):
@@ -249,7 +249,7 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
 @pytest.mark.parametrize(
     "workdir, message",
     [
-        ("", "config.sft_workdir must name the work directory of a finished"),
+        ("", "config.sft_workdir must be the work directory of a finished"),
         ("/nonexistent/sft", "is not a directory"),
     ],
 )

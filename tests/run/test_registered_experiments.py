@@ -216,3 +216,37 @@ def test_a_behaviour_given_to_sarsa_is_refused():
         config.behaviour = "uniform"
     with pytest.raises(ValueError, match="config.behaviour is not a field of jaxrl.tabular.sarsa"):
         sarsa.make_experiment(config)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_field_is_declared_once_in_the_experiments_schema(name):
+    """Each config's experiment takes its ``Hparams`` and domains from one ``fields.Schema``
+    (a config may only narrow a domain, e.g. weight decay pinned to 0 without adamw), every
+    top-level field of the config is declared there (or is the runner's), and a static value of
+    the wrong kind (None) is refused in one line naming the field, before anything is built."""
+    from jaxrl.run import fields
+
+    config = _tiny(name)
+    module = importlib.import_module(config.experiment)
+    try:
+        experiment = module.make_experiment(config)
+    except run.ConfigError as error:  # the LM's DPO needs a finished SFT run
+        assert "sft_workdir" in str(error)
+        experiment = None
+    schema = module.SCHEMA if experiment is None else experiment.hparams_type.schema
+    assert isinstance(schema, fields.Schema)
+    if experiment is not None:
+        assert tuple(experiment.domains) == schema.swept_names
+        for field, domain in experiment.domains.items():
+            declared = schema.fields[field].kind
+            assert declared.integer == domain.integer
+            assert declared.low <= domain.low and domain.high <= declared.high, field
+    static = set(config.keys()) - fields.RUNNER_FIELDS
+    assert static <= {n for n, f in schema.fields.items() if not f.swept}
+    for field in sorted(static):
+        bad = _tiny(name)
+        with bad.unlocked():
+            bad[field] = None
+        with pytest.raises(ValueError, match=rf"^config\.{field}\b") as error:
+            module.make_experiment(bad)
+        assert "\n" not in str(error.value)
