@@ -1,8 +1,10 @@
 """Bad input to every binary gets one line on stderr naming the problem, exit code 1 or 2, and
 no traceback (the reliability issue's table)."""
 
+import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -26,11 +28,33 @@ def _run(module, *args, timeout=240):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def _prepared_workdir(tmp_path, fault):
-    """A finished tiny run, then a fault: ``config.json`` not JSON, or a per-chunk file gone."""
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run, launched once for the session (the xdist workers share the parent of
+    their temporary directories, and a lock lets the first one launch it); each test damages a
+    copy of it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    workdir = root / "cli_errors_finished_run"
+    with open(f"{workdir}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workdir / "summary.json").exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            code, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
+            assert code == 0, err[-2000:]
+    return workdir
+
+
+def _finished_copy(tmp_path, finished_run):
     workdir = tmp_path / "run"
-    code, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
-    assert code == 0, err[-2000:]
+    shutil.copytree(finished_run, workdir)
+    return workdir
+
+
+def _prepared_workdir(tmp_path, finished_run, fault):
+    """A finished tiny run, then a fault: ``config.json`` not JSON, or a per-chunk file gone."""
+    workdir = _finished_copy(tmp_path, finished_run)
     if fault == "config":
         (workdir / "config.json").write_text("{not json")
     else:
@@ -179,8 +203,8 @@ def test_bad_input_gets_one_line(tmp_path, name, module, args, code, line):
 
 
 @pytest.mark.parametrize("fault", ["config", "chunk"])
-def test_damaged_run_files_get_one_line_naming_the_file(tmp_path, fault):
-    workdir = _prepared_workdir(tmp_path, fault)
+def test_damaged_run_files_get_one_line_naming_the_file(tmp_path, finished_run, fault):
+    workdir = _prepared_workdir(tmp_path, finished_run, fault)
     returncode, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
     lines = [text for text in err.splitlines() if text.strip()]
     assert returncode == 1 and "Traceback" not in err and len(lines) == 1, err[-2000:]
@@ -195,12 +219,10 @@ def test_damaged_run_files_get_one_line_naming_the_file(tmp_path, fault):
         assert "--overwrite" in lines[0]
 
 
-def test_a_damaged_checkpoint_is_one_line_through_the_launcher(tmp_path):
+def test_a_damaged_checkpoint_is_one_line_through_the_launcher(tmp_path, finished_run):
     """The launcher reports a damaged checkpoint in one line on stdout and carries on; nothing
     on stderr (orbax's failed read leaves no stray traceback behind)."""
-    workdir = tmp_path / "run"
-    code, _, err = _run("experiments.train", f"--workdir={workdir}", *TINY)
-    assert code == 0, err[-2000:]
+    workdir = _finished_copy(tmp_path, finished_run)
     for path in (workdir / "checkpoints" / "2" / "state" / "d").iterdir():
         data = bytearray(path.read_bytes())
         for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):

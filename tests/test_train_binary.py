@@ -1,10 +1,16 @@
-"""Smoke runs of the launcher ``experiments.train`` for every library config, with a tiny budget."""
+"""Smoke runs of the launcher ``experiments.train`` for every library config, with a tiny budget.
+
+One config runs as a real ``python -m experiments.train`` subprocess, end to end (its exit code,
+its stdout and its files); the others run the same launcher in the test's process (its own flag
+parsing and ``main``, ``tests.run.binary.train_in_process``), which spares each a second JAX
+import and start-up: what differs between the configs is the experiment, not the process.
+"""
 
 import json
 
 import pytest
 
-from tests.run.binary import train
+from tests.run.binary import train, train_in_process
 
 CONFIGS = [
     "q_learning",
@@ -31,18 +37,25 @@ CONFIGS = [
 ]
 
 
+SUBPROCESS = "q_learning"  # the config launched as a subprocess; the others in-process
+
+
 @pytest.mark.parametrize("name", CONFIGS)
-def test_the_launcher_runs_each_config(tmp_path, name):
+def test_the_launcher_runs_each_config(tmp_path, capsys, name):
     workdir = tmp_path / name
-    code, out, err = train(
-        workdir,
+    flags = (
         f"--config=jaxrl/configs/{name}.py",
         "--config.num_seeds=2",
-        "--config.total_steps=6",
+        "--config.total_steps=4",
         "--config.chunk_steps=2",
     )
-    assert code == 0, err[-3000:]
-    assert out.count("\nchunk ") == 3  # a progress line per chunk, after the compile line
+    if name == SUBPROCESS:
+        code, out, err = train(workdir, *flags)
+        assert code == 0, err[-3000:]
+    else:
+        train_in_process(f"--workdir={workdir}", *flags)  # raises if the launch fails
+        out = capsys.readouterr().out  # the launcher prints its lines on stdout
+    assert out.count("\nchunk ") == 2  # a progress line per chunk, after the compile line
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["config"]["experiment"].startswith(
         ("jaxrl.tabular.", "jaxrl.approx.", "jaxrl.agents.")

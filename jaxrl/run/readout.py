@@ -2,11 +2,14 @@
 
 Every experiment may expose ``Experiment.policy`` (and ``Experiment.values``); these functions
 pick one (setting, seed) out of a carry whose leaves are ``[settings, seeds, ...]`` (what
-``run.train`` returns, or ``run.load`` reads back) and hand out its policy, jitted.
+``run.train`` returns, or ``run.load`` reads back) and hand out its policy, jitted: one program
+per experiment and mode, compiled once for all its seeds.
 ``run.load(workdir).policy(setting, seed, mode)`` is the usual door.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import numpy as np
@@ -36,7 +39,8 @@ def policy(
     if mode not in POLICY_MODES:
         raise ConfigError(f"mode must be one of {POLICY_MODES}, got {mode!r}")
     one, hparams_one = _one_seed(carry, hparams, setting, seed)
-    return jax.jit(experiment.policy(one, hparams_one, mode))
+    program = _program(experiment.policy, mode)
+    return lambda obs, key: program(one, hparams_one, obs, key)
 
 
 def values(experiment: Experiment, carry, hparams, *, setting: int = 0, seed: int = 0):
@@ -45,7 +49,17 @@ def values(experiment: Experiment, carry, hparams, *, setting: int = 0, seed: in
     if experiment.values is None:
         raise ConfigError("this experiment exposes no value estimate (its Experiment has none)")
     one, hparams_one = _one_seed(carry, hparams, setting, seed)
-    return jax.jit(experiment.values(one, hparams_one))
+    program = _program(experiment.values, None)
+    return lambda obs: program(one, hparams_one, obs)
+
+
+@functools.lru_cache(maxsize=32)
+def _program(readout, mode):
+    """One jitted program per readout function (and mode), shared by every seed and setting:
+    the seed's carry is an argument of the program, not a constant compiled into a new one."""
+    if mode is None:
+        return jax.jit(lambda carry, hparams, obs: readout(carry, hparams)(obs))
+    return jax.jit(lambda carry, hparams, obs, key: readout(carry, hparams, mode)(obs, key))
 
 
 def _one_seed(carry, hparams, setting, seed):

@@ -7,7 +7,6 @@ import jax
 import ml_collections
 
 from jaxrl.configs import actor_critic_cartpole, ddpg_pendulum, dqn_cartpole, sac_pendulum
-from jaxrl.envs import evaluation
 
 DISCRETE = "tests.agents.chain:discrete"
 CONTINUOUS = "tests.agents.chain:continuous"
@@ -62,11 +61,16 @@ def config(name: str, num_seeds: int = 8) -> ml_collections.ConfigDict:
 
 def greedy_return(env, act) -> float:
     """The undiscounted return of one episode of the greedy readout ``act`` (the chains are
-    deterministic: one episode is the policy's return), scored by ``evaluation.evaluate``."""
+    deterministic: one episode is the policy's return), stepped from Python until the episode
+    ends: the readout's program and the environment's step each compile once for every seed."""
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
     key = jax.random.key(0)
-    score = jax.jit(
-        lambda: evaluation.evaluate(
-            env.reset, env.step, env.params, act, key, episodes=1, max_steps=env.max_steps
-        )
-    )
-    return float(score())
+    obs, state = reset(key, env.params)
+    total = 0.0
+    for _ in range(env.max_steps):
+        action = act(obs[None], key)[0]
+        obs, state, reward, terminated, truncated, _ = step(key, state, action, env.params)
+        total += float(reward)
+        if bool(terminated) or bool(truncated):
+            return total
+    raise AssertionError(f"the episode did not end within max_steps = {env.max_steps}")
