@@ -92,7 +92,7 @@ def test_the_reinforce_gradient_is_unbiased_for_the_exact_gradient():
     """
     episodes, horizon, gamma = 20_000, 200, 0.9
 
-    def estimates(weighting):
+    def agent(weighting):
         config = _grid_config(
             "reinforce_no_baseline",
             num_envs=episodes,
@@ -102,35 +102,45 @@ def test_the_reinforce_gradient_is_unbiased_for_the_exact_gradient():
             gamma=gamma,
             entropy_coef=0.0,  # the plain estimator: no entropy bonus
         )
-        agent = _module(config).make_agent(config)
-        params = _random_params(agent, jax.random.key(7))
-        rollout = _rollout(agent, params, episodes)
-        hparams = _hparams(config)
-        batch = agent.prepare(params, rollout, hparams)
-        per_episode = jax.tree.map(  # time-major [T * M] -> [M, T]
-            lambda x: jnp.swapaxes(x.reshape((horizon, episodes, *x.shape[1:])), 0, 1), batch
-        )
+        return _module(config).make_agent(config), _hparams(config)
 
-        def estimate(episode):
-            loss = lambda actor: agent.loss(params._replace(actor=actor), episode, hparams).total  # noqa: E731
-            return -horizon * jax.grad(loss)(params.actor)["params"]["table"]
+    weighted, hparams = agent(True)
+    params = _random_params(weighted, jax.random.key(7))
+    # One rollout for both estimators: the weighting enters in prepare, not in collect.
+    rollout = _rollout(weighted, params, episodes)
 
-        g = np.asarray(jax.jit(jax.vmap(estimate))(per_episode), np.float64)  # [M, S, A]
-        return agent, params, g.mean(0), g.std(0, ddof=1) / np.sqrt(episodes)
+    def estimates(agent):
+        @jax.jit
+        def per_episode_estimates(params, rollout):
+            batch = agent.prepare(params, rollout, hparams)
+            per_episode = jax.tree.map(  # time-major [T * M] -> [M, T]
+                lambda x: jnp.swapaxes(x.reshape((horizon, episodes, *x.shape[1:])), 0, 1), batch
+            )
 
-    agent, params, mean, se = estimates(True)
-    mdp = gridworld.to_mdp(gridworld.layout_of(agent.env.params))
-    d0 = agent.env.params.start_probs
+            def estimate(episode):
+                def loss(actor):
+                    return agent.loss(params._replace(actor=actor), episode, hparams).total
+
+                return -horizon * jax.grad(loss)(params.actor)["params"]["table"]
+
+            return jax.vmap(estimate)(per_episode)
+
+        g = np.asarray(per_episode_estimates(params, rollout), np.float64)  # [M, S, A]
+        return g.mean(0), g.std(0, ddof=1) / np.sqrt(episodes)
+
+    mean, se = estimates(weighted)
+    mdp = gridworld.to_mdp(gridworld.layout_of(weighted.env.params))
+    d0 = weighted.env.params.start_probs
 
     def objective(theta):
         v = dp.evaluate_policy(mdp, jax.nn.softmax(theta, axis=-1), gamma=gamma)
         return jnp.dot(d0, v)
 
-    exact = np.asarray(jax.grad(objective)(params.actor["params"]["table"]))
+    exact = np.asarray(jax.jit(jax.grad(objective))(params.actor["params"]["table"]))
     tolerance = 4.5 * se + 1e-4
     assert np.all(np.abs(mean - exact) <= tolerance), np.max(np.abs(mean - exact) / tolerance)
     assert np.max(np.abs(exact)) > 10 * np.max(tolerance)  # a gradient well above the noise
-    _, _, unweighted, _ = estimates(False)
+    unweighted, _ = estimates(agent(False)[0])
     assert np.any(np.abs(unweighted - exact) > tolerance)
 
 

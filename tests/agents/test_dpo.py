@@ -208,7 +208,9 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     # The initial policy and the reference are seed 1's parameters of the SFT run.
     model, task, reference = dpo.load_reference(config)
     assert model.experts == 4 and model.top_k == 2 and task.length == 3
-    sft_params = run.load(str(sft_dir)).carry.params
+    # Each run read back once, for the checks below and for its readout.
+    read_back = {workdir: run.load(str(workdir)) for workdir in (sft_dir, dpo_dir)}
+    sft_params = read_back[sft_dir].carry.params
     for ours, theirs in zip(jax.tree.leaves(reference), jax.tree.leaves(sft_params), strict=True):
         np.testing.assert_array_equal(ours, theirs[0, 1])
     arrays = run.result_arrays(str(dpo_dir))
@@ -221,7 +223,7 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     assert [s["label"] for s in summary["settings"]] == ["beta=0.1", "beta=1"]
 
     # The pairs: responses sampled from the reference for one prompt, labelled by the score.
-    data = jax.tree.map(lambda x: x[0, 0], run.load(str(dpo_dir)).carry.data)
+    data = jax.tree.map(lambda x: x[0, 0], read_back[dpo_dir].carry.data)
     for seqs in (data.chosen, data.rejected, data.eval_reference):
         assert seqs.shape[1] == task.sequence_length
         np.testing.assert_array_equal(seqs[:, task.length], task.separator)
@@ -234,8 +236,7 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     # Both language models' readout is their sampler: prompts (with the separator) in,
     # responses of the task's length out; greedy decoding is deterministic.
     prompts = data.chosen[:4, : task.length + 1]
-    for workdir in (sft_dir, dpo_dir):
-        loaded = run.load(str(workdir))
+    for workdir, loaded in read_back.items():
         for mode in ("greedy", "sample"):
             responses = np.asarray(loaded.policy(seed=1, mode=mode)(prompts, jax.random.key(0)))
             assert responses.shape == (4, task.length), (workdir, mode)
@@ -259,8 +260,10 @@ def test_bad_sft_workdirs_are_named(workdir, message):
 
 
 def test_a_run_of_another_experiment_is_not_an_sft_run(tmp_path):
+    """Refused from the run's config.json (what a run writes first; nothing else is read), as
+    in the test below: the workdir holds the config of a DPO bandit run."""
     config = _config("dpo_bandit", chunk_steps=2, total_steps=2)
-    run.run(dpo.make_experiment(config), config, str(tmp_path), log=lambda _: None)
+    (tmp_path / "config.json").write_text(config.to_json_best_effort(sort_keys=True))
     with pytest.raises(ValueError, match="holds a run of 'jaxrl.agents.dpo', not of"):
         dpo.make_experiment(_dpo_config(tmp_path))
 

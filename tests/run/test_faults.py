@@ -270,17 +270,29 @@ run.run(toy_experiment(10), toy_module_config(), workdir, log=lambda s: None)
 """
 
 
+@pytest.fixture(scope="module")
+def kill_env(tmp_path_factory):
+    """The environment of the killed processes: a persistent compilation cache of this module's
+    own, so that each after the first reads the same programs back instead of compiling them."""
+    return {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("jax_cache")),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+
+
 @pytest.mark.parametrize(
     "kind", ["config", "chunk", "csv", "checkpoint", "digests", "per_seed", "summary", "curves"]
 )
 def test_a_sigkill_during_each_kind_of_write_resumes_to_identical_results(
-    tmp_path, reference, kind
+    tmp_path, reference, kill_env, kind
 ):
     clean, _ = reference
     workdir = tmp_path / "w"
     proc = subprocess.run(
         [sys.executable, "-c", KILL_SCRIPT, kind, str(workdir)],
         cwd=ROOT,
+        env=kill_env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -311,6 +323,9 @@ def test_a_second_process_on_a_workdir_is_refused_naming_the_first(tmp_path):
         while not (workdir / "config.json").exists():
             assert first.proc.poll() is None and time.time() < deadline
             time.sleep(0.05)
+        # Stopped, the first process still holds the workdir (its lock is the kernel's), and
+        # leaves the CPU to the second one.
+        first.proc.send_signal(signal.SIGSTOP)
         second = Binary(*flags, log_path=f"{workdir}.second")
         code, _, err = second.finish(timeout=120)
         assert code == 1

@@ -33,7 +33,13 @@ def _csv(workdir):
 
 
 def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_path):
-    code, out, err = train(tmp_path / "clean", *FLAX)
+    # Its four launches compile the same programs: the first writes them to a persistent
+    # compilation cache of this test's own, the others read them back (the launcher is unchanged).
+    cache = {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax_cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    code, out, err = train(tmp_path / "clean", *FLAX, env=cache)
     assert code == 0, err[-3000:]
     # Quiet: the compile line, one line per chunk, the final lines; nothing from the libraries.
     lines = out.strip().splitlines()
@@ -61,7 +67,7 @@ def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_p
     assert {"episode_return_count", "env_steps"} <= set(_csv(tmp_path / "clean")[0])
 
     victim_dir = tmp_path / "killed"
-    victim = Binary(f"--workdir={victim_dir}", *FLAX, log_path=f"{victim_dir}.log")
+    victim = Binary(f"--workdir={victim_dir}", *FLAX, env=cache, log_path=f"{victim_dir}.log")
     deadline = time.time() + 240
     while not (victim_dir / "checkpoints" / "8").exists():
         assert victim.proc.poll() is None, "the run ended before it could be killed"
@@ -70,7 +76,7 @@ def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_p
     victim.proc.send_signal(signal.SIGKILL)
     victim.finish(timeout=60)
     assert not (victim_dir / "summary.json").exists()  # it really died mid-run
-    code, out, err = train(victim_dir, *FLAX)
+    code, out, err = train(victim_dir, *FLAX, env=cache)
     assert code == 0, err[-3000:]
     assert "resuming from the checkpoint after chunk" in out
     resumed = run.result_arrays(str(victim_dir))
@@ -79,7 +85,7 @@ def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_p
     assert _csv(tmp_path / "clean") == _csv(victim_dir)
 
     # Rerun with a doubled total_steps: it continues from the final checkpoint.
-    code, out, err = train(victim_dir, *FLAX, "--config.total_steps=80")
+    code, out, err = train(victim_dir, *FLAX, "--config.total_steps=80", env=cache)
     assert code == 0, err[-3000:]
     assert "resuming from the checkpoint after chunk 20 of 40" in out
     assert sum(line.startswith("chunk ") for line in out.splitlines()) == 20

@@ -12,10 +12,12 @@ import pytest
 from jaxrl import run
 from tests.run.binary import Binary, train
 
+# 20 chunks, a checkpoint every 5: a run killed once the checkpoint after chunk 10 is there still
+# has 10 chunks, 2 checkpoints and its final files to write.
 FLAGS = [
     "--config=jaxrl/configs/q_learning.py",
     "--config.num_seeds=4",
-    "--config.total_steps=60000",
+    "--config.total_steps=40000",
     "--config.chunk_steps=2000",
     "--config.checkpoint_every=5",
     "--config.sweep.learning_rate=(0.1,0.2)",
@@ -28,7 +30,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_pair(workdir, *extra):
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """The environment of a pair's processes: a persistent compilation cache of this module's
+    own, so that the pairs after the first read their programs back instead of compiling them
+    (process 0 writes them; the launcher itself is unchanged)."""
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("jax_cache")),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+
+
+def _start_pair(workdir, cache, *extra):
     port = _free_port()
     common = [
         f"--workdir={workdir}",
@@ -39,7 +52,8 @@ def _start_pair(workdir, *extra):
         "--num_processes=2",
     ]
     return [
-        Binary(*common, f"--process_id={i}", log_path=f"{workdir}.process{i}") for i in range(2)
+        Binary(*common, f"--process_id={i}", env=cache, log_path=f"{workdir}.process{i}")
+        for i in range(2)
     ]
 
 
@@ -58,8 +72,8 @@ def single(tmp_path_factory):
     return workdir
 
 
-def test_two_processes_equal_one_and_resume_after_both_are_killed(tmp_path, single):
-    pair = _start_pair(tmp_path / "pair")
+def test_two_processes_equal_one_and_resume_after_both_are_killed(tmp_path, single, cache):
+    pair = _start_pair(tmp_path / "pair", cache)
     results = [p.finish(timeout=240) for p in pair]
     for code, _, err in results:
         assert code == 0, err[-3000:]
@@ -68,7 +82,7 @@ def test_two_processes_equal_one_and_resume_after_both_are_killed(tmp_path, sing
     _assert_same_results(single, tmp_path / "pair")
 
     workdir = tmp_path / "killed"
-    pair = _start_pair(workdir)
+    pair = _start_pair(workdir, cache)
     deadline = time.time() + 240
     while not (workdir / "checkpoints" / "10").exists():
         assert all(p.proc.poll() is None for p in pair), "the run ended before it was killed"
@@ -79,17 +93,19 @@ def test_two_processes_equal_one_and_resume_after_both_are_killed(tmp_path, sing
     for p in pair:
         p.finish(timeout=60)
     assert not (workdir / "summary.json").exists()
-    results = [p.finish(timeout=240) for p in _start_pair(workdir)]
+    results = [p.finish(timeout=240) for p in _start_pair(workdir, cache)]
     for code, _, err in results:
         assert code == 0, err[-3000:]
     assert "resuming from the checkpoint after chunk" in results[0][1]
     _assert_same_results(single, workdir)
 
 
-def test_when_one_process_dies_the_other_stops_with_a_clear_error(tmp_path):
+def test_when_one_process_dies_the_other_stops_with_a_clear_error(tmp_path, cache):
     workdir = tmp_path / "w"
     # A long run, so that it is still going when process 1 is killed.
-    pair = _start_pair(workdir, "--config.total_steps=20000000", "--config.checkpoint_every=1000")
+    pair = _start_pair(
+        workdir, cache, "--config.total_steps=20000000", "--config.checkpoint_every=1000"
+    )
     deadline = time.time() + 240
     while not (workdir / "metrics.csv").exists() or (workdir / "metrics.csv").stat().st_size == 0:
         assert all(p.proc.poll() is None for p in pair), "the run ended before it was killed"
