@@ -44,12 +44,8 @@ from jaxrl.run import Experiment, fields
 ACT_STREAM, ENV_STREAM, SAMPLE_STREAM, EVAL_STREAM, UPDATE_STREAM, EXTRAS_STREAM = range(6)
 MODES = ("greedy", "sample")
 # The config fields the scaffold reads (an algorithm extends it with its own, then its swept).
-SCHEMA = fields.Schema(
+SCHEMA = envs.SCHEMA.extend(
     "jaxrl.agents.off_policy",
-    environment=fields.static(fields.TEXT, "a registered environment, or 'pkg.module:factory'"),
-    env=fields.static(fields.ANY_BLOCK, "the environment's options (its factory checks them)"),
-    eval_episodes=fields.static(fields.POSITIVE_INT, "greedy episodes scored after every chunk"),
-    num_envs=fields.static(fields.POSITIVE_INT, "environments per seed, stepped together"),
     updates_per_step=fields.static(fields.POSITIVE_INT, "optimizer steps per training step"),
     buffer_capacity=fields.static(fields.POSITIVE_INT, "replay buffer size (transitions)"),
     batch_size=fields.static(fields.POSITIVE_INT, "minibatch size"),

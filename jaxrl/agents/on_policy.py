@@ -46,12 +46,8 @@ from jaxrl.run import DISCOUNT, POSITIVE, Experiment, fields, real
 ACT_STREAM, ENV_STREAM, SHUFFLE_STREAM, EVAL_STREAM = 0, 1, 2, 3
 # The scaffold's fields and the swept values every actor-critic algorithm reads (REINFORCE, QAC
 # and off-policy AC read exactly these; an algorithm extends the schema with its own).
-SCHEMA = fields.Schema(
+SCHEMA = envs.SCHEMA.extend(
     "jaxrl.agents.on_policy",
-    environment=fields.static(fields.TEXT, "a registered environment, or 'pkg.module:factory'"),
-    env=fields.static(fields.ANY_BLOCK, "the environment's options (its factory checks them)"),
-    eval_episodes=fields.static(fields.POSITIVE_INT, "greedy episodes scored after every chunk"),
-    num_envs=fields.static(fields.POSITIVE_INT, "environments per seed, stepped together"),
     rollout_length=fields.static(fields.POSITIVE_INT, "steps per environment per rollout"),
     epochs=fields.static(fields.POSITIVE_INT, "passes over each rollout"),
     num_minibatches=fields.static(fields.POSITIVE_INT, "minibatches per pass"),

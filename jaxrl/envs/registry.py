@@ -35,6 +35,16 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxrl.envs import spaces, wrappers
+from jaxrl.run import fields
+
+# The environment fields of a deep agent's config, which both scaffolds extend with their own.
+SCHEMA = fields.Schema(
+    "jaxrl.envs",
+    environment=fields.static(fields.TEXT, "a registered environment, or 'pkg.module:factory'"),
+    env=fields.static(fields.ANY_BLOCK, "the environment's options (its factory checks them)"),
+    eval_episodes=fields.static(fields.POSITIVE_INT, "greedy episodes scored after every chunk"),
+    num_envs=fields.static(fields.POSITIVE_INT, "environments per seed, stepped together"),
+)
 
 
 class Finite(NamedTuple):
