@@ -5,6 +5,7 @@ budgets, the chapter 7 one still enough for its claims); the tests then read wha
 subprocess keeps the binary's absl flags out of the test process.
 """
 
+import ast
 import html
 import json
 import os
@@ -529,11 +530,30 @@ def test_the_dpg_section_reports_every_seed_and_the_learned_policy(values):
         ("--config.dpg.chunks=7", "dpg.chunks"),
     ],
 )
-def test_bad_config_fails_fast(tmp_path, flag, field):
+def test_bad_config_fails_fast(flag, field):
+    """Each bad value is refused by the binary's own check (``report.check_config``, which the
+    binary calls before anything is computed), in one ``ValueError`` naming the field; the
+    binary's side of it (exit code, one line, nothing written) is the test below."""
+    from experiments.book import report
+    from jaxrl.configs import book
+
+    config = book.get_config()
+    name, value = flag.removeprefix("--config.").split("=")
+    *parents, leaf = name.split(".")
+    block = config
+    for parent in parents:
+        block = block[parent]
+    block[leaf] = float(value) if value == "nan" else ast.literal_eval(value)
+    with pytest.raises(ValueError) as error:
+        report.check_config(config)
+    assert f"config.{field}" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_bad_config_fails_fast_from_the_command_line(tmp_path):
     workdir = tmp_path / "never"
-    proc = _run(f"--workdir={workdir}", flag, timeout=60)
+    proc = _run(f"--workdir={workdir}", "--config.ch9_10.chunks=3", timeout=60)
     assert proc.returncode != 0
     last_line = proc.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("error: ") and f"config.{field}" in last_line
+    assert last_line.startswith("error: ") and "config.ch9_10.chunks" in last_line
     assert "Traceback" not in proc.stderr
     assert not workdir.exists()  # nothing written

@@ -37,28 +37,31 @@ def test_q_network_shapes_and_bad_arguments():
 
 
 def test_members_are_separate_initialisations_and_differ():
+    """(Each side compiled whole: op by op, every small operation would compile on its own.)"""
     net, key = _network(), jax.random.key(1)
-    params = networks.ensemble_init(net, key, jnp.zeros((OBS,)), K)
+    init, apply = jax.jit(net.init), jax.jit(net.apply)
+    params = jax.jit(lambda k: networks.ensemble_init(net, k, jnp.zeros((OBS,)), K))(key)
     assert all(leaf.shape[0] == K for leaf in jax.tree.leaves(params))
     x = jax.random.normal(jax.random.key(2), (7, OBS))
-    outputs = networks.ensemble_apply(net, params, x)
+    outputs = jax.jit(lambda p: networks.ensemble_apply(net, p, x))(params)
     assert outputs.shape == (K, 7, ACTIONS)
     for k, member_key in enumerate(jax.random.split(key, K)):
-        alone = net.init(member_key, jnp.zeros((OBS,)))
+        alone = init(member_key, jnp.zeros((OBS,)))
         jax.tree.map(np.testing.assert_array_equal, networks.member(params, k), alone)
-        np.testing.assert_allclose(outputs[k], net.apply(alone, x), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(outputs[k], apply(alone, x), rtol=1e-6, atol=1e-6)
     for i in range(K):
         for j in range(i + 1, K):
             assert not np.allclose(outputs[i], outputs[j])
     # ensemble_apply_each gives member k its own input.
     xs = jax.random.normal(jax.random.key(3), (K, 5, OBS))
-    each = networks.ensemble_apply_each(net, params, xs)
+    each = jax.jit(lambda p: networks.ensemble_apply_each(net, p, xs))(params)
     for k in range(K):
         np.testing.assert_allclose(
-            each[k], net.apply(networks.member(params, k), xs[k]), rtol=1e-6, atol=1e-6
+            each[k], apply(networks.member(params, k), xs[k]), rtol=1e-6, atol=1e-6
         )
 
 
+@jax.jit
 def _random_buffer(key, size=64):
     keys = jax.random.split(key, 5)
     items = off_policy.Transition(
@@ -101,8 +104,8 @@ def test_the_vmapped_ensemble_equals_separately_trained_networks():
                 target = params
         return params
 
-    batches = [dqn.bootstrap_batches(buffer, key, K, 16) for key in jax.random.split(data_key, 25)]
-    batches = jax.tree.map(lambda *xs: jnp.stack(xs), *batches)  # [steps, K, B, ...]
+    sample = jax.jit(jax.vmap(lambda key: dqn.bootstrap_batches(buffer, key, K, 16)))
+    batches = sample(jax.random.split(data_key, 25))  # [steps, K, B, ...]
     ensemble = train(networks.ensemble_init(net, init_key, jnp.zeros((OBS,)), K), batches)
     x = jax.random.normal(jax.random.key(6), (9, OBS))
     trained = networks.ensemble_apply(net, ensemble, x)

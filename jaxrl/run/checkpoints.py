@@ -1,8 +1,8 @@
 """Checkpoints that are checked on restore: orbax saves plus a checksum of every array.
 
 Each checkpoint ``<workdir>/checkpoints/<chunks done>`` holds two orbax items, ``state`` (the
-carry) and ``checksum`` (JSON: two 32-bit sums per leaf of the carry's bits, computed on the
-devices when it is saved), and, written by process 0 once orbax has finished, ``files.sha256``:
+carry) and ``checksum`` (JSON: two 32-bit sums per leaf of the carry's bits, computed when it is
+saved), and, written by process 0 once orbax has finished, ``files.sha256``:
 the SHA-256 of every file of the checkpoint. On restore the files are checked first (a missing,
 truncated or changed file is found before orbax reads anything), then the arrays are read and
 their sums computed again; any disagreement, or a failure to read, means the checkpoint is
@@ -102,12 +102,30 @@ def _sums(leaves):
     return out
 
 
+def _host_sums(leaf) -> np.ndarray:
+    """:func:`_sums` of one leaf in NumPy (same words, same wrapping uint32 arithmetic)."""
+    x = np.ascontiguousarray(np.asarray(leaf))
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    narrow = {1: np.uint8, 2: np.uint16}.get(x.dtype.itemsize)
+    words = (x.view(narrow).astype(np.uint32) if narrow else x.view(np.uint32)).reshape(-1)
+    weights = np.arange(words.shape[0], dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    return np.stack([np.sum(words, dtype=np.uint32), np.sum(words * weights, dtype=np.uint32)])
+
+
 def checksum(tree) -> dict[str, list[int]]:
-    """``{leaf path: [s1, s2]}`` of a pytree of (possibly sharded, multi-process) arrays."""
+    """``{leaf path: [s1, s2]}`` of a pytree of (possibly sharded, multi-process) arrays.
+
+    One process sums on the host (NumPy: no program to compile for each carry's structure);
+    several sum on the devices, where every process holds only its shards.
+    """
     paths_leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    sums = _sums([leaf for _, leaf in paths_leaves])
-    # The sums are replicated: every process reads its own copy.
-    host = [np.asarray(s.addressable_data(0)) for s in sums]
+    if jax.process_count() == 1:
+        host = [_host_sums(leaf) for _, leaf in paths_leaves]
+    else:
+        sums = _sums([leaf for _, leaf in paths_leaves])
+        # The sums are replicated: every process reads its own copy.
+        host = [np.asarray(s.addressable_data(0)) for s in sums]
     return {
         jax.tree_util.keystr(path): [int(v) for v in values]
         for (path, _), values in zip(paths_leaves, host, strict=True)

@@ -14,6 +14,7 @@ multi-process run each process builds only its own shard of the keys and hyperpa
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, NamedTuple
 
 import jax
@@ -121,6 +122,44 @@ def check_batch(batch: int, num_devices: int, *, num_settings: int) -> None:
         )
 
 
+# Compiled programs of the experiments of this process: {train_chunk: {input signature: (init,
+# chunk)}}. An experiment trained again with inputs of the same shapes, dtypes and shardings (a
+# seed alone, padded to two runs, after a sweep of two; a second call of ``train`` in a
+# notebook) reuses them; the entry goes with the experiment.
+_PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_data, hparams):
+    """The compiled ``(init, train_chunk)`` of ``experiment`` over a batch of these inputs
+    (``key_data`` the raw data of the typed ``keys``, ``wrap`` as :func:`batch_inputs` gives)."""
+    signature = (
+        str(jax.random.key_impl(keys)),
+        sharding,
+        jax.tree.structure(hparams),
+        *((x.shape, x.dtype) for x in (key_data, *jax.tree.leaves(hparams))),
+        experiment.init,
+    )
+    cache = _PROGRAMS.setdefault(experiment.train_chunk, {})
+    if signature not in cache:
+        init = jax.jit(
+            jax.vmap(wrap(experiment.init)),
+            in_shardings=(sharding, sharding),
+            out_shardings=sharding,
+        )
+        chunk = jax.jit(
+            jax.vmap(experiment.train_chunk),
+            in_shardings=(sharding, sharding),
+            out_shardings=(sharding, sharding),
+            donate_argnums=0,
+        )
+        init = init.lower(key_data, hparams).compile()
+        abstract = jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), init.out_info
+        )
+        cache[signature] = (init, chunk.lower(abstract, hparams).compile())
+    return cache[signature]
+
+
 class Program:
     """An experiment's ``init`` and ``train_chunk``, vmapped over the batch, sharded, compiled.
 
@@ -147,24 +186,14 @@ class Program:
         key_data, flat, wrap = batch_inputs(hparams, keys)
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
-        init = jax.jit(
-            jax.vmap(wrap(experiment.init)),
-            in_shardings=(sharding, sharding),
-            out_shardings=sharding,
-        )
-        chunk = jax.jit(
-            jax.vmap(experiment.train_chunk),
-            in_shardings=(sharding, sharding),
-            out_shardings=(sharding, sharding),
-            donate_argnums=0,
-        )
         start = time.perf_counter()
-        self._init = init.lower(self.key_data, self.hparams).compile()
+        self._init, self._chunk = _compiled(
+            experiment, keys, wrap, sharding, self.key_data, self.hparams
+        )
         self.abstract_carry = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
             self._init.out_info,
         )
-        self._chunk = chunk.lower(self.abstract_carry, self.hparams).compile()
         self.compile_seconds = time.perf_counter() - start
 
     def init(self):
@@ -188,10 +217,20 @@ class Program:
 
 
 def unflatten(carry, num_settings: int, num_seeds: int):
-    """Flat (possibly padded) leaves to ``[settings, seeds, ...]``."""
+    """Flat (possibly padded) leaves to ``[settings, seeds, ...]``: NumPy leaves as NumPy views,
+    device arrays in one program for the whole carry (not one per leaf)."""
+    if all(isinstance(x, np.ndarray) for x in jax.tree.leaves(carry)):
+        return _unflatten(carry, num_settings, num_seeds)
+    return _unflatten_on_device(carry, num_settings, num_seeds)
+
+
+def _unflatten(carry, num_settings: int, num_seeds: int):
     batch = num_settings * num_seeds
     shape = (num_settings, num_seeds)
     return jax.tree.map(lambda x: x[:batch].reshape(shape + x.shape[1:]), carry)
+
+
+_unflatten_on_device = jax.jit(_unflatten, static_argnums=(1, 2))
 
 
 def check_finite(

@@ -70,5 +70,13 @@ def _one_seed(carry, hparams, setting, seed):
             raise ConfigError(f"{name} must be an integer, got {value!r}")
         if not 0 <= value < size:
             raise ConfigError(f"{name} must be in [0, {size}), got {value}")
-    one = jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting, seed]), carry)
-    return one, jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting]), hparams)
+    if all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(carry)):  # run.load's
+        one = jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting, seed]), carry)
+    else:  # on the devices (run.train's): one program picks every leaf's seed
+        one = _pick(carry, setting, seed)
+    return one, jax.tree.map(lambda leaf: jax.numpy.asarray(np.asarray(leaf)[setting]), hparams)
+
+
+@jax.jit
+def _pick(carry, setting, seed):
+    return jax.tree.map(lambda leaf: leaf[setting, seed], carry)

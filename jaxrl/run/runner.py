@@ -602,7 +602,7 @@ def load(workdir: str) -> Loaded:
         except Exception as e:  # noqa: BLE001 (a damaged checkpoint: try the previous one)
             problems.append(f"{done}: {type(e).__name__}")
             continue
-        carry = jax.tree.map(np.asarray, unflatten(carry, num_settings, num_seeds))
+        carry = unflatten(jax.tree.map(np.asarray, carry), num_settings, num_seeds)
         return Loaded(carry, done, config, experiment, settings)
     damaged = f" (damaged: {', '.join(problems)})" if problems else ""
     raise ConfigError(f"the run in {workdir} has no intact checkpoint{damaged}")

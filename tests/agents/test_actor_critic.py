@@ -18,6 +18,7 @@ from jaxrl import dp, envs, run
 from jaxrl.configs import actor_critic_cartpole, actor_critic_grid
 from jaxrl.envs import gridworld
 from jaxrl.run.experiment import seed_keys
+from tests.agents import grid_readout
 
 # The algorithm of each grid variant, as the plain loop below names it.
 ALGORITHMS = {"reinforce_no_baseline": "reinforce", "off_policy": "off_policy"}
@@ -292,11 +293,13 @@ def test_the_loss_is_the_algorithms_update(algorithm):
 # Runs through the runner.
 
 
-def test_a2c_learns_the_book_grid_to_near_optimal_in_every_seed():
+def test_a2c_learns_the_book_grid_to_near_optimal_in_every_seed(tmp_path):
     """4 seeds of A2C (64 environments, episodes of 5 steps, 6,000 updates) on the book's 5x5
     grid: each seed's softmax policy is within 0.1 of v* at every state (exact values,
     ``jaxrl.dp``), the tolerance the grid results use. The first 16 seeds at these settings
-    ended between 0.006 and 0.012 (median 0.44 after 2,000 updates)."""
+    ended between 0.006 and 0.012 (median 0.44 after 2,000 updates). The run finishes in a work
+    directory, and its policy readout is read back from there (``grid_readout.check``: the
+    actor_critic_grid config's readout test)."""
     config = actor_critic_grid.get_config("a2c")
     with config.unlocked():
         config.num_seeds = 4
@@ -304,8 +307,8 @@ def test_a2c_learns_the_book_grid_to_near_optimal_in_every_seed():
         config.hparams.critic_lr = 1.0
         config.total_steps, config.chunk_steps = 6_000, 3_000
     experiment = _module(config).make_experiment(config)
-    settings = run.settings_from_config(experiment, config)
-    result = run.train(experiment, settings.hparams, seed_keys(0, 4), num_chunks=2)
+    result = run.run(experiment, config, str(tmp_path), log=lambda _: None)
+    grid_readout.check(tmp_path)
     final = result.metrics["value_error"][-1, 0]
     assert np.all(final < 0.1), final
     assert np.all(result.metrics["value_error"][0, 0] > final)

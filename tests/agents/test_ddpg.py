@@ -28,21 +28,26 @@ def _hparams(variant="td3", **overrides):
 
 def _networks(key, members=2):
     actor, critic = ddpg.Actor((16, 16), (BOUND,)), ddpg.Critic((16, 16))
-    keys = jax.random.split(key, 4)
     obs, action = jnp.zeros(3), jnp.zeros(1)
-    params = {
-        "actor": actor.init(keys[0], obs),
-        "actor_target": actor.init(keys[1], obs),
-        "critic": jax.vmap(critic.init, in_axes=(0, None, None))(
-            jax.random.split(keys[2], members), obs, action
-        ),
-        "critic_target": jax.vmap(critic.init, in_axes=(0, None, None))(
-            jax.random.split(keys[3], members), obs, action
-        ),
-    }
-    return actor, critic, params
+
+    @jax.jit  # one program (op by op, each of flax's initialisers would compile on its own)
+    def init(key):
+        keys = jax.random.split(key, 4)
+        return {
+            "actor": actor.init(keys[0], obs),
+            "actor_target": actor.init(keys[1], obs),
+            "critic": jax.vmap(critic.init, in_axes=(0, None, None))(
+                jax.random.split(keys[2], members), obs, action
+            ),
+            "critic_target": jax.vmap(critic.init, in_axes=(0, None, None))(
+                jax.random.split(keys[3], members), obs, action
+            ),
+        }
+
+    return actor, critic, init(key)
 
 
+@jax.jit
 def _batch(key):
     keys = jax.random.split(key, 5)
     return off_policy.Transition(
@@ -70,18 +75,20 @@ def test_the_critic_target_comes_from_the_target_networks_under_stop_gradient():
         )
 
     noise = np.clip(0.2 * BOUND * np.asarray(eps), -0.5 * BOUND, 0.5 * BOUND)
-    next_action = np.clip(np.asarray(actor.apply(p["actor_target"], batch.next_obs)) + noise, -2, 2)
+    apply_actor, apply_critic = jax.jit(actor.apply), jax.jit(critic.apply)
+    next_action = np.clip(np.asarray(apply_actor(p["actor_target"], batch.next_obs)) + noise, -2, 2)
     target = [networks.member(p["critic_target"], k) for k in range(2)]
-    q_next = np.stack([critic.apply(c, batch.next_obs, next_action) for c in target])
+    q_next = np.stack([apply_critic(c, batch.next_obs, next_action) for c in target])
     y = batch.reward + 0.99 * (1 - batch.terminated) * q_next.min(0)
     online = [networks.member(p["critic"], k) for k in range(2)]
-    q = np.stack([critic.apply(c, batch.obs, batch.action) for c in online])
+    q = np.stack([apply_critic(c, batch.obs, batch.action) for c in online])
     by_hand = float(np.sum(np.mean(0.5 * (np.asarray(y)[None] - q) ** 2, axis=-1)))
-    value = loss(p["critic"], p["actor_target"], p["critic_target"])
-    assert float(value) == pytest.approx(by_hand, rel=1e-5)
-    online, actor_t, critic_t = jax.grad(loss, argnums=(0, 1, 2))(
+    # One compiled program for the loss and its gradients (op by op, the flax networks' many
+    # small operations would each compile on their own).
+    value, (online, actor_t, critic_t) = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(
         p["critic"], p["actor_target"], p["critic_target"]
     )
+    assert float(value) == pytest.approx(by_hand, rel=1e-5)
     assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(online)) > 0
     for grads in (actor_t, critic_t):
         assert all(float(jnp.max(jnp.abs(g))) == 0 for g in jax.tree.leaves(grads))
@@ -107,9 +114,11 @@ def test_the_actor_loss_is_the_deterministic_policy_gradient_with_the_critic_fix
     critics."""
     actor, critic, p = _networks(jax.random.key(5))
     obs = jax.random.normal(jax.random.key(6), (B, 3))
-    grads = jax.grad(ddpg.actor_loss, argnums=(2, 3))(actor, critic, p["actor"], p["critic"], obs)
+    grads = jax.jit(jax.grad(lambda a, c: ddpg.actor_loss(actor, critic, a, c, obs), (0, 1)))(
+        p["actor"], p["critic"]
+    )
     first = jax.tree.map(lambda x: x[0], p["critic"])
-    direct = jax.grad(lambda a: -jnp.mean(critic.apply(first, obs, actor.apply(a, obs))))(
+    direct = jax.jit(jax.grad(lambda a: -jnp.mean(critic.apply(first, obs, actor.apply(a, obs)))))(
         p["actor"]
     )
     for ours, theirs in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(direct), strict=True):

@@ -15,6 +15,7 @@ from jaxrl import networks, run
 from jaxrl.agents import dqn, off_policy
 from jaxrl.configs import dqn_cartpole, dqn_grid
 from jaxrl.run.experiment import seed_keys
+from tests.agents import grid_readout
 
 OBS, ACTIONS, K, B = 2, 3, 3, 6
 
@@ -119,7 +120,7 @@ def _small_grid_config():
     return config
 
 
-def test_dqn_learns_the_optimal_policy_of_a_small_grid():
+def test_dqn_learns_the_optimal_policy_of_a_small_grid(tmp_path):
     """Every one of 4 seeds ends with a greedy policy whose exact values (jaxrl.dp) equal v*
     (value_error < 1e-4): a check against the exact solution, not a score threshold.
 
@@ -128,11 +129,15 @@ def test_dqn_learns_the_optimal_policy_of_a_small_grid():
     batched gradient (the bias gradients) differently for different batch sizes, a last-bit
     difference that training carries on (measured: value_rmse differs by 3e-6, 3.5e-5 and 1e-4
     after the three chunks, q_mean by at most 9e-5). The tolerance 1e-3 is 10x that; another
-    seed's stream would differ by more than 0.1 (the seeds' value_rmse spread)."""
+    seed's stream would differ by more than 0.1 (the seeds' value_rmse spread).
+
+    The run finishes in a work directory, and its policy readout is read back from there
+    (``grid_readout.check``: the dqn_grid config's readout test)."""
     config = _small_grid_config()
     experiment = dqn.make_experiment(config)
     settings = run.settings_from_config(experiment, config)
-    result = run.train(experiment, settings.hparams, seed_keys(0, 4), num_chunks=3)
+    result = run.run(experiment, config, str(tmp_path), log=lambda _: None)
+    grid_readout.check(tmp_path)
     alone = run.train(experiment, settings.hparams, seed_keys(0, 4)[2:3], num_chunks=3)
     np.testing.assert_array_equal(
         np.asarray(result.metrics["optimal"])[:, :, 2],
