@@ -40,11 +40,12 @@ METRICS = ("value_error", "greedy_value_error", "mean_value")
 # A policy within this of v* at every state counts as near-optimal (1% of v*'s largest value on
 # the book's grid; see jaxrl/configs/actor_critic_grid.py).
 NEAR_OPTIMAL = 0.1
-POLICY_VARIANT = "a2c"  # whose seed-0 policy the policy figure draws
+POLICY_VARIANT = "a2c"  # whose seed-0 policy the policy figure draws (else the first run's)
 
 
 def check(config) -> None:
     common.check_seed_block(config, "ch9_10")
+    common.check_algorithms("ch9_10", config.ch9_10.algorithms, VARIANTS)
 
 
 def library_config(config, variant: str) -> ml_collections.ConfigDict:
@@ -67,7 +68,7 @@ def compute(config) -> dict:
     grid = common.book_grid(config)
     optimal = common.exact_optimal(grid, gamma=config.gamma, config=config)
     runs = {}
-    for variant, label in VARIANTS:
+    for variant, label in common.check_algorithms("ch9_10", block.algorithms, VARIANTS):
         cfg = library_config(config, variant)
         module = importlib.import_module(cfg.experiment)
         seeds, metrics = common.run_seeds(
@@ -163,7 +164,7 @@ def figures(config, results, out: common.Figures) -> None:
         f"v*; dotted: {NEAR_OPTIMAL:g}, the near-optimal line. Seeds below it at the end: "
         f"{counts}. Right: the objective J(theta). Settings: {setups}.",
     )
-    run = runs[POLICY_VARIANT]
+    run = runs.get(POLICY_VARIANT, next(iter(runs.values())))
     optimal = results["optimal"]
     panels = [
         (f"{run['label']}, seed 0: pi and v_pi", run["policy_seed0"], run["values_seed0"]),

@@ -74,6 +74,21 @@ def check_nonempty(name: str, values, what: str) -> tuple:
     return values
 
 
+def check_algorithms(name: str, values, variants) -> tuple:
+    """``config.<name>.algorithms``: a non-empty tuple of distinct names among ``variants``
+    (``(name, label)`` pairs, in report order); returns the selected pairs in that order."""
+    field = f"{name}.algorithms"
+    known = tuple(v for v, _ in variants)
+    if isinstance(values, str):
+        raise ValueError(f"config.{field} must be a tuple of names among {known}, got {values!r}")
+    names = check_nonempty(field, values, "algorithm")
+    if len(set(names)) != len(names) or not set(names) <= set(known):
+        raise ValueError(
+            f"config.{field} must be distinct names among {known}, got {tuple(names)!r}"
+        )
+    return tuple((v, label) for v, label in variants if v in names)
+
+
 def check_divides(block: str, steps: int, chunks: int) -> None:
     if steps % chunks:
         raise ValueError(

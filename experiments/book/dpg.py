@@ -37,6 +37,7 @@ GOOD_RETURN = -200.0
 
 def check(config) -> None:
     common.check_seed_block(config, "dpg")
+    common.check_algorithms("dpg", config.dpg.algorithms, VARIANTS)
 
 
 def library_config(config, variant: str) -> ml_collections.ConfigDict:
@@ -61,7 +62,7 @@ def policy_surface(act) -> np.ndarray:
 def compute(config) -> dict:
     block = config.dpg
     runs = {}
-    for variant, label in VARIANTS:
+    for variant, label in common.check_algorithms("dpg", block.algorithms, VARIANTS):
         cfg = library_config(config, variant)
         seeds, metrics = common.run_seeds(ddpg, cfg, block, metric=METRICS, label=label)
         final = np.asarray(metrics["eval_return"][-1], np.float64)
@@ -118,7 +119,8 @@ def figures(config, results, out: common.Figures) -> None:
         "dpg_curves.png",
         reproduces="section 10.5 (learning curves)",
         settings=settings,
-        caption=f"DDPG and TD3 on Pendulum-v1, the mean over {block.num_seeds} seeds with its 95% "
+        caption=f"{' and '.join(run['label'] for run in runs.values())} on Pendulum-v1, the mean "
+        f"over {block.num_seeds} seeds with its 95% "
         f"t-interval (shaded), after every {block.steps // block.chunks} environment steps: the "
         "deterministic policy mu(s)'s mean return over 100 episodes from random starts (200 "
         f"steps each; dotted: {GOOD_RETURN:g}). Every seed's final return: {finals}. Settings: "

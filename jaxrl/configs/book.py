@@ -180,6 +180,9 @@ def get_config() -> ml_collections.ConfigDict:
         steps=5_000,
         # Chunks (points of each learning curve); must divide steps.
         chunks=20,
+        # The algorithms to run (actor_critic_grid variants, any non-empty subset; they are
+        # reported in this order).
+        algorithms=("reinforce_no_baseline", "reinforce", "qac", "a2c", "off_policy"),
     )
     # Section 10.5: DDPG and TD3 on Pendulum (the ddpg_pendulum library config and its td3
     # variant).
@@ -192,6 +195,8 @@ def get_config() -> ml_collections.ConfigDict:
         steps=8_000,
         # Chunks (points of the learning curves); must divide steps.
         chunks=8,
+        # The algorithms to run ("ddpg", "td3": any non-empty subset, reported in this order).
+        algorithms=("ddpg", "td3"),
     )
     config.lock()
     return config
