@@ -123,15 +123,16 @@ def check_batch(batch: int, num_devices: int, *, num_settings: int) -> None:
 
 
 # Compiled programs of the experiments of this process: {train_chunk: {input signature: (init,
-# chunk)}}. An experiment trained again with inputs of the same shapes, dtypes and shardings (a
-# seed alone, padded to two runs, after a sweep of two; a second call of ``train`` in a
-# notebook) reuses them; the entry goes with the experiment.
+# chunk, abstract carry)}}. An experiment trained again with inputs of the same shapes, dtypes
+# and shardings (a seed alone, padded to two runs, after a sweep of two; a second call of
+# ``train`` in a notebook) reuses them; the entry goes with the experiment.
 _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_data, hparams):
-    """The compiled ``(init, train_chunk)`` of ``experiment`` over a batch of these inputs
-    (``key_data`` the raw data of the typed ``keys``, ``wrap`` as :func:`batch_inputs` gives)."""
+    """The compiled ``(init, train_chunk, abstract carry)`` of ``experiment`` over a batch of
+    these inputs (``key_data`` the raw data of the typed ``keys``, ``wrap`` as
+    :func:`batch_inputs` gives)."""
     signature = (
         str(jax.random.key_impl(keys)),
         sharding,
@@ -156,7 +157,7 @@ def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_d
         abstract = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), init.out_info
         )
-        cache[signature] = (init, chunk.lower(abstract, hparams).compile())
+        cache[signature] = (init, chunk.lower(abstract, hparams).compile(), abstract)
     return cache[signature]
 
 
@@ -187,12 +188,8 @@ class Program:
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
         start = time.perf_counter()
-        self._init, self._chunk = _compiled(
+        self._init, self._chunk, self.abstract_carry = _compiled(
             experiment, keys, wrap, sharding, self.key_data, self.hparams
-        )
-        self.abstract_carry = jax.tree.map(
-            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
-            self._init.out_info,
         )
         self.compile_seconds = time.perf_counter() - start
 
@@ -219,9 +216,15 @@ class Program:
 def unflatten(carry, num_settings: int, num_seeds: int):
     """Flat (possibly padded) leaves to ``[settings, seeds, ...]``: NumPy leaves as NumPy views,
     device arrays in one program for the whole carry (not one per leaf)."""
-    if all(isinstance(x, np.ndarray) for x in jax.tree.leaves(carry)):
+    if on_host(carry):
         return _unflatten(carry, num_settings, num_seeds)
     return _unflatten_on_device(carry, num_settings, num_seeds)
+
+
+def on_host(tree) -> bool:
+    """Whether every leaf of ``tree`` is a NumPy array (e.g. ``run.load``'s carry), so that
+    slicing it needs no device program."""
+    return all(isinstance(x, np.ndarray) for x in jax.tree.leaves(tree))
 
 
 def _unflatten(carry, num_settings: int, num_seeds: int):

@@ -14,6 +14,7 @@ import functools
 import jax
 import numpy as np
 
+from jaxrl.run.core import on_host
 from jaxrl.run.experiment import ConfigError, Experiment
 
 POLICY_MODES = ("greedy", "sample")
@@ -70,7 +71,7 @@ def _one_seed(carry, hparams, setting, seed):
             raise ConfigError(f"{name} must be an integer, got {value!r}")
         if not 0 <= value < size:
             raise ConfigError(f"{name} must be in [0, {size}), got {value}")
-    if all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(carry)):  # run.load's
+    if on_host(carry):  # run.load's
         one = jax.tree.map(lambda leaf: jax.numpy.asarray(leaf[setting, seed]), carry)
     else:  # on the devices (run.train's): one program picks every leaf's seed
         one = _pick(carry, setting, seed)
