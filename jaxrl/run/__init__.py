@@ -19,16 +19,13 @@ from jaxrl.run.experiment import (
     seed_keys,
 )
 from jaxrl.run.hparams import SWEEP_MODES, Settings, make_settings, settings_from_config
+from jaxrl.run.loading import Loaded, load, load_config, result_arrays
 from jaxrl.run.readout import policy, values
 from jaxrl.run.runner import (
-    Loaded,
     RunResult,
     WorkdirBusyError,
     check_config,
     config_settings,
-    load,
-    load_config,
-    result_arrays,
     run,
 )
 
