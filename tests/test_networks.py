@@ -104,20 +104,24 @@ def test_the_vmapped_ensemble_equals_separately_trained_networks():
                 target = params
         return params
 
+    # (Initialisations and forward passes compiled whole, not op by op.)
     sample = jax.jit(jax.vmap(lambda key: dqn.bootstrap_batches(buffer, key, K, 16)))
     batches = sample(jax.random.split(data_key, 25))  # [steps, K, B, ...]
-    ensemble = train(networks.ensemble_init(net, init_key, jnp.zeros((OBS,)), K), batches)
+    init = jax.jit(lambda k: networks.ensemble_init(net, k, jnp.zeros((OBS,)), K))
+    ensemble = train(init(init_key), batches)
     x = jax.random.normal(jax.random.key(6), (9, OBS))
-    trained = networks.ensemble_apply(net, ensemble, x)
+    trained = jax.jit(networks.ensemble_apply, static_argnums=0)(net, ensemble, x)
+    init_one = jax.jit(lambda k: networks.stack([net.init(k, jnp.zeros((OBS,)))]))
+    apply = jax.jit(net.apply)
     for k, member_key in enumerate(jax.random.split(init_key, K)):
-        alone = networks.stack([net.init(member_key, jnp.zeros((OBS,)))])  # an ensemble of one
+        alone = init_one(member_key)  # an ensemble of one
         member_batches = jax.tree.map(lambda b, k=k: b[:, k : k + 1], batches)
         # Its own bootstrap weight of each transition, as an ensemble of one sees it.
         own = batches.extras[:, k : k + 1, :, k : k + 1]
         member_batches = member_batches._replace(extras=own)
         alone = train(alone, member_batches)
         np.testing.assert_allclose(
-            trained[k], net.apply(networks.member(alone, 0), x), rtol=2e-5, atol=2e-5
+            trained[k], apply(networks.member(alone, 0), x), rtol=2e-5, atol=2e-5
         )
     # The members were trained on different resamples and from different starts: they differ.
     assert not np.allclose(trained[0], trained[1], atol=1e-3)
