@@ -22,7 +22,9 @@ registers its own from its own package::
     envs.register("chain", make_chain)     # at import time of the fork's module
 
 or names the factory by import path, which needs no registration and survives ``run.load`` in
-a fresh process: ``config.environment = "my_package.envs:make_chain"``.
+a fresh process: ``config.environment = "my_package.envs:make_chain"``. gymnax's environments
+come by name with the prefix ``gymnax:`` (``"gymnax:Acrobot-v1"``; ``jaxrl.envs.gymnax_envs``,
+an optional dependency).
 """
 
 from __future__ import annotations
@@ -138,6 +140,15 @@ def factory(name: str, *, where: str = "environment") -> Callable[..., Environme
         return _FACTORIES[name]
     if name in _BUILTIN:
         return _import_factory(_BUILTIN[name], where)
+    if name.startswith("gymnax:"):  # gymnax's environments by name (jaxrl.envs.gymnax_envs)
+        from jaxrl.envs import gymnax_envs
+
+        gymnax_name = name[len(gymnax_envs.PREFIX) :]
+
+        def make_gymnax(*, max_steps: int | None = None) -> Environment:
+            return gymnax_envs.environment(gymnax_name, max_steps=max_steps)
+
+        return make_gymnax
     if ":" in name:
         return _import_factory(name, where)
     raise ValueError(
