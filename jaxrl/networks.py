@@ -68,16 +68,22 @@ class MLP(nn.Module):
             Andrychowicz et al. (2021), "What Matters in On-Policy Reinforcement Learning?",
             https://arxiv.org/abs/2006.05990 (a small policy output, 0.01, starts the policy
             near uniform).
+        input_dims: how many trailing axes of the input make one observation (1: a vector; 3:
+            an image such as MinAtar's 10x10xC grid), flattened before the first layer: a
+            flattened-MLP torso.
     """
 
     hidden: Sequence[int]
     out: int
     activation: str = "relu"
     output_scale: float | None = None
+    input_dims: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
+        if self.input_dims > 1:  # one observation is the trailing input_dims axes: flatten them
+            x = x.reshape(*x.shape[: x.ndim - self.input_dims], -1)
 
         def dense(width: int, gain: float | None) -> nn.Dense:
             if self.output_scale is None:
@@ -148,8 +154,9 @@ def squashed_gaussian(mean: jax.Array, log_std: jax.Array, *, low, high):
     return distrax.Transformed(base, squash)
 
 
-def q_network(hidden: Sequence[int], num_actions: int) -> MLP:
-    """A Q-network ``obs [..., D] -> q [..., A]``: an :class:`MLP` with one output per action.
+def q_network(hidden: Sequence[int], num_actions: int, *, input_dims: int = 1) -> MLP:
+    """A Q-network ``obs [..., D] -> q [..., A]``: an :class:`MLP` with one output per action
+    (an observation of ``input_dims`` axes, ``[..., H, W, C]`` for 3, is flattened first).
 
     Raises ``ValueError`` for a non-positive width or number of actions.
     """
@@ -158,7 +165,7 @@ def q_network(hidden: Sequence[int], num_actions: int) -> MLP:
         raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}")
     if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
         raise ValueError(f"num_actions must be a positive integer, got {num_actions!r}")
-    return MLP(hidden=hidden, out=num_actions)
+    return MLP(hidden=hidden, out=num_actions, input_dims=input_dims)
 
 
 def ensemble_init(module: nn.Module, key: jax.Array, example: jax.Array, size: int) -> Any:

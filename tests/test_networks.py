@@ -172,3 +172,23 @@ def test_a_tabular_network_reads_its_table():
     np.testing.assert_array_equal(table.apply(params, jnp.array([2, 0])), [[6, 7, 8], [0, 1, 2]])
     grad = jax.grad(lambda p: table.apply(p, jnp.int32(1))[2])(params)["params"]["table"]
     np.testing.assert_array_equal(grad, np.eye(12)[5].reshape(4, 3))  # one-hot in (s, a)
+
+
+def test_an_image_observation_is_flattened_before_the_first_layer():
+    """``input_dims=3``: a [..., 10, 10, 4] observation (MinAtar's) goes through the MLP as its
+    flattened [..., 400] vector: the same parameters, the same outputs, any batch shape."""
+    image = networks.MLP((8,), 3, input_dims=3)
+    flat = networks.MLP((8,), 3)
+    x = jax.random.uniform(jax.random.key(0), (2, 5, 10, 10, 4))
+
+    @jax.jit
+    def both(key):
+        params = image.init(key, x[0, 0])
+        assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+            jnp.shape, flat.init(key, x[0, 0].reshape(-1))
+        )
+        return image.apply(params, x), flat.apply(params, x.reshape(2, 5, 400))
+
+    ours, expected = both(jax.random.key(1))
+    assert ours.shape == (2, 5, 3)
+    np.testing.assert_array_equal(ours, expected)

@@ -30,6 +30,7 @@ against v* (``jaxrl.exact``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -178,8 +179,9 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
         )
     else:
         hidden, activation = tuple(config.hidden), config.activation
-        actor = networks.MLP(hidden, num_actions, activation=activation, output_scale=0.01)
-        critic = networks.MLP(hidden, width, activation=activation, output_scale=1.0)
+        dims = max(1, len(obs_space.shape))  # an image is flattened
+        mlp = functools.partial(networks.MLP, hidden, activation=activation, input_dims=dims)
+        actor, critic = mlp(num_actions, output_scale=0.01), mlp(width, output_scale=1.0)
     nets = Networks(actor, critic)
     example = jnp.zeros(obs_space.shape, obs_space.dtype)
     behaviour = algorithm.behaviour or (lambda nets, params, obs: nets.policy(params.actor, obs))
