@@ -20,29 +20,37 @@ STEPS = 40
 OBS = {"rtol": 1e-6, "atol": 1e-6}
 
 
+_PROGRAMS = {}  # name -> (ours, gymnax's env, the compiled rollout): one compile per name
+
+
 def _rollouts(name, max_steps=None):
     """``STEPS`` steps of ours and of gymnax's ``step`` from the same reset, with the same keys
-    and actions, each one compiled program (``lax.scan``); gymnax restarts an episode itself,
-    ours is given gymnax's state after each step, so both step from the same state."""
-    env = envs.make(f"gymnax:{name}", {} if max_steps is None else {"max_steps": max_steps})
-    theirs, params = gymnax.make(name)
+    and actions, in one compiled program (``lax.scan``) per environment, the parameters (the
+    time limit among them) its inputs; gymnax restarts an episode itself, ours is given gymnax's
+    state after each step, so both step from the same state."""
+    if name not in _PROGRAMS:
+        env, (theirs, _) = envs.make(f"gymnax:{name}", {}), gymnax.make(name)
+
+        @jax.jit
+        def run(key, ours_params, params):
+            obs, state = theirs.reset(key, params)
+
+            def body(state, t):
+                key_t = jax.random.fold_in(key, t)
+                action = env.action_space.sample(jax.random.fold_in(key_t, 1))
+                ours = env.step(key_t, state, action, ours_params)
+                gym = theirs.step(key_t, state, action, params)
+                return gym[1], (ours, gym)
+
+            first = env.reset(key, ours_params)[0]
+            return first, obs, jax.lax.scan(body, state, jnp.arange(STEPS))[1]
+
+        _PROGRAMS[name] = (env, theirs, run)
+    env, theirs, run = _PROGRAMS[name]
+    params = theirs.default_params
     if max_steps is not None:
         params = params.replace(max_steps_in_episode=max_steps)
-
-    @jax.jit
-    def run(key):
-        obs, state = theirs.reset(key, params)
-
-        def body(state, t):
-            key_t = jax.random.fold_in(key, t)
-            action = env.action_space.sample(jax.random.fold_in(key_t, 1))
-            ours = env.step(key_t, state, action, env.params)
-            gym = theirs.step(key_t, state, action, params)
-            return gym[1], (ours, gym)
-
-        return env.reset(key, env.params)[0], obs, jax.lax.scan(body, state, jnp.arange(STEPS))[1]
-
-    return env, run(jax.random.key(3))
+    return env, run(jax.random.key(3), env.params.replace(env=params), params)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +110,8 @@ def test_a_vmapped_batch_compiles_once_and_names_are_checked():
         actions = jnp.full((8,), t, jnp.int32)
         states = step(keys, states, actions, env.params)[1]
     assert step._cache_size() == 1
+    limited = envs.make("gymnax:Acrobot-v1", {"max_steps": 5})  # the time-limit option
+    assert limited.max_steps == 5 and int(limited.params.env.max_steps_in_episode) == 5
     with pytest.raises(ValueError, match="close matches: gymnax:Acrobot-v1"):
         envs.make("gymnax:Acrobat-v1", {})
     with pytest.raises(ValueError, match="MNISTBandit-bsuite is not available: it downloads"):
