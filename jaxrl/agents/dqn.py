@@ -144,8 +144,8 @@ def make_experiment(config):
     """The runner's view of DQN (see ``jaxrl/configs/dqn_grid.py`` and ``dqn_cartpole.py``)."""
     env = check_config(config)
     size, num_actions = config.ensemble_size, env.action_space.n
-    input_dims = max(1, len(env.observation_space.shape))  # an image is flattened
-    network = networks.q_network(tuple(config.hidden), num_actions, input_dims=input_dims)
+    dims = spaces.observation_axes(env.observation_space)  # an image is flattened
+    network = networks.q_network(tuple(config.hidden), num_actions, input_dims=dims)
     epsilon_start = float(config.epsilon_start)
     exploration_steps = -(-config.exploration_steps // config.num_envs)  # training steps
     example = jnp.zeros(env.observation_space.shape, env.observation_space.dtype)

@@ -179,7 +179,7 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
         )
     else:
         hidden, activation = tuple(config.hidden), config.activation
-        dims = max(1, len(obs_space.shape))  # an image is flattened
+        dims = spaces.observation_axes(obs_space)  # an image is flattened
         mlp = functools.partial(networks.MLP, hidden, activation=activation, input_dims=dims)
         actor, critic = mlp(num_actions, output_scale=0.01), mlp(width, output_scale=1.0)
     nets = Networks(actor, critic)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs import spaces
+from jaxrl.envs import checks, spaces
 from jaxrl.envs.registry import Environment
 
 PREFIX = "gymnax:"
@@ -83,9 +83,7 @@ def environment(name: str, *, max_steps: int | None = None) -> Environment:
         raise ValueError(f"{PREFIX}{name} is not available: it {DOWNLOADS[name]}")
     env, env_params = gymnax.make(name)
     if max_steps is not None:
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-        env_params = env_params.replace(max_steps_in_episode=max_steps)
+        env_params = env_params.replace(max_steps_in_episode=checks.time_limit(max_steps))
     observation_space = _space(env.observation_space(env_params), "observation")
     action_space = _space(env.action_space(env_params), "action")
 
@@ -123,3 +121,13 @@ def environment(name: str, *, max_steps: int | None = None) -> Environment:
         max_steps=int(env_params.max_steps_in_episode),
         auto_reset=lambda params: params.replace(auto_reset=True),
     )
+
+
+def factory(name: str):
+    """The registry's factory of ``"gymnax:NAME"`` (``name`` without the prefix): its one
+    option is ``max_steps``."""
+
+    def make(*, max_steps: int | None = None) -> Environment:
+        return environment(name, max_steps=max_steps)
+
+    return make

@@ -98,6 +98,8 @@ _BUILTIN = {
     "cartpole": "jaxrl.envs.cartpole:environment",
     "pendulum": "jaxrl.envs.pendulum:environment",
 }
+# Other libraries' environments by name, "PREFIX:NAME": the module whose factory(NAME) makes one.
+_FAMILIES = {"gymnax:": "jaxrl.envs.gymnax_envs"}
 
 
 def register(name: str, factory: Callable[..., Environment]) -> None:
@@ -140,15 +142,9 @@ def factory(name: str, *, where: str = "environment") -> Callable[..., Environme
         return _FACTORIES[name]
     if name in _BUILTIN:
         return _import_factory(_BUILTIN[name], where)
-    if name.startswith("gymnax:"):  # gymnax's environments by name (jaxrl.envs.gymnax_envs)
-        from jaxrl.envs import gymnax_envs
-
-        gymnax_name = name[len(gymnax_envs.PREFIX) :]
-
-        def make_gymnax(*, max_steps: int | None = None) -> Environment:
-            return gymnax_envs.environment(gymnax_name, max_steps=max_steps)
-
-        return make_gymnax
+    prefix = name.partition(":")[0] + ":"
+    if prefix in _FAMILIES:  # another library's environment by name: its module makes it
+        return importlib.import_module(_FAMILIES[prefix]).factory(name[len(prefix) :])
     if ":" in name:
         return _import_factory(name, where)
     raise ValueError(

@@ -81,3 +81,9 @@ def box(low, high, shape: tuple[int, ...]) -> Box:
 
 
 Space = Discrete | Box
+
+
+def observation_axes(space: Space) -> int:
+    """How many trailing axes one observation of ``space`` has, at least 1 (what
+    ``networks.MLP(input_dims=...)`` flattens: 3 for an image ``[H, W, C]``)."""
+    return max(1, len(space.shape))
