@@ -131,6 +131,62 @@ class StateActionValue(nn.Module):
         return MLP(self.hidden, 1)(jnp.concatenate([obs, action], axis=-1))[..., 0]
 
 
+LOG_STDS = ("free", "state")  # GaussianActor's log-std: a learned vector, or a head of the MLP
+LOG_STD_RANGE = (-5.0, 2.0)  # a state-dependent log-std is clipped to this range
+
+
+class GaussianActor(nn.Module):
+    """A diagonal Gaussian policy's ``(mean, log_std)``, each ``[..., A]``: PPO's policy on box
+    actions (see :func:`diagonal_gaussian`).
+
+    Attributes:
+        hidden, activation, input_dims: the torso, as :class:`MLP` (orthogonal initialisation,
+            the mean's output layer at gain 0.01).
+        action_dims: ``A``.
+        log_std: ``"free"``: a learned vector ``[A]``, the same in every state (the usual PPO
+            policy); ``"state"``: ``A`` more outputs of the MLP, clipped to
+            :data:`LOG_STD_RANGE`.
+        init_log_std: the log-std at initialisation (``"state"``: added to the head's output,
+            which starts near 0).
+    """
+
+    hidden: Sequence[int]
+    action_dims: int
+    activation: str = "tanh"
+    input_dims: int = 1
+    log_std: str = "free"
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        dims = self.action_dims
+        if self.log_std == "state":
+            out = MLP(
+                self.hidden,
+                2 * dims,
+                self.activation,
+                output_scale=0.01,
+                input_dims=self.input_dims,
+            )(x)
+            mean, log_std = out[..., :dims], out[..., dims:] + self.init_log_std
+            return mean, jnp.clip(log_std, *LOG_STD_RANGE)
+        mean = MLP(
+            self.hidden, dims, self.activation, output_scale=0.01, input_dims=self.input_dims
+        )(x)
+        init = nn.initializers.constant(self.init_log_std)
+        log_std = self.param("log_std", init, (dims,), jnp.float32)
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+
+
+def diagonal_gaussian(mean: jax.Array, log_std: jax.Array):
+    """``N(mean, diag(exp(log_std))^2)`` over ``[..., A]`` actions, as independent Normals (a
+    ``distrax.Independent``: its log-density and entropy are sums over the ``A`` axes, without
+    MultivariateNormalDiag's triangular solve, a LAPACK call)."""
+    import distrax
+
+    return distrax.Independent(distrax.Normal(mean, jnp.exp(log_std)), reinterpreted_batch_ndims=1)
+
+
 def squashed_gaussian(mean: jax.Array, log_std: jax.Array, *, low, high):
     """A Gaussian squashed into the box ``[low, high]``: ``a = center + scale * tanh(u)``,
     ``u ~ N(mean, diag(exp(log_std))^2)`` (SAC's policy; Haarnoja et al. 2018, appendix C), as

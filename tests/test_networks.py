@@ -192,3 +192,29 @@ def test_an_image_observation_is_flattened_before_the_first_layer():
     ours, expected = both(jax.random.key(1))
     assert ours.shape == (2, 5, 3)
     np.testing.assert_array_equal(ours, expected)
+
+
+def test_the_diagonal_gaussian_policy_against_its_closed_forms():
+    """PPO's policy on box actions: log N(a; mu, diag(sigma)^2) = -sum_i [(a_i - mu_i)^2 /
+    (2 sigma_i^2) + log sigma_i + log(2 pi) / 2] and entropy sum_i [log sigma_i + log(2 pi e) /
+    2], in float64 NumPy; the actor's free log-std starts at init_log_std in every state, its
+    state-dependent one near it (a small output layer), and the mean near 0."""
+    rng = np.random.default_rng(0)
+    mean, log_std = rng.normal(size=(5, 3)), rng.normal(scale=0.5, size=(5, 3))
+    action = rng.normal(size=(5, 3))
+    dist = networks.diagonal_gaussian(
+        jnp.asarray(mean, jnp.float32), jnp.asarray(log_std, jnp.float32)
+    )
+    sigma = np.exp(log_std)
+    log_prob = -np.sum((action - mean) ** 2 / (2 * sigma**2) + log_std + np.log(2 * np.pi) / 2, -1)
+    entropy = np.sum(log_std + np.log(2 * np.pi * np.e) / 2, -1)
+    np.testing.assert_allclose(dist.log_prob(jnp.asarray(action, jnp.float32)), log_prob, rtol=1e-5)
+    np.testing.assert_allclose(dist.entropy(), entropy, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dist.mode(), mean, rtol=1e-6)
+    obs = jnp.asarray(rng.normal(size=(4, 2)), jnp.float32)
+    for kind in networks.LOG_STDS:
+        actor = networks.GaussianActor((8,), action_dims=3, log_std=kind, init_log_std=-0.5)
+        mu, s = actor.apply(actor.init(jax.random.key(0), obs), obs)
+        assert mu.shape == s.shape == (4, 3)
+        assert np.max(np.abs(mu)) < 0.1, kind
+        np.testing.assert_allclose(s, -0.5, atol=0.0 if kind == "free" else 0.1)

@@ -49,7 +49,8 @@ class PythonPPO:
         @jax.jit
         def act(params, obs, key):
             pi = agent.nets.policy(params.actor, obs)
-            return pi.sample(seed=key).astype(jnp.int32), pi.probs
+            action = pi.sample(seed=key).astype(jnp.int32)
+            return action, pi.probs, pi.log_prob(action)
 
         @jax.jit
         def learn(params, opt_state, rollout, key):
@@ -66,11 +67,12 @@ class PythonPPO:
         action = np.zeros((length, n), np.int32)
         reward, terminated, done = (np.zeros((length, n), np.float32) for _ in range(3))
         probs = np.zeros((length, n, cartpole.NUM_ACTIONS), np.float32)
+        log_prob = np.zeros((length, n), np.float32)
         time = np.zeros((length, n), np.int32)
         for t in range(length):
             self.key, act_key = jax.random.split(self.key)
-            a, p = self._act(self.params, self.obs, act_key)
-            a, probs[t] = np.asarray(a), np.asarray(p)
+            a, p, lp = self._act(self.params, self.obs, act_key)
+            a, probs[t], log_prob[t] = np.asarray(a), np.asarray(p), np.asarray(lp)
             obs[t], action[t], time[t] = self.obs, a, self.time
             for i, env in enumerate(self.envs):
                 o, r, term, trunc, _ = env.step(int(a[i]))
@@ -82,7 +84,16 @@ class PythonPPO:
             self.time = np.where(done[t] > 0, 0, self.time + 1)
         self.env_steps += length * n
         return on_policy.Rollout(
-            obs, action, reward, terminated, done, next_obs, probs, time, np.zeros_like(reward)
+            obs,
+            action,
+            reward,
+            terminated,
+            done,
+            next_obs,
+            probs,
+            log_prob,
+            time,
+            np.zeros_like(reward),
         )
 
     def run(self, rollouts: int):

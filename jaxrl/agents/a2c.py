@@ -50,7 +50,7 @@ def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, SCHEMA)
+    env = on_policy.check_config(config, SCHEMA, box_actions=True)
     return on_policy.make_agent(config, on_policy.Algorithm(prepare=prepare, loss=loss), env)
 
 

@@ -3,9 +3,14 @@ off-policy actor-critic, PPO).
 
 An algorithm file owns its targets and its loss (and its critic's kind) and hands them over as
 an :class:`Algorithm`; :func:`make_agent` and :func:`make_experiment` own the rest. The policy
-``pi_theta(a|s)`` is a ``distrax.Categorical`` over the actor's logits; actor and critic are
-tables ``theta[s, a]`` on a discrete observation space (the tabular softmax policy of Zhao, ch.
-9) or MLPs on a box. Each training step of one seed:
+``pi_theta(a|s)`` is a ``distrax.Categorical`` over the actor's logits on discrete actions, and
+on box actions (REINFORCE, A2C and PPO) a diagonal Gaussian with a learned log-std, a vector or
+a head of the actor (``log_std``), its draws clipped to the box in the environment (see
+:class:`Networks`); actor and critic are tables ``theta[s, a]`` on a discrete observation space
+(the tabular softmax policy of Zhao, ch. 9) or MLPs on a box (an image flattened). Options:
+running observation normalisation and reward scaling (``jaxrl.running``: the statistics are part
+of the carry, so they vmap with the seeds and are checkpointed, and the trained policy read out
+of a run normalises with them). Each training step of one seed:
 
 1. **collects** a rollout of ``rollout_length`` steps in each of its ``num_envs`` environments
    (any registered environment with discrete actions, restarted inside ``step``), acting with the
@@ -39,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import dp, envs, exact, losses, networks, optim, targets
+from jaxrl import dp, envs, exact, losses, networks, optim, running, targets
 from jaxrl.envs import evaluation, rng, spaces
 from jaxrl.run import DISCOUNT, POSITIVE, Experiment, fields, real
 
@@ -54,8 +59,12 @@ SCHEMA = envs.SCHEMA.extend(
     num_minibatches=fields.static(fields.POSITIVE_INT, "minibatches per pass"),
     normalize_advantages=fields.static(fields.BOOLEAN, "per-minibatch advantage normalisation"),
     discount_weighting=fields.static(fields.BOOLEAN, "weight step t's actor term by gamma^t"),
+    normalize_observations=fields.static(fields.BOOLEAN, "running mean-variance normalisation"),
+    scale_rewards=fields.static(fields.BOOLEAN, "rewards / running std of the discounted return"),
     hidden=fields.static(fields.WIDTHS, "hidden layer widths (continuous observations)"),
     activation=fields.static(fields.one_of(*networks.ACTIVATIONS), "the hidden activation"),
+    log_std=fields.static(fields.one_of(*networks.LOG_STDS), "box actions: the Gaussian's log-std"),
+    init_log_std=fields.static(real(*networks.LOG_STD_RANGE), "box actions: its initial log-std"),
     optimizer=fields.static(optim.BLOCK, "the actor's and the critic's optimizer"),
     actor_lr=fields.swept(POSITIVE, "alpha_theta, the actor's step size"),
     critic_lr=fields.swept(POSITIVE, "alpha_w, the critic's step size"),
@@ -71,13 +80,33 @@ class Params(NamedTuple):
 
 
 class Networks(NamedTuple):
-    """The actor and critic modules, and how to read them."""
+    """The actor and critic modules, and how to read them.
+
+    On a discrete action space the policy is ``distrax.Categorical`` over the actor's logits; on
+    a box ``[low, high]`` it is a diagonal Gaussian (``networks.GaussianActor``,
+    ``networks.diagonal_gaussian``) whose draws are unbounded: the rollout keeps the draw (its
+    log-probability is the ratio's), and the environment gets it clipped to the box
+    (:meth:`env_action`)."""
 
     actor: Any
     critic: Any
+    box: spaces.Box | None = None  # the action space, when it is a box
 
-    def policy(self, actor_params, obs) -> distrax.Categorical:
-        return distrax.Categorical(logits=self.actor.apply(actor_params, obs))
+    def policy(self, actor_params, obs) -> distrax.Distribution:
+        if self.box is None:
+            return distrax.Categorical(logits=self.actor.apply(actor_params, obs))
+        return networks.diagonal_gaussian(*self.actor.apply(actor_params, obs))
+
+    def env_action(self, action) -> jax.Array:
+        """What the environment is given: a box action clipped to its bounds."""
+        if self.box is None:
+            return action.astype(jnp.int32)
+        low, high = (jnp.broadcast_to(b, action.shape) for b in self.box.bounds())
+        return jnp.clip(action, low, high)
+
+    def greedy(self, actor_params, obs) -> jax.Array:
+        """The most probable action (a Gaussian's mean), as the environment gets it."""
+        return self.env_action(self.policy(actor_params, obs).mode())
 
     def critic_values(self, params: Params, obs) -> jax.Array:  # [..., 1] or [..., A]
         return self.critic.apply(params.critic, obs)
@@ -89,13 +118,14 @@ class Networks(NamedTuple):
 class Rollout(NamedTuple):
     """A rollout, time-major: leaves ``[L, N, ...]`` for ``L`` steps of ``N`` environments."""
 
-    obs: jax.Array  # observation acted on
-    action: jax.Array  # int32
+    obs: jax.Array  # observation acted on (normalised, with normalize_observations)
+    action: jax.Array  # int32, or a box's [..., d] float32 Gaussian draw (before clipping)
     reward: jax.Array
     terminated: jax.Array  # float32: 1 when the state reached is terminal (nothing to bootstrap)
     done: jax.Array  # float32: 1 when the step ended its episode (terminated or cut)
     next_obs: jax.Array  # observation of the state reached (before any restart)
-    behaviour_probs: jax.Array  # [..., A] the acting policy's probabilities at obs
+    behaviour_probs: jax.Array  # [..., A] the acting policy's probabilities at obs ([..., 0]: box)
+    behaviour_log_prob: jax.Array  # the acting policy's log-probability of the action
     time: jax.Array  # int32: the step's index within its episode
     episode_return: jax.Array  # undiscounted return of the episode the step ended (else 0)
 
@@ -105,7 +135,8 @@ class Batch(NamedTuple):
 
     obs: jax.Array
     action: jax.Array
-    behaviour_probs: jax.Array  # [B, A] (ppo's old policy, or off-policy's beta)
+    behaviour_probs: jax.Array  # [B, A] (off-policy's beta; [B, 0] for box actions)
+    behaviour_log_prob: jax.Array  # [B] log pi_old(a|s) (ppo's old policy)
     advantage: jax.Array  # the actor's weight A_t (gradient stopped in the losses)
     target: jax.Array  # the critic's target y_t
 
@@ -129,6 +160,13 @@ class Algorithm(NamedTuple):
     behaviour: Callable | None = None
 
 
+class Normalizer(NamedTuple):
+    """The running statistics a seed carries (``()`` for an option that is off)."""
+
+    obs: Any  # running.Moments of the observations
+    reward: Any  # running.RewardScale of the rewards
+
+
 class Agent(NamedTuple):
     """The agent's pure functions for one config (what :func:`make_experiment` composes; tests
     and benchmarks call them directly)."""
@@ -136,9 +174,11 @@ class Agent(NamedTuple):
     env: envs.Environment
     nets: Networks
     init_params: Callable  # key -> Params
-    collect: (
-        Callable  # (Params, obs, env_state, time, key_data, step) -> (obs, state, time, Rollout)
-    )
+    init_normalizer: Callable  # () -> Normalizer
+    observe: Callable  # (Normalizer, obs) -> what the networks see (normalised, or obs itself)
+    # (Params, obs, env_state, time, Normalizer, key_data, step, hparams)
+    #     -> (obs, env_state, time, Normalizer, Rollout)
+    collect: Callable
     prepare: Callable  # (Params, Rollout, hparams) -> Batch
     loss: Callable  # (Params, Batch, hparams) -> losses.ActorCriticLoss
     optimizers: Callable  # hparams -> (actor optimizer, critic optimizer)
@@ -147,9 +187,10 @@ class Agent(NamedTuple):
     baseline: bool  # whether the critic is trained and read
 
 
-def check_config(config, schema: fields.Schema) -> envs.Environment:
+def check_config(config, schema: fields.Schema, *, box_actions: bool = False) -> envs.Environment:
     """Refuses a bad field of ``schema`` (the scaffold's, or an algorithm's extension of it) in
-    one line; returns the config's environment."""
+    one line; returns the config's environment (with box actions only for an algorithm that
+    takes them)."""
     schema.check(config)
     batch = config.num_envs * config.rollout_length
     if batch % config.num_minibatches:
@@ -158,7 +199,7 @@ def check_config(config, schema: fields.Schema) -> envs.Environment:
             f"num_envs * rollout_length = {batch} steps"
         )
     env = envs.make(config.environment, config.env)
-    if not isinstance(env.action_space, spaces.Discrete):
+    if not box_actions and not isinstance(env.action_space, spaces.Discrete):
         raise ValueError(
             f"{schema.module} needs discrete actions; environment {env.name!r} has a box"
         )
@@ -168,23 +209,54 @@ def check_config(config, schema: fields.Schema) -> envs.Environment:
 def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
     """The agent's functions for a checked config and its environment."""
     reset, step_env, env_params = envs.training(env)
-    num_actions, obs_space = env.action_space.n, env.observation_space
+    action_space, obs_space = env.action_space, env.observation_space
+    box = None if isinstance(action_space, spaces.Discrete) else action_space
     num_envs, length = config.num_envs, config.rollout_length
     q_critic = algorithm.critic_outputs == "action"
-    width = num_actions if q_critic else 1
-    if isinstance(obs_space, spaces.Discrete):  # a table per state
+    width = action_space.n if q_critic else 1
+    if isinstance(obs_space, spaces.Discrete) and box is None:  # a table per state
         actor, critic = (
-            networks.Tabular(obs_space.n, num_actions),
+            networks.Tabular(obs_space.n, action_space.n),
             networks.Tabular(obs_space.n, width),
         )
     else:
         hidden, activation = tuple(config.hidden), config.activation
         dims = spaces.observation_axes(obs_space)  # an image is flattened
         mlp = functools.partial(networks.MLP, hidden, activation=activation, input_dims=dims)
-        actor, critic = mlp(num_actions, output_scale=0.01), mlp(width, output_scale=1.0)
-    nets = Networks(actor, critic)
+        critic = mlp(width, output_scale=1.0)
+        if box is None:
+            actor = mlp(action_space.n, output_scale=0.01)
+        else:
+            actor = networks.GaussianActor(
+                hidden,
+                action_dims=box.size,
+                activation=activation,
+                input_dims=dims,
+                log_std=config.log_std,
+                init_log_std=float(config.init_log_std),
+            )
+    nets = Networks(actor, critic, box)
     example = jnp.zeros(obs_space.shape, obs_space.dtype)
     behaviour = algorithm.behaviour or (lambda nets, params, obs: nets.policy(params.actor, obs))
+    normalize_obs, scale_rewards = config.normalize_observations, config.scale_rewards
+
+    def init_normalizer() -> Normalizer:
+        return Normalizer(
+            obs=running.moments(obs_space.shape) if normalize_obs else (),
+            reward=running.reward_scale(num_envs) if scale_rewards else (),
+        )
+
+    def observe(normalizer: Normalizer, obs):
+        return running.normalize(normalizer.obs, obs) if normalize_obs else obs
+
+    def sample_each(dist, keys):
+        """One draw per environment ``i`` of the batched policy, with its own ``keys[i]``."""
+        if box is None:
+            return jax.vmap(lambda d, k: d.sample(seed=k))(dist, keys).astype(jnp.int32)
+        normal = dist.distribution  # Independent(Normal): draw each environment's Normal alone
+        return jax.vmap(lambda m, sd, k: m + sd * jax.random.normal(k, m.shape, m.dtype))(
+            normal.loc, normal.scale, keys
+        )
 
     def init_params(key) -> Params:
         actor_key, critic_key = jax.random.split(key)
@@ -197,49 +269,61 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
             )
         return nets.v(params, obs)
 
-    def collect(params: Params, obs, env_state, time, key_data, step):
+    def collect(params: Params, obs, env_state, time, normalizer: Normalizer, key_data, step, hp):
         """``rollout_length`` steps of the ``N`` environments; environment ``i`` at rollout step
-        ``j`` of training step ``step`` draws from counter ``(step * L + j) * N + i``."""
+        ``j`` of training step ``step`` draws from counter ``(step * L + j) * N + i``. With
+        ``normalize_observations`` each step first folds the ``N`` observations into the running
+        moments, then normalises what it stores (``obs`` and ``next_obs``) with them; with
+        ``scale_rewards`` it stores the scaled rewards (``running.scale_rewards`` at ``hp.gamma``;
+        episode returns stay unscaled)."""
 
         def body(carry, j):
-            obs, env_state, time = carry
+            obs, env_state, time, normalizer = carry
+            if normalize_obs:
+                normalizer = normalizer._replace(obs=running.update(normalizer.obs, obs))
+            seen = observe(normalizer, obs)
             index = (step * length + j) * num_envs + jnp.arange(num_envs)
-            acting = behaviour(nets, params, obs)
+            acting = behaviour(nets, params, seen)
             act_keys = jax.vmap(lambda i: rng.counter_key(key_data, i, ACT_STREAM))(index)
-            action = jax.vmap(lambda d, k: d.sample(seed=k))(acting, act_keys).astype(jnp.int32)
+            action = sample_each(acting, act_keys)
             env_keys = jax.vmap(lambda i: rng.counter_key(key_data, i, ENV_STREAM))(index)
             next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
                 step_env, in_axes=(0, 0, 0, None)
-            )(env_keys, env_state, action, env_params)
+            )(env_keys, env_state, nets.env_action(action), env_params)
             done = jnp.logical_or(terminated, truncated)
+            if scale_rewards:
+                reward, scale = running.scale_rewards(normalizer.reward, reward, done, hp.gamma)
+                normalizer = normalizer._replace(reward=scale)
             record = Rollout(
-                obs=obs,
+                obs=seen,
                 action=action,
                 reward=reward,
                 terminated=terminated.astype(jnp.float32),
                 done=done.astype(jnp.float32),
-                next_obs=info["final_observation"],
-                behaviour_probs=acting.probs,
+                next_obs=observe(normalizer, info["final_observation"]),
+                behaviour_probs=acting.probs if box is None else jnp.zeros((num_envs, 0)),
+                behaviour_log_prob=acting.log_prob(action),
                 time=time,
                 episode_return=jnp.where(done, env_state.returned_episode_return, 0.0),
             )
-            return (next_obs, env_state, jnp.where(done, 0, time + 1)), record
+            return (next_obs, env_state, jnp.where(done, 0, time + 1), normalizer), record
 
-        (obs, env_state, time), rollout = jax.lax.scan(
-            body, (obs, env_state, time), jnp.arange(length)
+        (obs, env_state, time, normalizer), rollout = jax.lax.scan(
+            body, (obs, env_state, time, normalizer), jnp.arange(length)
         )
-        return obs, env_state, time, rollout
+        return obs, env_state, time, normalizer, rollout
 
     def prepare(params: Params, rollout: Rollout, hparams) -> Batch:
         """The algorithm's actor weights and critic targets, flattened to ``L * N`` steps."""
         advantage, target = algorithm.prepare(nets, params, rollout, hparams)
         if config.discount_weighting:
             advantage = advantage * hparams.gamma ** rollout.time.astype(jnp.float32)
-        flat = lambda x: x.reshape((-1, *x.shape[2:]))  # noqa: E731
+        flat = lambda x: x.reshape((x.shape[0] * x.shape[1], *x.shape[2:]))  # noqa: E731
         return Batch(
             obs=flat(rollout.obs),
             action=flat(rollout.action),
             behaviour_probs=flat(rollout.behaviour_probs),
+            behaviour_log_prob=flat(rollout.behaviour_log_prob),
             advantage=flat(advantage),
             target=flat(target),
         )
@@ -284,7 +368,10 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
             else:
                 order = jax.random.permutation(jax.random.fold_in(key, e), size)
                 minibatches = jax.tree.map(
-                    lambda x: x[order].reshape((num_minibatches, -1, *x.shape[1:])), batch
+                    lambda x: x[order].reshape(
+                        (num_minibatches, size // num_minibatches, *x.shape[1:])
+                    ),
+                    batch,
                 )
             return jax.lax.scan(lambda s, m: gradient_step(s, m, hparams), state, minibatches)
 
@@ -297,6 +384,8 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
         env,
         nets,
         init_params,
+        init_normalizer,
+        observe,
         collect,
         prepare,
         loss,
@@ -313,6 +402,7 @@ class Carry(NamedTuple):
     obs: jax.Array  # [N, ...]
     env_state: Any  # batched over the N environments
     time: jax.Array  # [N] int32 steps into the current episodes
+    normalizer: Normalizer  # running observation and return statistics (checkpointed)
     step: jax.Array  # [] int32 training steps taken
     key_data: jax.Array  # [2] uint32
     truth: Any  # a finite MDP's (q*, v*) for this setting's gamma; otherwise ()
@@ -340,14 +430,22 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
             obs=obs,
             env_state=env_state,
             time=jnp.zeros((num_envs,), jnp.int32),
+            normalizer=agent.init_normalizer(),
             step=jnp.int32(0),
             key_data=jax.random.key_data(key),
             truth=() if finite is None else exact.ground_truth(finite.mdp, hparams.gamma),
         )
 
     def train_step(carry: Carry, hparams):
-        obs, env_state, time, rollout = agent.collect(
-            carry.params, carry.obs, carry.env_state, carry.time, carry.key_data, carry.step
+        obs, env_state, time, normalizer, rollout = agent.collect(
+            carry.params,
+            carry.obs,
+            carry.env_state,
+            carry.time,
+            carry.normalizer,
+            carry.key_data,
+            carry.step,
+            hparams,
         )
         batch = agent.prepare(carry.params, rollout, hparams)
         shuffle_key = rng.counter_key(carry.key_data, carry.step, SHUFFLE_STREAM)
@@ -360,18 +458,25 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
             obs=obs,
             env_state=env_state,
             time=time,
+            normalizer=normalizer,
             step=carry.step + 1,
         )
         return carry, (parts, jnp.sum(rollout.episode_return), jnp.sum(rollout.done))
 
     def policy(carry: Carry, hparams, mode: str):
+        """The trained policy on raw observations (normalised with the carried statistics)."""
+        actor, see = carry.params.actor, lambda obs: agent.observe(carry.normalizer, obs)  # noqa: E731
         if mode == "greedy":
-            return lambda obs, key: nets.policy(carry.params.actor, obs).mode().astype(jnp.int32)
-        return lambda obs, key: nets.policy(carry.params.actor, obs).sample(seed=key)
+            return lambda obs, key: nets.greedy(actor, see(obs))
+        return lambda obs, key: nets.env_action(nets.policy(actor, see(obs)).sample(seed=key))
+
+    def values(carry: Carry, obs):
+        return agent.state_values(carry.params, agent.observe(carry.normalizer, obs))
 
     def exact_metrics(carry: Carry, hparams) -> dict:
         """The softmax policy's exact values (``jaxrl.exact``) against the optimum."""
-        pi = nets.policy(carry.params.actor, finite.observations)  # [S, A]
+        seen = agent.observe(carry.normalizer, finite.observations)
+        pi = nets.policy(carry.params.actor, seen)  # [S, A]
         _, v_star = carry.truth
         v_pi = exact.policy_values(finite.mdp, pi.probs, hparams.gamma)
         v_greedy = exact.policy_values(finite.mdp, dp.greedy_policy(pi.logits), hparams.gamma)
@@ -381,7 +486,7 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
             "mean_value": jnp.mean(v_pi),  # J(theta) for a uniform d0
         }
         if agent.baseline:
-            critic_v = agent.state_values(carry.params, finite.observations)
+            critic_v = agent.state_values(carry.params, seen)
             metrics["critic_error"] = jnp.max(jnp.abs(critic_v - v_pi))
         return metrics
 
@@ -405,7 +510,7 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
         metrics["critic_loss"] = jnp.mean(parts.critic)
         metrics["entropy"] = -jnp.mean(parts.entropy)
         # Always defined: NaN here (diverged parameters) stops the run with the seed named.
-        metrics["value_mean"] = jnp.mean(agent.state_values(carry.params, carry.obs))
+        metrics["value_mean"] = jnp.mean(values(carry, carry.obs))
         return carry, metrics
 
     generic = ("eval_return", "episode_return") if episodic else ()
@@ -425,7 +530,7 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
         env_steps_per_step=num_envs * config.rollout_length,
         nan_metrics=generic[1:],
         policy=policy,
-        values=lambda carry, hparams: lambda obs: agent.state_values(carry.params, obs),
+        values=lambda carry, hparams: lambda obs: values(carry, obs),
     )
 
 

@@ -7,7 +7,8 @@ On the on-policy scaffold (``jaxrl.agents.on_policy``: its ``epochs`` passes of
 ``num_minibatches`` shuffled minibatches are PPO's). The advantages and critic targets are A2C's
 (GAE lambda-returns, ``jaxrl.agents.a2c.prepare``); the actor minimises
 ``losses.clipped_surrogate_loss`` of the ratio ``pi(a_t|s_t) / pi_old(a_t|s_t)`` to the
-rollout's policy, clipped to ``[1 - clip_epsilon, 1 + clip_epsilon]``; the critic the squared
+rollout's policy (its log-probability kept in the rollout: a categorical or, on box actions, a
+diagonal Gaussian), clipped to ``[1 - clip_epsilon, 1 + clip_epsilon]``; the critic the squared
 error to the targets (``losses.weighted_critic_loss`` with weight 1), plus the entropy bonus.
 
 Fields: ``SCHEMA``, A2C's and ``clip_epsilon``.
@@ -32,11 +33,8 @@ Hparams = SCHEMA.hparams_type
 def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
     pi = nets.policy(params.actor, batch.obs)
     log_prob = pi.log_prob(batch.action)
-    old_log_prob = jnp.log(
-        jnp.take_along_axis(batch.behaviour_probs, batch.action[:, None], axis=-1)[:, 0]
-    )
     actor = losses.clipped_surrogate_loss(
-        log_prob, old_log_prob, batch.advantage, epsilon=hparams.clip_epsilon
+        log_prob, batch.behaviour_log_prob, batch.advantage, epsilon=hparams.clip_epsilon
     )
     value = nets.v(params, batch.obs)
     critic = losses.weighted_critic_loss(value, batch.target, jnp.ones_like(value))
@@ -47,7 +45,7 @@ def loss(nets, params, batch, hparams: Hparams) -> losses.ActorCriticLoss:
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, SCHEMA)
+    env = on_policy.check_config(config, SCHEMA, box_actions=True)
     return on_policy.make_agent(config, on_policy.Algorithm(prepare=a2c.prepare, loss=loss), env)
 
 

@@ -33,7 +33,7 @@ Hparams = SCHEMA.hparams_type
 
 
 def make_agent(config) -> on_policy.Agent:
-    env = on_policy.check_config(config, SCHEMA)
+    env = on_policy.check_config(config, SCHEMA, box_actions=True)
     baseline = bool(config.baseline)
 
     def prepare(nets, params, rollout, hparams: Hparams):

@@ -7,7 +7,15 @@ import jax.numpy as jnp
 
 
 def evaluate(reset, step, params, act, key: jax.Array, *, episodes: int, max_steps: int):
-    """Mean undiscounted return of a policy over ``episodes`` fresh episodes, run side by side.
+    """Mean undiscounted return of a policy over ``episodes`` fresh episodes: the mean of
+    :func:`episode_returns` (the same arguments)."""
+    return jnp.mean(
+        episode_returns(reset, step, params, act, key, episodes=episodes, max_steps=max_steps)
+    )
+
+
+def episode_returns(reset, step, params, act, key: jax.Array, *, episodes: int, max_steps: int):
+    """Undiscounted returns ``[E]`` of a policy's ``episodes`` fresh episodes, run side by side.
 
     Every episode starts from ``reset`` (keys ``split(reset_key, episodes)``) and runs until it
     terminates or ``max_steps`` steps have passed; steps after an episode ended are not counted
@@ -26,7 +34,7 @@ def evaluate(reset, step, params, act, key: jax.Array, *, episodes: int, max_ste
         max_steps: the number of steps scanned (static): the environment's time limit.
 
     Returns:
-        ``[]`` float32, the mean return over the episodes.
+        ``[E]`` float32, each episode's return.
     """
     reset_key, act_key = jax.random.split(key)
     env_key = jax.random.fold_in(key, 2)
@@ -45,7 +53,7 @@ def evaluate(reset, step, params, act, key: jax.Array, *, episodes: int, max_ste
 
     start = (obs, state, jnp.ones((episodes,), bool), jnp.zeros((episodes,), jnp.float32))
     (_, _, _, total), _ = jax.lax.scan(body, start, jnp.arange(max_steps))
-    return jnp.mean(total)
+    return total
 
 
 def episode_metrics(env, act, key: jax.Array, *, episodes: int, finished, ended) -> dict:

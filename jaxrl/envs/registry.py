@@ -23,8 +23,9 @@ registers its own from its own package::
 
 or names the factory by import path, which needs no registration and survives ``run.load`` in
 a fresh process: ``config.environment = "my_package.envs:make_chain"``. gymnax's environments
-come by name with the prefix ``gymnax:`` (``"gymnax:Acrobot-v1"``; ``jaxrl.envs.gymnax_envs``,
-an optional dependency).
+come by name with the prefix ``gymnax:`` (``"gymnax:Acrobot-v1"``; ``jaxrl.envs.gymnax_envs``)
+and Brax's with ``brax:`` (``"brax:inverted_pendulum"``; ``jaxrl.envs.brax_envs``), both optional
+dependencies.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ _BUILTIN = {
     "pendulum": "jaxrl.envs.pendulum:environment",
 }
 # Other libraries' environments by name, "PREFIX:NAME": the module whose factory(NAME) makes one.
-_FAMILIES = {"gymnax:": "jaxrl.envs.gymnax_envs"}
+_FAMILIES = {"gymnax:": "jaxrl.envs.gymnax_envs", "brax:": "jaxrl.envs.brax_envs"}
 
 
 def register(name: str, factory: Callable[..., Environment]) -> None:

@@ -13,6 +13,7 @@ multi-process run each process builds only its own shard of the keys and hyperpa
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from typing import Any, NamedTuple
@@ -153,12 +154,36 @@ def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_d
             out_shardings=(sharding, sharding),
             donate_argnums=0,
         )
-        init = init.lower(key_data, hparams).compile()
+        init = init.lower(key_data, hparams)
         abstract = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), init.out_info
         )
-        cache[signature] = (init, chunk.lower(abstract, hparams).compile(), abstract)
+        chunk = chunk.lower(abstract, hparams)
+        if _lapack_may_deadlock(sharding):
+            calls = lapack_calls(init) | lapack_calls(chunk)
+            if calls:
+                raise LapackOnCpuDevices(calls)
+        cache[signature] = (init.compile(), chunk.compile(), abstract)
     return cache[signature]
+
+
+class LapackOnCpuDevices(Exception):
+    """The programs call LAPACK and would be sharded over several CPU devices."""
+
+    def __init__(self, calls: set[str]):
+        super().__init__(", ".join(sorted(calls)))
+        self.calls = calls
+
+
+def lapack_calls(lowered) -> set[str]:
+    """The LAPACK custom-call targets of a lowered program (``lapack_spotrf_ffi``, ...)."""
+    return {t for t in re.findall(r"custom_call @(\w+)", lowered.as_text()) if "lapack" in t}
+
+
+def _lapack_may_deadlock(sharding: NamedSharding) -> bool:
+    """Jitted LAPACK calls sharded over several CPU host devices can deadlock (jax 0.10.2)."""
+    devices = sharding.mesh.devices.flat
+    return len(sharding.mesh.devices.flat) > 1 and all(d.platform == "cpu" for d in devices)
 
 
 class Program:
@@ -181,17 +206,37 @@ class Program:
         self.num_settings, self.num_seeds = num_settings, num_seeds
         self.batch = num_settings * num_seeds
         self.devices = list(jax.devices() if devices is None else devices)
+        self.note = None
         check_batch(self.batch, len(self.devices), num_settings=num_settings)
+        start = time.perf_counter()
+        try:
+            self._build(experiment, hparams, keys)
+        except LapackOnCpuDevices as e:
+            # A program with a LAPACK call (e.g. a Cholesky in a physics step) may hang when
+            # sharded over several CPU devices: one process runs it on one device instead.
+            if jax.process_count() > 1:
+                raise ConfigError(
+                    f"the experiment's programs call LAPACK ({e}), which can deadlock when "
+                    f"sharded over several CPU devices (jax 0.10.2); run it in one process with "
+                    f"one CPU device, or choose an environment without such a call"
+                ) from None
+            self.note = (
+                f"note: running on 1 cpu device, not {len(self.devices)}: the programs call "
+                f"LAPACK ({e}), which can deadlock sharded over several CPU devices (jax 0.10.2)"
+            )
+            self.devices = self.devices[:1]
+            self._build(experiment, hparams, keys)
+        self.compile_seconds = time.perf_counter() - start
+
+    def _build(self, experiment, hparams, keys):
         mesh = Mesh(np.asarray(self.devices), ("batch",))
         self.sharding = sharding = NamedSharding(mesh, PartitionSpec("batch"))
         key_data, flat, wrap = batch_inputs(hparams, keys)
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
-        start = time.perf_counter()
         self._init, self._chunk, self.abstract_carry = _compiled(
             experiment, keys, wrap, sharding, self.key_data, self.hparams
         )
-        self.compile_seconds = time.perf_counter() - start
 
     def init(self):
         """The initial carry of every run (flat batch axis, sharded)."""

@@ -251,6 +251,9 @@ def run(
         keys = seed_keys(int(config.seed), num_seeds)
         # The settings are checked (make_settings): the program need not check them again.
         program = Program(experiment, settings.hparams, keys, devices, checked=True)
+        if program.note:
+            log(program.note)
+        devices = program.devices
         log(
             f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
             f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"

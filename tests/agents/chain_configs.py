@@ -19,6 +19,8 @@ AGENTS = {
     "a2c": (actor_critic_cartpole, "a2c"),
     "off_policy_ac": (actor_critic_cartpole, "off_policy"),
     "ppo": (actor_critic_cartpole, "ppo"),
+    # PPO's Gaussian policy on the box chain, observations normalised and rewards scaled.
+    "ppo_box": (actor_critic_cartpole, "ppo"),
     "ddpg": (ddpg_pendulum, "ddpg"),
     "td3": (ddpg_pendulum, "td3"),
     "sac": (sac_pendulum, None),
@@ -41,7 +43,8 @@ def config(name: str, num_seeds: int = 8) -> ml_collections.ConfigDict:
             cfg.total_steps = cfg.chunk_steps = 600
             cfg.hparams.learning_rate, cfg.hparams.gamma, cfg.hparams.target_period = 3e-3, 0.9, 20
         elif module is actor_critic_cartpole:
-            cfg.environment = DISCRETE
+            cfg.environment = CONTINUOUS if name == "ppo_box" else DISCRETE
+            cfg.normalize_observations = cfg.scale_rewards = name == "ppo_box"
             cfg.num_envs, cfg.rollout_length, cfg.hidden = 8, 8, (32,)
             cfg.total_steps = cfg.chunk_steps = 160
             cfg.optimizer.name, cfg.optimizer.schedule = "adam", "constant"

@@ -67,7 +67,9 @@ def _rollout(agent, params, num_envs, seed=0, step=0):
     )
     key_data = jax.random.key_data(jax.random.key(seed + 1))
     time = jnp.zeros((num_envs,), jnp.int32)
-    return jax.jit(agent.collect)(params, obs, env_state, time, key_data, jnp.int32(step))[-1]
+    normalizer, hparams = agent.init_normalizer(), None  # hparams: only reward scaling reads them
+    collect = jax.jit(lambda *args: agent.collect(*args, hparams)[-1])
+    return collect(params, obs, env_state, time, normalizer, key_data, jnp.int32(step))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,14 +347,15 @@ def test_ppo_on_cartpole_runs_its_epochs_and_minibatches():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("environment", "pendulum", "jaxrl.agents.a2c needs discrete actions; environment"),
+        ("environment", "pendulum", "jaxrl.agents.qac needs discrete actions; environment"),
         ("baseline", False, "config.baseline is not a field of jaxrl.agents.a2c"),
         ("num_minibatches", 7, "config.num_minibatches = 7 must divide the rollout's"),
         ("rollout_length", 0, "config.rollout_length must be a positive integer, got 0"),
     ],
 )
 def test_bad_configs_are_refused_in_one_line(field, value, message):
-    config = actor_critic_grid.get_config("a2c")
+    # QAC's critic is q(s, .) over discrete actions; A2C, REINFORCE and PPO also take boxes.
+    config = actor_critic_grid.get_config("qac" if field == "environment" else "a2c")
     with config.unlocked():
         config[field] = value
         if field == "environment":

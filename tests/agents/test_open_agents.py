@@ -40,7 +40,7 @@ def get_config():
     return chain_configs.config({name!r}, num_seeds={seeds})
 '''
 DISCRETE = ("dqn", "reinforce", "qac", "a2c", "off_policy_ac", "ppo")
-CONTINUOUS = ("ddpg", "td3", "sac")
+CONTINUOUS = ("ddpg", "td3", "sac", "ppo_box")
 
 
 def _check_agents(names, tmp_path) -> None:
@@ -60,6 +60,23 @@ def _check_agents(names, tmp_path) -> None:
         actions = np.asarray(loaded.policy(seed=0, mode="sample")(obs, jax.random.key(1)))
         assert actions.shape == (5, *env.action_space.shape), name
         assert all(env.action_space.contains(a) for a in actions), (name, actions)
+        if name == "ppo_box":
+            _check_normalised_readout(loaded, obs)
+
+
+def _check_normalised_readout(loaded, obs) -> None:
+    """PPO's Gaussian policy reads observations through the running moments the run carried and
+    checkpointed: the greedy readout is the clipped mean of the actor at the normalised
+    observation, computed here by hand from the restored carry."""
+    from jaxrl.agents import ppo
+
+    carry = jax.tree.map(lambda x: x[0, 0], loaded.carry)  # setting 0, seed 0
+    moments = carry.normalizer.obs
+    assert moments.count > 0 and np.all(moments.var > 0), moments
+    seen = np.clip((np.asarray(obs) - moments.mean) / np.sqrt(moments.var + 1e-8), -10.0, 10.0)
+    mean, _ = ppo.make_agent(loaded.config).nets.actor.apply(carry.params.actor, seen)
+    expected = np.clip(mean, -1.0, 1.0)
+    np.testing.assert_allclose(loaded.policy(seed=0)(obs, None), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_every_discrete_action_agent_reaches_the_optimal_return_of_a_forks_chain(tmp_path):
@@ -68,7 +85,8 @@ def test_every_discrete_action_agent_reaches_the_optimal_return_of_a_forks_chain
 
 
 def test_every_continuous_action_agent_reaches_the_optimal_return_of_a_forks_chain(tmp_path):
-    """DDPG, TD3 and SAC."""
+    """DDPG, TD3, SAC, and PPO with its Gaussian policy, observation normalisation and reward
+    scaling."""
     _check_agents(CONTINUOUS, tmp_path)
 
 

@@ -192,10 +192,25 @@ try:
 except ValueError as e:
     assert "device count (4)" in str(e), e
 print("device_count", result.summary["device_count"])
+# A program with a LAPACK call runs on one of the 4 CPU devices, saying why (it could deadlock).
+import jax.numpy as jnp
+from jaxrl.run import core
+from tests.run.toy import toy_config, toy_experiment
+toy = toy_experiment(1)
+def init(key, hparams):
+    carry = toy.init(key, hparams)
+    return {**carry, "x": jnp.linalg.solve(jnp.eye(3) * (2.0 + hparams.scale), jnp.ones(3))[0]}
+settings = run.settings_from_config(toy, toy_config(num_seeds=4))
+program = core.Program(toy._replace(init=init), settings.hparams, run.seed_keys(0, 4))
+assert len(program.devices) == 1 and "LAPACK (lapack_" in program.note, program.note
+jax.block_until_ready(program.chunk(program.init()))
+print("lapack on one device")
 """
 
 
 def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
+    """Bit for bit; a bad batch is refused; a program with a LAPACK call falls back to one
+    device."""
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
     )
@@ -208,7 +223,7 @@ def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "device_count 4" in proc.stdout
+    assert "device_count 4" in proc.stdout and "lapack on one device" in proc.stdout
     sharded = run.result_arrays(str(tmp_path / "sharded"))
     single = run.result_arrays(str(tmp_path / "single"))
     for name in sharded:
