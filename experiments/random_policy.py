@@ -5,7 +5,8 @@ read against.
         [--episodes=10000] [--seed=0] [--env=max_steps=500]
 
 Each action is drawn uniformly from the environment's action space (a box must be bounded);
-episodes are fresh and run side by side to the time limit (``jaxrl.envs.evaluation``). Prints one
+episodes are fresh and run side by side to the time limit (``jaxrl.envs.evaluation.
+random_returns``). Prints one
 line: the number of episodes, the mean return and its standard error, and the 1st, 50th, 90th,
 99th percentiles and the maximum of the returns.
 """
@@ -22,26 +23,8 @@ _ENVIRONMENT = flags.DEFINE_string("environment", None, "A registered environmen
 _ENV = flags.DEFINE_list("env", [], "The environment's options, NAME=VALUE (integers).")
 _EPISODES = flags.DEFINE_integer("episodes", 10_000, "Episodes to score.")
 _SEED = flags.DEFINE_integer("seed", 0, "The seed of the starts, the actions and the steps.")
-flags.mark_flag_as_required("environment")
 cli.at_least("episodes")
 PERCENTILES = (1, 50, 90, 99)
-
-
-def random_returns(env, key: jax.Array, episodes: int) -> np.ndarray:
-    """The returns ``[episodes]`` of the uniform random policy on ``env`` (a
-    ``jaxrl.envs.Environment`` with a time limit)."""
-    from jaxrl.envs import evaluation
-
-    def act(obs, key):
-        keys = jax.random.split(key, obs.shape[0])
-        return jax.vmap(env.action_space.sample)(keys)
-
-    scored = jax.jit(
-        lambda key: evaluation.episode_returns(
-            env.reset, env.step, env.params, act, key, episodes=episodes, max_steps=env.max_steps
-        )
-    )
-    return np.asarray(scored(key), np.float64)
 
 
 def main(argv):
@@ -49,6 +32,10 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # the result line only; -v 0 shows library INFO
     from jaxrl import envs
+    from jaxrl.envs import evaluation
+
+    if not _ENVIRONMENT.value:
+        cli.fail("--environment is required: a registered environment name", code=2)
 
     options = {}
     for item in _ENV.value:
@@ -62,7 +49,8 @@ def main(argv):
         cli.fail(str(e))
     if env.max_steps is None:
         cli.fail(f"--environment {env.name!r} has no time limit: there are no episodes to score")
-    returns = random_returns(env, jax.random.key(_SEED.value), _EPISODES.value)
+    scored = jax.jit(lambda key: evaluation.random_returns(env, key, episodes=_EPISODES.value))
+    returns = np.asarray(scored(jax.random.key(_SEED.value)), np.float64)
     stderr = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
     cuts = ", ".join(f"p{p} {np.percentile(returns, p):g}" for p in PERCENTILES)
     print(

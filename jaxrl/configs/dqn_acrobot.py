@@ -14,7 +14,10 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/dqn_acrobot.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores shared with other runs, 15 min wall): the final
+greedy mean return over 100 episodes per seed, sorted: -89.0, -83.8, -76.31, -76.07, -74.28,
+-73.91, -73.17, -73.11, -72.17, -71.12, -70.92, -70.27, -70.08, -68.9, -68.68, -67.4 (median
+-72.6; -79.8 at 100k steps).
 """
 
 import ml_collections

@@ -16,7 +16,10 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/dqn_minatar.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores shared with other runs, 17 min 31 s wall): the final
+greedy mean return over 100 episodes per seed, sorted: 26.94, 26.96, 27.0, 39.32, 41.24, 42.44,
+48.3, 66.6 (median 40.3); the median over seeds was 10.8 at 500k steps, 26.6 at 1M, 40.3 at 2M;
+a uniform random policy scores 0.41 on average, 3 at its 99th percentile (10,000 episodes).
 """
 
 import ml_collections

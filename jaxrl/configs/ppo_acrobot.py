@@ -14,7 +14,10 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/ppo_acrobot.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores shared with other runs, 47 s wall with an 11 s
+compile): the final mean return over 100 sampled-policy episodes per seed, sorted: -103.28,
+-98.9, -98.8, -97.58, -97.19, -96.41, -96.3, -96.02, -95.3, -95.29, -94.31, -94.16, -93.53,
+-93.5, -92.89, -91.9 (median -95.7; the median first passes -100 after 295k steps).
 """
 
 import ml_collections

@@ -17,7 +17,9 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/ppo_brax.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores, the seeds on one device, 1 min 47 s wall with a
+29 s compile): the final sampled-policy returns per seed 1,000, 1,000, 1,000 and 983.1 (median
+1,000); the median over seeds was 1,000 after every chunk from the first (98,304 steps).
 """
 
 import ml_collections

@@ -16,7 +16,10 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/ppo_minatar.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores shared with other runs, 3 min 56 s wall): the final
+sampled-policy mean return over 100 episodes per seed, sorted: 5.93, 5.96, 6.0, 6.0, 6.48, 6.98,
+7.0, 11.46 (median 6.2); a uniform random policy scores 0.41 on average, 3 at its 99th
+percentile (10,000 episodes). The median is 5.1 at 197k steps and flat near 6.2 from 500k.
 """
 
 import ml_collections

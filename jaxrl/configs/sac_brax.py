@@ -13,7 +13,9 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/sac_brax.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores, the seeds on one device, 2 min 53 s wall with a
+31 s compile): every seed's mean action at 1,000 after 50k steps (1,000, 1,000, 1,000, 1,000),
+and from 15k steps on.
 """
 
 import ml_collections

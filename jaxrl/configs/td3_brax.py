@@ -16,7 +16,9 @@ Run:
 
     python -m experiments.train --config=jaxrl/configs/td3_brax.py --workdir=DIR
 
-Expected: see BUILD-notes.md ("gymnax and Brax environments") for the measured per-seed returns.
+Expected (measured 2026-12-06, 2 CPU cores, the seeds on one device, 2 min 40 s wall with a
+34 s compile): every seed's deterministic policy at 1,000 after 50k steps (1,000, 1,000, 1,000,
+1,000), and from 35k steps on; the median over seeds reached 1,000 at 25k.
 """
 
 import ml_collections

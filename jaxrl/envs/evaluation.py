@@ -56,6 +56,20 @@ def episode_returns(reset, step, params, act, key: jax.Array, *, episodes: int, 
     return total
 
 
+def random_returns(env, key: jax.Array, *, episodes: int) -> jax.Array:
+    """The returns ``[episodes]`` of the uniform random policy on ``env`` (a
+    ``jaxrl.envs.Environment`` with a time limit; a box of actions must be bounded), each
+    action drawn from the action space with its own key (:func:`episode_returns`): the
+    baseline beside a learning curve."""
+
+    def act(obs, key):
+        return jax.vmap(env.action_space.sample)(jax.random.split(key, obs.shape[0]))
+
+    return episode_returns(
+        env.reset, env.step, env.params, act, key, episodes=episodes, max_steps=env.max_steps
+    )
+
+
 def episode_metrics(env, act, key: jax.Array, *, episodes: int, finished, ended) -> dict:
     """Every agent's generic metrics on an environment with episodes: ``eval_return``, the mean
     return of ``act`` over ``episodes`` fresh episodes (:func:`evaluate`, with the environment's

@@ -1,11 +1,12 @@
-"""The uniform random policy's returns (``experiments/random_policy.py``), the baseline beside the
-learning curves, against the exact expectation on a fork's chain."""
+"""The uniform random policy's returns (``evaluation.random_returns``, what
+``experiments/random_policy.py`` prints), the baseline beside the learning curves, against the
+exact expectation on a fork's chain."""
 
 import jax
 import numpy as np
 
-from experiments import random_policy
 from jaxrl import envs
+from jaxrl.envs import evaluation
 from tests.agents import chain_configs
 
 
@@ -15,7 +16,7 @@ def test_the_random_policys_mean_return_is_the_exact_one_within_its_standard_err
     (cell, step). The mean of 4,096 episodes must lie within 4 standard errors of it (a false
     alarm has probability 6e-5)."""
     env = envs.make(chain_configs.DISCRETE, {})
-    returns = random_policy.random_returns(env, jax.random.key(0), 4096)
+    returns = np.asarray(evaluation.random_returns(env, jax.random.key(0), episodes=4096))
     length, horizon = 6, env.max_steps
     value = np.zeros(length)  # the expected return-to-go with 0 steps left
     for _ in range(horizon):
