@@ -145,10 +145,12 @@ BAD_VALUES = {
 
 def _cases():
     """One case per hyperparameter of each experiment module, on the first registered config of
-    that module (the domains are the module's: its other configs share them)."""
+    that module (the domains are the module's: its other configs share them), our own
+    environments' configs first (gymnax's and Brax's import slowly)."""
     cases, seen = [], set()
-    for name in REGISTERED:
-        config = _tiny(name)
+    configs = [(name, _tiny(name)) for name in REGISTERED]
+    configs.sort(key=lambda item: ":" in str(item[1].get("environment", "")))  # stable
+    for name, config in configs:
         for field in config.hparams:
             if (config.experiment, field) not in seen:
                 seen.add((config.experiment, field))
