@@ -159,20 +159,17 @@ class GaussianActor(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        dims = self.action_dims
-        if self.log_std == "state":
-            out = MLP(
-                self.hidden,
-                2 * dims,
-                self.activation,
-                output_scale=0.01,
-                input_dims=self.input_dims,
-            )(x)
-            mean, log_std = out[..., :dims], out[..., dims:] + self.init_log_std
-            return mean, jnp.clip(log_std, *LOG_STD_RANGE)
-        mean = MLP(
-            self.hidden, dims, self.activation, output_scale=0.01, input_dims=self.input_dims
+        dims, state = self.action_dims, self.log_std == "state"
+        out = MLP(
+            self.hidden,
+            2 * dims if state else dims,
+            self.activation,
+            output_scale=0.01,
+            input_dims=self.input_dims,
         )(x)
+        mean = out[..., :dims]
+        if state:
+            return mean, jnp.clip(out[..., dims:] + self.init_log_std, *LOG_STD_RANGE)
         init = nn.initializers.constant(self.init_log_std)
         log_std = self.param("log_std", init, (dims,), jnp.float32)
         return mean, jnp.broadcast_to(log_std, mean.shape)

@@ -182,8 +182,8 @@ def lapack_calls(lowered) -> set[str]:
 
 def _lapack_may_deadlock(sharding: NamedSharding) -> bool:
     """Jitted LAPACK calls sharded over several CPU host devices can deadlock (jax 0.10.2)."""
-    devices = sharding.mesh.devices.flat
-    return len(sharding.mesh.devices.flat) > 1 and all(d.platform == "cpu" for d in devices)
+    devices = list(sharding.mesh.devices.flat)
+    return len(devices) > 1 and all(d.platform == "cpu" for d in devices)
 
 
 class Program:

@@ -4,7 +4,6 @@ out-of-domain hyperparameters refused before anything is traced."""
 import glob
 import importlib
 import os
-import re
 
 import jax
 import jax.numpy as jnp
@@ -61,24 +60,20 @@ def test_every_tabular_config_is_registered():
     }
 
 
-def _custom_call_targets(experiment, config) -> set[str]:
-    """The custom-call targets (library calls such as ``lapack_sgetrf_ffi``) of the runner's two
-    programs for this experiment, ``jit(vmap(init))`` and ``jit(vmap(train_chunk))``, as JAX
-    lowers them (a LAPACK call is a custom call from the lowering on: no need to pay for XLA's
-    compilation)."""
+def _lapack_calls(experiment, config) -> set[str]:
+    """The LAPACK calls (``core.lapack_calls``: custom calls such as ``lapack_sgetrf_ffi``) of the
+    runner's two programs for this experiment, ``jit(vmap(init))`` and
+    ``jit(vmap(train_chunk))``, as JAX lowers them (a LAPACK call is a custom call from the
+    lowering on: no need to pay for XLA's compilation)."""
     from jaxrl.run import core
 
     settings = run.settings_from_config(experiment, config)
     key_data, flat, wrap = core.batch_inputs(settings.hparams, seed_keys(0, 1))
     init = jax.vmap(wrap(experiment.init))
     carry = jax.eval_shape(init, key_data, flat)
-    text = jax.jit(init).lower(key_data, flat).as_text()
-    text += jax.jit(jax.vmap(experiment.train_chunk)).lower(carry, flat).as_text()
-    return set(re.findall(r"custom_call @(\w+)", text))
-
-
-def _lapack(targets: set[str]) -> set[str]:
-    return {t for t in targets if "lapack" in t.lower()}
+    lowered = jax.jit(init).lower(key_data, flat)
+    chunk = jax.jit(jax.vmap(experiment.train_chunk)).lower(carry, flat)
+    return core.lapack_calls(lowered) | core.lapack_calls(chunk)
 
 
 def test_the_lapack_check_can_fail():
@@ -92,7 +87,7 @@ def test_the_lapack_check_can_fail():
         a = jnp.eye(3) * (2.0 + hparams.scale)
         return {**carry, "x": jnp.linalg.solve(a, jnp.ones(3))[0]}
 
-    assert _lapack(_custom_call_targets(experiment._replace(init=init), toy_config()))
+    assert _lapack_calls(experiment._replace(init=init), toy_config())
 
 
 @pytest.mark.parametrize("name", REGISTERED)
@@ -108,7 +103,7 @@ def test_no_lapack_call_in_the_compiled_programs(name):
         with config.unlocked():
             config.env.backend = "spring"
     experiment = importlib.import_module(config.experiment).make_experiment(config)
-    assert not _lapack(_custom_call_targets(experiment, config))
+    assert not _lapack_calls(experiment, config)
 
 
 # One out-of-domain value per hyperparameter of each experiment module.
