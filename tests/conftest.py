@@ -27,25 +27,9 @@ import pytest
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 _CACHE = "JAXRL_TESTS_COMPILATION_CACHE"  # not JAX's own variable: see pytest_configure
-ALL_CORES = "JAXRL_TESTS_ALL_CORES"  # the cores of the session, before a worker was pinned
-
-
-def _pin_worker_to_its_cores() -> None:
-    """An xdist worker runs on its own share of the cores (one core each with ``-n auto``); the
-    processes its tests start inherit it (see ``tests.run.binary.all_cores`` for the exception).
-    """
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is None or not hasattr(os, "sched_setaffinity"):
-        return
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    cores = sorted(os.sched_getaffinity(0))
-    mine = cores[int(worker.removeprefix("gw")) % len(cores) :: count] or cores
-    os.environ[ALL_CORES] = ",".join(map(str, cores))
-    os.sched_setaffinity(0, mine)
 
 
 def pytest_configure(config):
-    _pin_worker_to_its_cores()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)

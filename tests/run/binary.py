@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@contextlib.contextmanager
-def all_cores():
-    """The session's every core for the processes started inside (an xdist worker runs on its own
-    share, ``tests/conftest.py``, and a child inherits the mask of the thread that starts it): for
-    a test of what the launcher does with the cores it finds. Yields their count."""
-    cores = os.environ.get("JAXRL_TESTS_ALL_CORES")
-    if cores is None:  # not an xdist worker: nothing was pinned
-        yield len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return
-    mine = os.sched_getaffinity(0)  # this thread's: Linux sets the mask per thread
-    os.sched_setaffinity(0, {int(c) for c in cores.split(",")})
-    try:
-        yield len(cores.split(","))
-    finally:
-        os.sched_setaffinity(0, mine)
 
 
 class Binary:

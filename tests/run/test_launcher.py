@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 
+from experiments import launch
 from jaxrl import run
-from tests.run.binary import ROOT, Binary, all_cores, train
+from tests.run.binary import ROOT, Binary, train
 
 FLAX = ["--config=tests/run/flax_agent_config.py"]
 
@@ -145,19 +146,18 @@ def test_the_default_device_layout_runs_200_tiny_chunks_without_hanging(tmp_path
     over them. The tabular metrics evaluate policies without LAPACK, so 200 chunks, each with an
     evaluation per run, finish well within the limit. (With the LAPACK solve the previous code
     used, this same run on 2 forced CPU devices hung in 2 of 2 tries, after 0 and 56 chunks.)"""
-    with all_cores() as cores:  # the session's cores, not this test worker's share of them
-        launched = Binary(
-            f"--workdir={tmp_path / 'w'}",
-            "--config=jaxrl/configs/q_learning.py",
-            "--config.num_seeds=64",
-            "--config.total_steps=2000",
-            "--config.chunk_steps=10",
-            "--config.checkpoint_every=1000",
-            env={"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""},
-            log_path=f"{tmp_path / 'w'}.log",
-        )
-    code, out, err = launched.finish(timeout=240)
+    code, out, err = train(
+        tmp_path / "w",
+        "--config=jaxrl/configs/q_learning.py",
+        "--config.num_seeds=64",
+        "--config.total_steps=2000",
+        "--config.chunk_steps=10",
+        "--config.checkpoint_every=1000",
+        env={"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""},
+        timeout=240,
+    )
     assert code == 0, err[-3000:]
+    cores = launch.cpu_core_count()
     expected = max(d for d in range(1, cores + 1) if 256 % d == 0)  # 4 settings x 64 seeds
     assert f"256 runs on {expected} cpu device(s)" in out.splitlines()[0]
     assert sum(line.startswith("chunk ") for line in out.splitlines()) == 200
