@@ -181,5 +181,14 @@ def positive_int_list(name: str) -> None:
 
 
 def run(main) -> None:
-    """``absl.app.run(main)`` with one-line flag errors."""
-    app.run(main, flags_parser=flags_parser)
+    """``absl.app.run(main)`` with one-line flag errors, and one line for Ctrl-C (exit code 130,
+    the shell's for SIGINT) instead of a traceback; a binary that saves as it goes catches the
+    interrupt itself first and says what was saved."""
+
+    def interruptible(argv):
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            fail("interrupted (Ctrl-C)", code=130)
+
+    app.run(interruptible, flags_parser=flags_parser)

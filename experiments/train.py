@@ -46,14 +46,14 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (mu
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _fail(message: str, *, multiprocess: bool) -> None:
+def _fail(message: str, *, multiprocess: bool, code: int = 1) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
     if multiprocess:
         # Skip the exit-time shutdown barrier of jax.distributed, which would wait for the other
         # processes (possibly dead) and then abort with pages of C++ logs.
         sys.stdout.flush()
-        os._exit(1)
-    sys.exit(1)
+        os._exit(code)
+    sys.exit(code)
 
 
 def _lost_peer(error: BaseException) -> bool:
@@ -79,6 +79,20 @@ def _import(name) -> object:
     if not hasattr(module, "make_experiment"):
         raise ValueError(f"config.experiment: module {name!r} has no make_experiment(config)")
     return module
+
+
+def _interrupted(workdir: str, config) -> str:
+    """What a Ctrl-C leaves: the last checkpoint (every file is written whole or not at all)."""
+    from jaxrl.run import workdir as files
+
+    done = files.checkpoints_done(os.path.join(workdir, files.CHECKPOINT_DIR))
+    total = int(config.total_steps) // int(config.chunk_steps)
+    if not done:
+        return f"interrupted (Ctrl-C) before the first checkpoint of {workdir}: rerun to start"
+    return (
+        f"interrupted (Ctrl-C): {workdir} holds the checkpoint after chunk {done} of {total}; "
+        f"rerun the same command to resume from it"
+    )
 
 
 def main(argv):
@@ -128,7 +142,14 @@ def main(argv):
         )
     except (run.ConfigError, run.DivergenceError) as e:
         _fail(str(e), multiprocess=multiprocess)
+    except KeyboardInterrupt:
+        _fail(_interrupted(_WORKDIR.value, config), multiprocess=multiprocess, code=130)
     except Exception as e:
+        from jaxrl.run import workdir as files
+
+        if files.disk_full(e) is not None:
+            chunks = int(config.total_steps) // int(config.chunk_steps)
+            _fail(files.disk_full_message(_WORKDIR.value, chunks), multiprocess=multiprocess)
         if multiprocess and _lost_peer(e):
             first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
             _fail(

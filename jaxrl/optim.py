@@ -49,7 +49,9 @@ def default_config() -> ml_collections.ConfigDict:
     config.name = "adam"  # one of OPTIMIZERS
     config.max_grad_norm = 0.0  # clip gradients to this global norm; 0 = no clipping
     config.schedule = "constant"  # learning-rate decay after warm-up, one of SCHEDULES
-    config.decay_steps = 0  # updates over which "linear"/"cosine" decay (> 0 for them)
+    # updates over which "linear"/"cosine" decay; 0 (in an experiment's config): the whole run,
+    # from its own total_steps (see over_the_run)
+    config.decay_steps = 0
     config.end_fraction = 0.0  # final learning rate of the decay, as a fraction of the peak
     config.warmup_steps = 0  # updates of linear warm-up from 0 to the peak; 0 = none
     config.b1 = 0.9  # adam/adamw: decay rate of the first-moment (mean) estimate
@@ -106,17 +108,19 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def check_config(optimizer_config) -> None:
+def check_config(optimizer_config, *, whole_run: bool = False) -> None:
     """Validates an optimizer block in plain Python, before anything compiles.
 
     Args:
         optimizer_config: a ``ConfigDict`` (or mapping) with exactly the fields of
             :func:`default_config`.
+        whole_run: the block of an experiment's config, where ``decay_steps = 0`` with a
+            decaying schedule means "over the whole run" (:func:`over_the_run` fills it in).
 
     Raises:
         ValueError: one line, ``config.optimizer.<field> = <value>...: it must be ...``, for the
             first missing, unknown or bad field (``decay_steps`` must be positive when
-            ``schedule`` is ``"linear"`` or ``"cosine"``).
+            ``schedule`` is ``"linear"`` or ``"cosine"``, unless ``whole_run``).
     """
     for field in optimizer_config:
         if field not in _FIELDS:
@@ -135,15 +139,45 @@ def check_config(optimizer_config) -> None:
         if not good:
             raise ValueError(f"config.optimizer.{field} = {value!r}: it must be {requirement}")
     schedule = optimizer_config["schedule"]
-    if schedule != "constant" and optimizer_config["decay_steps"] == 0:
+    if schedule != "constant" and optimizer_config["decay_steps"] == 0 and not whole_run:
         raise ValueError(
             f"config.optimizer.decay_steps = 0 with config.optimizer.schedule = {schedule!r}: "
-            f"it must be a positive integer (the number of updates the decay lasts)"
+            f"it must be a positive integer (the number of updates the decay lasts; 0, the "
+            f"whole run, only in an experiment's config, which knows its length)"
         )
 
 
+def over_the_run(optimizer_config, updates: int) -> tuple[dict, bool]:
+    """``(block, depends_on_total_steps)``: an experiment's optimizer block with a decay over the
+    whole run made concrete, and whether the schedule depends on the run's length.
+
+    A decaying schedule (``"linear"``, ``"cosine"``) with ``decay_steps = 0`` lasts the whole
+    run: ``decay_steps`` becomes ``updates - warmup_steps``, where ``updates`` is the number of
+    updates the run makes, which the experiment computes from its config's ``total_steps`` in
+    ``make_experiment``. So ``--config.total_steps=N`` moves the end of the decay with the end
+    of the run. Such a run cannot be extended (a longer run would have taken its first steps at
+    other learning rates): the experiment declares ``depends_on_total_steps`` and the runner
+    refuses a larger ``total_steps`` in one line. A positive ``decay_steps`` is a fixed number
+    of updates, whatever the run's length: the rate holds at ``end_fraction * lr`` after it, and
+    a run extended past it goes on at that rate.
+
+    Args:
+        optimizer_config: a valid block (``check_config(..., whole_run=True)``).
+        updates: the run's number of optimizer updates (the count ``t`` of
+            :func:`make_schedule` reaches it at the end of the run). A run too short to decay
+            after its warm-up (a smoke run) gets a decay of one update, which it never reaches.
+    """
+    block = dict(optimizer_config)
+    if block["schedule"] == "constant" or block["decay_steps"] > 0:
+        return block, False
+    block["decay_steps"] = max(int(updates) - int(block["warmup_steps"]), 1)
+    return block, True
+
+
 # A config's ``optimizer`` block, as a field of an experiment's schema (``jaxrl.run.fields``).
-BLOCK = fields.block(lambda value, config: check_config(value), "an optimizer block (jaxrl.optim)")
+BLOCK = fields.block(
+    lambda value, config: check_config(value, whole_run=True), "an optimizer block (jaxrl.optim)"
+)
 
 
 def _concrete(value: Any) -> np.ndarray | None:

@@ -232,3 +232,43 @@ def test_a_damaged_checkpoint_is_one_line_through_the_launcher(tmp_path, finishe
     assert code == 0 and "Traceback" not in err and not err.strip(), err[-2000:]
     assert "checkpoint after chunk 2 is damaged (" in out
     assert "no checkpoint could be read back: starting from scratch" in out
+
+
+def test_a_full_disk_is_one_line_and_the_rerun_resumes(tmp_path, capsys, monkeypatch):
+    """A checkpoint that cannot be written for lack of space (orbax's save raising
+    ``OSError(ENOSPC)``, as a full disk makes it) stops the launcher with one line naming the
+    disk, the work directory and the checkpoint it still holds; once there is space again, the
+    same command resumes from that checkpoint and finishes."""
+    import errno
+
+    import orbax.checkpoint as ocp
+
+    from tests.run.binary import train_in_process
+
+    workdir = tmp_path / "w"
+    flags = (f"--workdir={workdir}", *TINY[:2], "--config.total_steps=40")
+    flags += ("--config.chunk_steps=10", "--config.checkpoint_every=1")
+    save = ocp.CheckpointManager.save
+
+    def full_at_the_third(self, step, *args, **kwargs):
+        if step == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full_at_the_third)
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process(*flags)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert stopped.value.code == 1 and len(lines) == 1, err[-2000:]
+    assert re.fullmatch(
+        rf"error: no space left on the disk mounted at /\S* \(\d+ MiB free\) while writing to "
+        rf"{re.escape(str(workdir))}; it holds the checkpoint after chunk 2 of 4, and nothing "
+        r"written before is lost: free some space and rerun the same command to resume",
+        lines[0],
+    ), lines[0]
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    train_in_process(*flags)
+    out = capsys.readouterr().out
+    assert "resuming from the checkpoint after chunk 2 of 4" in out and "chunk 4/4" in out
+    assert (workdir / "summary.json").exists()

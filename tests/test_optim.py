@@ -416,3 +416,21 @@ def test_bad_hyperparameters_raise_one_line(name, hparams, match):
     column = {key: np.array([0.0, value]) for key, value in hparams.items()}
     with pytest.raises(ValueError):
         optim.check_hyperparameters(config(name=name), **column)
+
+
+def test_a_decay_over_the_whole_run():
+    """``decay_steps = 0`` in an experiment's block: the decay lasts the run's updates after the
+    warm-up, and the schedule depends on the run's length; a constant schedule or a fixed count
+    does not. Outside an experiment 0 is still refused; a run too short to reach its decay (a
+    smoke run) is not."""
+    block = config(schedule="cosine", decay_steps=0, warmup_steps=5)
+    optim.check_config(block, whole_run=True)
+    concrete, depends = optim.over_the_run(block, 105)
+    assert depends and concrete["decay_steps"] == 100 and block["decay_steps"] == 0
+    schedule = optim.make_schedule(concrete, learning_rate=1.0)
+    assert float(schedule(105)) == pytest.approx(0.0, abs=1e-7) and float(schedule(55)) > 0.4
+    for fixed in (config(schedule="constant"), config(schedule="linear", decay_steps=7)):
+        assert optim.over_the_run(fixed, 105) == (dict(fixed), False)
+    with pytest.raises(ValueError, match=r"^config\.optimizer\.decay_steps = 0 with"):
+        optim.make_optimizer(block, learning_rate=0.1)
+    assert optim.over_the_run(block, 5)[0]["decay_steps"] == 1

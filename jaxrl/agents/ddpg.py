@@ -175,8 +175,10 @@ def make_experiment(config):
     example_action = jnp.zeros((size,), jnp.float32)
     sigma_unit = jnp.asarray(scale, jnp.float32)
 
+    block, _ = optim.over_the_run(config.optimizer, off_policy.run_updates(config))
+
     def optimizers(hparams: Hparams):
-        make = lambda lr: optim.make_optimizer(config.optimizer, learning_rate=lr)  # noqa: E731
+        make = lambda lr: optim.make_optimizer(block, learning_rate=lr)  # noqa: E731
         return make(hparams.actor_lr), make(hparams.critic_lr)
 
     def init(keys, hparams: Hparams):

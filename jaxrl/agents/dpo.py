@@ -260,6 +260,7 @@ def make_bandit_experiment(config) -> Experiment:
         step_unit="gradient steps",
         figures=figures,
         policy=bandit_policy,
+        depends_on_total_steps=sft.depends_on_total_steps(config),
     )
 
 
@@ -543,6 +544,7 @@ def make_lm_experiment(config) -> Experiment:
         curve_metrics=("reward_accuracy", "reward_margin", "win_rate", "kl_to_reference"),
         step_unit="preference pairs",
         figures=figures,
+        depends_on_total_steps=sft.depends_on_total_steps(config),
         policy=sft.sampler(model, task),
     )
 

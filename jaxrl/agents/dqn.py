@@ -150,9 +150,11 @@ def make_experiment(config):
     exploration_steps = -(-config.exploration_steps // config.num_envs)  # training steps
     example = jnp.zeros(env.observation_space.shape, env.observation_space.dtype)
 
+    block, _ = optim.over_the_run(config.optimizer, off_policy.run_updates(config))
+
     def optimizer(hparams: Hparams) -> optax.GradientTransformation:
         return optim.make_optimizer(
-            config.optimizer, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
+            block, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
         )
 
     def epsilon_at(step, hparams: Hparams):

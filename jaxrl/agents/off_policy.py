@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrl import envs, exact, replay
+from jaxrl import envs, exact, optim, replay
 from jaxrl.envs import evaluation, rng, spaces
 from jaxrl.run import Experiment, fields
 
@@ -162,6 +162,15 @@ def box_bounds(env: envs.Environment, module: str) -> tuple[jax.Array, jax.Array
     if not isinstance(space, spaces.Box) or not np.all(np.isfinite(space.low + space.high)):
         raise ValueError(f"{module} needs a bounded box of actions; {env.name!r} has none")
     return tuple(jnp.asarray(b) for b in space.bounds())
+
+
+def run_updates(config) -> int:
+    """The optimizer updates of a run: ``updates_per_step`` on each training step from the first
+    whose buffer holds ``learning_starts`` transitions (step ``s``, from 0, stores ``num_envs``
+    transitions and then learns), ``ceil(learning_starts / num_envs) - 1``, to the last. A
+    schedule with ``decay_steps = 0`` decays over them."""
+    first = -(-int(config.learning_starts) // int(config.num_envs)) - 1
+    return max(int(config.total_steps) - first, 0) * int(config.updates_per_step)
 
 
 def make_experiment(
@@ -332,4 +341,5 @@ def make_experiment(
         values=None
         if algorithm.action_values is None
         else lambda carry, hparams: lambda obs: algorithm.action_values(carry.params, obs),
+        depends_on_total_steps=optim.over_the_run(config.optimizer, run_updates(config))[1],
     )

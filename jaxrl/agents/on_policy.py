@@ -335,8 +335,10 @@ def make_agent(config, algorithm: Algorithm, env: envs.Environment) -> Agent:
             batch = batch._replace(advantage=advantage)
         return algorithm.loss(nets, params, batch, hparams)
 
+    optimizer, _ = optim.over_the_run(config.optimizer, run_updates(config))
+
     def optimizers(hparams):
-        make = lambda lr: optim.make_optimizer(config.optimizer, learning_rate=lr)  # noqa: E731
+        make = lambda lr: optim.make_optimizer(optimizer, learning_rate=lr)  # noqa: E731
         return make(hparams.actor_lr), make(hparams.critic_lr)
 
     def gradient_step(state, minibatch: Batch, hparams):
@@ -406,6 +408,12 @@ class Carry(NamedTuple):
     step: jax.Array  # [] int32 training steps taken
     key_data: jax.Array  # [2] uint32
     truth: Any  # a finite MDP's (q*, v*) for this setting's gamma; otherwise ()
+
+
+def run_updates(config) -> int:
+    """The optimizer updates of a run (each optimizer's): ``epochs * num_minibatches`` per
+    training step, one rollout each. A schedule with ``decay_steps = 0`` decays over them."""
+    return int(config.total_steps) * int(config.epochs) * int(config.num_minibatches)
 
 
 def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
@@ -531,6 +539,7 @@ def make_experiment(config, agent: Agent, schema: fields.Schema) -> Experiment:
         nan_metrics=generic[1:],
         policy=policy,
         values=lambda carry, hparams: lambda obs: values(carry, obs),
+        depends_on_total_steps=optim.over_the_run(config.optimizer, run_updates(config))[1],
     )
 
 

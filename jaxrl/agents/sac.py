@@ -109,8 +109,10 @@ def make_experiment(config):
         fit = lambda x: jnp.broadcast_to(x, mean.shape)  # noqa: E731
         return fit((high + low) / 2) + fit((high - low) / 2) * jnp.tanh(mean)
 
+    block, _ = optim.over_the_run(config.optimizer, off_policy.run_updates(config))
+
     def optimizers(hparams: Hparams):
-        make = lambda lr: optim.make_optimizer(config.optimizer, learning_rate=lr)  # noqa: E731
+        make = lambda lr: optim.make_optimizer(block, learning_rate=lr)  # noqa: E731
         return make(hparams.actor_lr), make(hparams.critic_lr), make(hparams.alpha_lr)
 
     def init(keys, hparams: Hparams):

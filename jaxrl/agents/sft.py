@@ -143,10 +143,16 @@ def sampler(model, task):
 
 def make_optimizer(config, hparams):
     """The config's optimizer at the swept ``learning_rate`` and ``weight_decay`` (SFT's and
-    DPO's)."""
+    DPO's: one update per training step, so a decay over the whole run lasts ``total_steps``)."""
+    block, _ = optim.over_the_run(config.optimizer, int(config.total_steps))
     return optim.make_optimizer(
-        config.optimizer, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
+        block, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
     )
+
+
+def depends_on_total_steps(config) -> bool:
+    """Whether the config's schedule decays over the whole run (``optim.over_the_run``)."""
+    return optim.over_the_run(config.optimizer, int(config.total_steps))[1]
 
 
 def check_domains(config) -> dict:
@@ -222,4 +228,5 @@ def make_experiment(config) -> Experiment:
         curve_metrics=("nll_gap", "copy_probability"),
         step_unit="sequences",
         policy=sampler(model, task),
+        depends_on_total_steps=depends_on_total_steps(config),
     )

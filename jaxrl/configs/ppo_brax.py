@@ -13,6 +13,9 @@ steps.
 The result is the sampled policy's mean return over ``eval_episodes = 20`` fresh episodes per
 seed after every chunk (at most 1,000).
 
+The decay lasts the whole run, whatever ``total_steps`` is (``jaxrl.optim.over_the_run``), so
+a finished run is not extended: a larger ``total_steps`` needs another work directory.
+
 Run:
 
     python -m experiments.train --config=jaxrl/configs/ppo_brax.py --workdir=DIR
@@ -64,7 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.optimizer.max_grad_norm = 0.5
     config.optimizer.eps = 1e-5
     config.optimizer.schedule = "linear"  # to 0 over all the updates
-    config.optimizer.decay_steps = total_steps * epochs * minibatches
+    config.optimizer.decay_steps = 0  # over the whole run: its updates, from total_steps
     hparams = {
         "actor_lr": 3e-4,
         "critic_lr": 3e-4,

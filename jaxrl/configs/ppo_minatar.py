@@ -12,6 +12,9 @@ seed after every chunk (episodes end when the ball is missed, or after gymnax's 
 beside it, a uniform random policy's returns (``python -m experiments.random_policy
 --environment=gymnax:Breakout-MinAtar``).
 
+The decay lasts the whole run, whatever ``total_steps`` is (``jaxrl.optim.over_the_run``), so
+a finished run is not extended: a larger ``total_steps`` needs another work directory.
+
 Run:
 
     python -m experiments.train --config=jaxrl/configs/ppo_minatar.py --workdir=DIR
@@ -64,7 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.optimizer.max_grad_norm = 0.5
     config.optimizer.eps = 1e-5
     config.optimizer.schedule = "linear"  # to 0 over all the updates
-    config.optimizer.decay_steps = total_steps * epochs * minibatches
+    config.optimizer.decay_steps = 0  # over the whole run: its updates, from total_steps
     hparams = {
         "actor_lr": 5e-4,
         "critic_lr": 5e-4,

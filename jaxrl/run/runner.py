@@ -249,15 +249,16 @@ def run(
             raise ConfigError("process 0 refused the run (see its output)")
 
         keys = seed_keys(int(config.seed), num_seeds)
+        log(
+            f"compiling: {num_settings} settings x {num_seeds} seeds = {batch} runs on "
+            f"{len(devices)} {devices[0].platform} device(s) ..."
+        )
         # The settings are checked (make_settings): the program need not check them again.
         program = Program(experiment, settings.hparams, keys, devices, checked=True)
         if program.note:
             log(program.note)
         devices = program.devices
-        log(
-            f"compiled in {program.compile_seconds:.1f} s: {num_settings} settings x {num_seeds} "
-            f"seeds = {batch} runs on {len(devices)} {devices[0].platform} device(s)"
-        )
+        log(f"compiled in {program.compile_seconds:.1f} s")
         checkpoint_dir = os.path.abspath(os.path.join(workdir, workdir_files.CHECKPOINT_DIR))
         start_chunk, carry = 0, None
         if status[1]:

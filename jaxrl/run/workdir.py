@@ -9,6 +9,7 @@ the run-control fields may change, anything else is refused unless overwriting.
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import io
 import json
@@ -223,3 +224,35 @@ def read_chunks(workdir: str, num_chunks: int, names) -> list[dict[str, np.ndarr
                 f"the file, or rerun with --overwrite to start afresh"
             ) from None
     return chunks
+
+
+def disk_full(error: BaseException | None) -> OSError | None:
+    """The "no space left" error (``ENOSPC``, or ``EDQUOT``: a quota) in ``error``'s chain of
+    causes, if there is one (a library such as orbax may raise its own error from it)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def disk_full_message(workdir: str, num_chunks: int) -> str:
+    """One line for a run stopped by a full disk: the file system, the work directory, what it
+    still holds (every file is written whole or not at all) and how to go on."""
+    path = os.path.abspath(workdir)
+    mount = path
+    while not os.path.ismount(mount):
+        mount = os.path.dirname(mount)
+    try:
+        free = f"{shutil.disk_usage(path).free / 2**20:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    done = checkpoints_done(os.path.join(workdir, CHECKPOINT_DIR))
+    held = f"the checkpoint after chunk {done} of {num_chunks}" if done else "no checkpoint yet"
+    return (
+        f"no space left on the disk mounted at {mount} ({free}) while writing to {workdir}; it "
+        f"holds {held}, and nothing written before is lost: free some space and rerun the same "
+        f"command to resume"
+    )

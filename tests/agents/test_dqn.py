@@ -249,6 +249,12 @@ def test_nothing_learns_before_learning_starts_and_the_target_moves_by_tau_every
     again = [0.5 * w + 0.5 * m for w, m in zip(history[8][0], moved, strict=True)]
     for a, b in zip(history[8][1], again, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # The optimizer counted the 6 updates of steps 4-9, as many as a decay over the whole of a
+    # 9-step run would last (off_policy.run_updates).
+    counts = [np.asarray(x) for x in jax.tree.leaves(carry.opt_state) if x.dtype == jnp.int32]
+    with config.unlocked():
+        config.total_steps = 9
+    assert counts and all(np.all(c == 6) for c in counts) and off_policy.run_updates(config) == 6
 
 
 def test_the_buffer_holds_what_the_environment_did_truncations_bootstrapped():

@@ -50,9 +50,14 @@ def train(workdir, *flags, env=None, timeout=300) -> tuple[int, str, str]:
 def train_in_process(*flags) -> None:
     """``python -m experiments.train FLAGS`` in this process: the launcher's own flag parsing and
     ``main`` (no subprocess, so no second JAX import and start-up)."""
+    import jax
     from absl import flags as absl_flags
 
     from experiments import train as launcher
+
+    # Start JAX's backend first, so that the launcher leaves the test process's one CPU device
+    # as it is (on a fresh process it would make one per core, for every later test too).
+    jax.devices()
 
     argv, saved = ["train", *flags], sys.argv
     sys.argv = argv  # ml_collections reads the --config.X overrides from sys.argv

@@ -43,15 +43,16 @@ def test_a_flax_agent_outside_jaxrl_runs_resumes_after_sigkill_and_extends(tmp_p
     assert code == 0, err[-3000:]
     # Quiet: the compile line, one line per chunk, the final lines; nothing from the libraries.
     lines = out.strip().splitlines()
-    assert lines[0].startswith("compiled in ") and "4 settings x 2 seeds = 8 runs" in lines[0]
+    assert lines[0].startswith("compiling: 4 settings x 2 seeds = 8 runs on ")
+    assert lines[1].startswith("compiled in ")
     assert sum(line.startswith("chunk ") for line in lines) == 20
-    assert lines[-1].startswith("wrote results to") and len(lines) == 1 + 20 + 4 + 1
+    assert lines[-1].startswith("wrote results to") and len(lines) == 2 + 20 + 4 + 1
     assert not _log_lines(err), err[-2000:]
     clean = run.result_arrays(str(tmp_path / "clean"))
     # x-axes count environment steps: 4 environments per seed, 2 training steps per chunk.
     np.testing.assert_array_equal(clean["step"], np.arange(1, 21) * 2)
     np.testing.assert_array_equal(clean["env_steps"], np.arange(1, 21) * 8)
-    assert "env steps 160/160 per seed" in lines[20]
+    assert "env steps 160/160 per seed" in lines[21]
     summary = json.loads((tmp_path / "clean" / "summary.json").read_text())
     assert [s["label"] for s in summary["settings"]] == [
         "learning_rate=0.05, target_period=1",
@@ -267,3 +268,33 @@ def test_a_launch_validates_once(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "summary.json").exists()
     expected = {"check_experiment": 1, "make_settings": 1, "check_hparams": 0}
     assert calls == {**expected, "contains": values_checked}, (calls, values_checked)
+
+
+def test_ctrl_c_is_one_line_saying_what_is_saved(tmp_path):
+    """SIGINT (Ctrl-C) in the middle of a run: exit code 130 and one line on stderr naming the
+    checkpoint the work directory holds and how to resume from it; no traceback."""
+    workdir = tmp_path / "w"
+    victim = Binary(
+        f"--workdir={workdir}",
+        "--config=jaxrl/configs/q_learning.py",
+        "--config.num_seeds=2",
+        "--config.total_steps=2000000",
+        "--config.chunk_steps=1000",
+        "--config.checkpoint_every=1",
+        log_path=f"{workdir}.log",
+    )
+    deadline = time.time() + 120
+    while not (workdir / "checkpoints" / "2").exists():
+        assert victim.proc.poll() is None and time.time() < deadline, "no checkpoint to interrupt"
+        time.sleep(0.01)
+    victim.proc.send_signal(signal.SIGINT)
+    code, _, err = victim.finish(timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 130 and len(lines) == 1, err[-2000:]
+    saved = re.fullmatch(
+        rf"error: interrupted \(Ctrl-C\): {re.escape(str(workdir))} holds the checkpoint after "
+        r"chunk (\d+) of 2000; rerun the same command to resume from it",
+        lines[0],
+    )
+    assert saved and (workdir / "checkpoints" / saved.group(1)).is_dir(), lines[0]
+    assert int(saved.group(1)) >= 2

@@ -264,3 +264,68 @@ def test_every_field_is_declared_once_in_the_experiments_schema(name):
         with pytest.raises(ValueError, match=rf"^config\.{field}\b") as error:
             module.make_experiment(bad)
         assert "\n" not in str(error.value)
+
+
+# Schedules: a decay lasts the run it is in (jaxrl.optim.over_the_run).
+
+
+def test_no_config_computes_its_schedule_from_its_own_total_steps():
+    """Every registered config whose learning rate decays decays over the whole run
+    (``decay_steps = 0``, which the agent fills in from the run's own ``total_steps``), never over
+    a count worked out in the config from its default ``total_steps``: with one,
+    ``--config.total_steps=N`` kept the old horizon, and an extended run trained at rate 0."""
+    decaying = []
+    for name in REGISTERED:
+        config = importlib.import_module(f"jaxrl.configs.{name}").get_config()
+        if "optimizer" in config and config.optimizer.schedule != "constant":
+            decaying.append(name)
+            assert config.optimizer.decay_steps == 0, name
+    assert {"dqn_grid", "ppo_acrobot", "actor_critic_cartpole"} <= set(decaying)
+
+
+def _updates(config) -> int:
+    """The optimizer updates of a run, by hand: on-policy, ``epochs * num_minibatches`` per
+    training step; off-policy, ``updates_per_step`` on every step once the buffer holds
+    ``learning_starts`` transitions (``num_envs`` stored per step, then the update); SFT and
+    DPO, one per step."""
+    if "epochs" in config:
+        return config.total_steps * config.epochs * config.num_minibatches
+    if "learning_starts" in config:
+        waiting = -(-config.learning_starts // config.num_envs) - 1  # steps without an update
+        return (config.total_steps - waiting) * config.updates_per_step
+    return config.total_steps
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["actor_critic_cartpole", "dqn_grid", "ddpg_pendulum", "sac_pendulum", "dpo_lm", "dpo_bandit"],
+)
+def test_a_decay_over_the_run_ends_with_the_run(monkeypatch, name):
+    """With ``decay_steps = 0`` every optimizer the agent builds decays over the updates of
+    this run (after the warm-up), whatever ``total_steps`` the command line gives it, and the
+    experiment declares that its schedule depends on ``total_steps`` (the runner then refuses
+    to extend it: ``tests/run/test_runner.py``). The agent's ``init`` is traced, not compiled."""
+    from jaxrl import optim
+    from jaxrl.run import core
+
+    config = _tiny(name, total_steps=400, chunk_steps=200)
+    with config.unlocked():
+        config.optimizer.schedule, config.optimizer.decay_steps = "linear", 0
+        config.optimizer.warmup_steps = 10
+        if "learning_starts" in config:
+            config.learning_starts = 50
+            config.num_envs = 4
+    blocks, build = [], optim.make_optimizer
+    monkeypatch.setattr(
+        optim, "make_optimizer", lambda b, **k: (blocks.append(b), build(b, **k))[1]
+    )
+    module = importlib.import_module(config.experiment)
+    experiment = module.make_experiment(config)
+    assert experiment.depends_on_total_steps
+    settings = run.settings_from_config(experiment, config)
+    key_data, flat, wrap = core.batch_inputs(settings.hparams, seed_keys(0, 1))
+    jax.eval_shape(jax.vmap(wrap(experiment.init)), key_data, flat)
+    assert blocks and {b["decay_steps"] for b in blocks} == {_updates(config) - 10}, name
+    with config.unlocked():  # a fixed count is the config's own: no dependence on the run
+        config.optimizer.decay_steps = 7
+    assert not module.make_experiment(config).depends_on_total_steps

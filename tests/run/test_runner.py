@@ -4,6 +4,7 @@ environment steps, the in-memory core and loading a run back."""
 import csv
 import json
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -49,10 +50,13 @@ def test_run_writes_results(tmp_path):
     result = run.run(toy_experiment(10), config, str(tmp_path), log=lines.append)
     for name in ("metrics.csv", "summary.json", "per_seed.npz", "curves.png", "config.json"):
         assert (tmp_path / name).stat().st_size > 0, name
-    # One compile line (compilation is timed apart), then one progress line per chunk.
-    assert lines[0].startswith("compiled in ") and "3 settings x 4 seeds = 12 runs" in lines[0]
-    assert len(lines) == 7 and lines[-1].startswith("chunk 6/6 | step 60/60 | env steps 60/60")
-    assert "env steps/s" in lines[1] and "ETA" in lines[1] and "95% CI" in lines[1]
+    # A line before the compile and one after it (compilation is timed apart), then one
+    # progress line per chunk.
+    assert lines[0].startswith("compiling: 3 settings x 4 seeds = 12 runs on ")
+    assert lines[0].endswith(" device(s) ...")
+    assert re.fullmatch(r"compiled in \d+\.\d s", lines[1]), lines[1]
+    assert len(lines) == 8 and lines[-1].startswith("chunk 6/6 | step 60/60 | env steps 60/60")
+    assert "env steps/s" in lines[2] and "ETA" in lines[2] and "95% CI" in lines[2]
     arrays = _arrays(tmp_path)
     assert arrays["x"].shape == (6, 3, 4)  # chunks, settings, seeds
     np.testing.assert_array_equal(arrays["step"], np.arange(1, 7) * 10)
@@ -160,8 +164,8 @@ def test_crash_then_rerun_resumes_and_matches(tmp_path):
     assert os.path.isdir(os.path.join(workdir, "checkpoints", "4"))
     lines = []
     run.run(toy_experiment(10), config, workdir, log=lines.append)
-    assert lines[1] == "resuming from the checkpoint after chunk 4 of 6"
-    assert len(lines) == 4  # compiled, the resume line and chunks 5 and 6
+    assert lines[2] == "resuming from the checkpoint after chunk 4 of 6"
+    assert len(lines) == 5  # compiling, compiled, the resume line and chunks 5 and 6
     clean, resumed = _arrays(tmp_path / "clean"), _arrays(workdir)
     for name in clean:
         np.testing.assert_array_equal(clean[name], resumed[name])
@@ -175,7 +179,7 @@ def test_a_larger_total_steps_extends_a_finished_run(tmp_path):
     lines = []
     longer = toy_config(total_steps=60, checkpoint_every=5)
     run.run(toy_experiment(10), longer, str(tmp_path / "long"), log=lines.append)
-    assert lines[1] == "resuming from the checkpoint after chunk 3 of 6"
+    assert lines[2] == "resuming from the checkpoint after chunk 3 of 6"
     assert sum(line.startswith("chunk ") for line in lines) == 3
     run.run(toy_experiment(10), toy_config(), str(tmp_path / "fresh"), log=_quiet)
     extended, fresh = _arrays(tmp_path / "long"), _arrays(tmp_path / "fresh")
