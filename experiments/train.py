@@ -33,6 +33,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results and check
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace a run of a different config found in --workdir."
 )
+_TENSORBOARD = flags.DEFINE_bool(
+    "tensorboard", True, "Write TensorBoard event files into --workdir/tensorboard."
+)
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices",
     None,
@@ -139,6 +142,7 @@ def main(argv):
             log=log,
             devices=devices,
             settings=settings,  # checked above: the launch validates once
+            tensorboard=_TENSORBOARD.value,
         )
     except (run.ConfigError, run.DivergenceError) as e:
         _fail(str(e), multiprocess=multiprocess)

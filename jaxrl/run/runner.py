@@ -12,7 +12,8 @@
    run-control fields (``total_steps``, ``checkpoint_every``) may change: a larger
    ``total_steps`` extends a run from its last checkpoint, unless the experiment declares that
    its schedules depend on ``total_steps``;
-4. compiles ``jit(vmap(init))`` and ``jit(vmap(train_chunk))`` once, over the flattened
+4. refuses a batch whose carries would not fit in memory (:mod:`jaxrl.run.memory`), then
+   compiles ``jit(vmap(init))`` and ``jit(vmap(train_chunk))`` once, over the flattened
    ``settings x seeds`` batch sharded over the devices (:class:`jaxrl.run.core.Program`), and
    reports the compile time apart from the throughput;
 5. resumes from the latest orbax checkpoint in ``<workdir>/checkpoints`` if there is one;
@@ -35,6 +36,7 @@ writes files, and orbax writes each process's shards of the checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -47,7 +49,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxrl.run import checkpoints, fields, stats
+from jaxrl.run import checkpoints, fields, memory, stats, tracking
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import (
     DivergenceError,
@@ -185,6 +187,7 @@ def run(
     log: Callable[[str], None] = print,
     devices: list | None = None,
     settings: Settings | None = None,
+    tensorboard: bool = True,
 ) -> RunResult:
     """Runs (or resumes, or extends) a sweep and writes its results under ``workdir``.
 
@@ -201,6 +204,8 @@ def run(
         settings: the config's settings if the caller has checked them already
             (:func:`config_settings`, as the launcher does before choosing devices), so that a
             launch validates once; by default they are made and checked here.
+        tensorboard: write TensorBoard event files of every chunk into
+            ``<workdir>/tensorboard`` (:mod:`jaxrl.run.tracking`).
 
     Returns:
         :class:`RunResult`: the summary (also written to ``summary.json``), the final carry and
@@ -219,6 +224,7 @@ def run(
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)
     batch = num_settings * num_seeds
     check_batch(batch, len(devices), num_settings=num_settings)
+    memory.check(experiment, settings.hparams, num_seeds, devices)  # before the files, the compile
     chunk_steps = int(config.chunk_steps)
     num_chunks = int(config.total_steps) // chunk_steps
     env_per_chunk = chunk_steps * experiment.env_steps_per_step
@@ -286,12 +292,18 @@ def run(
                 raise
         if _broadcast_from_writer([0])[0]:
             raise ConfigError("process 0 refused the run (see its output)")
-        with ocp.CheckpointManager(
-            checkpoint_dir,
-            options=ocp.CheckpointManagerOptions(
-                max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
-            ),
-        ) as manager:
+        board = None
+        if tensorboard and is_writer:
+            board = tracking.TensorBoard(workdir, first_step=(start_chunk + 1) * env_per_chunk)
+        with (
+            ocp.CheckpointManager(
+                checkpoint_dir,
+                options=ocp.CheckpointManagerOptions(
+                    max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
+                ),
+            ) as manager,
+            contextlib.closing(board) if board is not None else contextlib.nullcontext(),
+        ):
             summary, carry, metrics = _loop(
                 experiment,
                 config,
@@ -307,6 +319,7 @@ def run(
                 config_json=config_json,
                 is_writer=is_writer,
                 log=log,
+                board=board,
             )
     finally:
         lock.release()
@@ -329,6 +342,7 @@ def _loop(
     config_json,
     is_writer,
     log,
+    board,
 ):
     num_seeds, batch = program.num_seeds, program.batch
     chunk_steps = int(config.chunk_steps)
@@ -382,6 +396,8 @@ def _loop(
             f"{unit}/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
             f"{num_seeds} seeds) {shown}"
         )
+        if board is not None:
+            board.chunk(env_steps, settings.labels, per_setting, rate)
         if is_writer:
             workdir_files.atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
             rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))

@@ -28,6 +28,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CHUNK_DIR = "per_seed_chunks"
 CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"  # jaxrl.run.tracking's event files
 LOCK_FILE = ".lock"
 
 
@@ -120,7 +121,7 @@ def checkpoints_done(checkpoint_dir: str) -> int:
 def wipe(workdir: str) -> None:
     """Removes a previous run's results, the checkpoints first and ``config.json`` last (so that
     a process killed half-way leaves a directory that is still refused, or is empty)."""
-    for name in (CHECKPOINT_DIR, CHUNK_DIR):
+    for name in (CHECKPOINT_DIR, CHUNK_DIR, TENSORBOARD_DIR):
         shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
     for name in (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", CONFIG_FILE):
         if os.path.exists(os.path.join(workdir, name)):

@@ -37,6 +37,19 @@ def _csv(workdir):
         return list(csv.DictReader(f))
 
 
+def _board(workdir) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of a run's TensorBoard event files, read by TensorBoard's own reader."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    events = event_accumulator.EventAccumulator(
+        os.path.join(workdir, "tensorboard"), size_guidance={event_accumulator.SCALARS: 0}
+    )
+    events.Reload()
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+    }
+
+
 def _config(config, **overrides):
     with config.unlocked():
         for key, value in overrides.items():
@@ -62,6 +75,15 @@ def test_run_writes_results(tmp_path):
     np.testing.assert_array_equal(arrays["step"], np.arange(1, 7) * 10)
     rows = _csv(tmp_path)
     assert len(rows) == 6 * 3
+    # TensorBoard's event files hold every row's mean and interval (float32), at its env steps.
+    board = _board(tmp_path)
+    for row in rows:
+        for key in ("mean", "ci_low", "ci_high"):
+            label = re.sub(r"[^-/\w.]", "_", row["label"])  # tensorboardX's tag characters
+            steps = dict(board[f"x/{label}/{key}"])
+            assert steps[int(row["env_steps"])] == np.float32(row[f"x_{key}"]), (row, key)
+    metrics = toy_experiment(10).metrics
+    assert len(board) == len(metrics) * 3 * 3 + 1 and len(board["throughput/env_steps_per_s"]) == 6
     # The CSV's statistics are those of the per-seed arrays.
     last = [r for r in rows if r["chunk"] == "5"]
     for h, row in enumerate(last):
@@ -170,6 +192,9 @@ def test_crash_then_rerun_resumes_and_matches(tmp_path):
     for name in clean:
         np.testing.assert_array_equal(clean[name], resumed[name])
     assert _csv(str(tmp_path / "clean")) == _csv(workdir)
+    board, clean_board = _board(workdir), _board(tmp_path / "clean")
+    del board["throughput/env_steps_per_s"], clean_board["throughput/env_steps_per_s"]
+    assert board == clean_board  # chunks 5 and 6 written again, once each
 
 
 def test_a_larger_total_steps_extends_a_finished_run(tmp_path):
@@ -559,3 +584,33 @@ def test_the_policy_readout_picks_one_setting_and_seed(tmp_path):
             run.policy(experiment, result.carry, settings.hparams, **kwargs)
     with pytest.raises(ValueError, match="this experiment exposes no policy"):
         run.policy(toy_experiment(10), result.carry, settings.hparams)
+
+
+def test_a_sweep_too_large_for_memory_is_refused_before_anything_is_written(tmp_path):
+    """Carries of 4 MiB a run, 3 settings x 10 million seeds (about 126 TB): refused in one line
+    that names config.num_seeds and the number that fits in half the host's available memory;
+    nothing traced but ``init``'s shapes, no work directory made. A sweep that fits runs."""
+    from jaxrl.run import memory
+
+    toy = toy_experiment(10)
+    traced = []
+
+    def init(key, hparams):
+        traced.append("init")
+        return {**toy.init(key, hparams), "big": jnp.zeros((2**20,), jnp.float32)}
+
+    def train_chunk(carry, hparams):
+        traced.append("chunk")
+        return toy.train_chunk(carry, hparams)
+
+    experiment = toy._replace(init=init, train_chunk=train_chunk)
+    workdir = tmp_path / "w"
+    with pytest.raises(ValueError, match="config.num_seeds = 10000000 is too many") as error:
+        run.run(experiment, toy_config(num_seeds=10**7), str(workdir), log=_quiet)
+    message = str(error.value)
+    assert "\n" not in message and traced == ["init"] and not workdir.exists(), message
+    per_run = memory.carry_bytes(experiment, run.settings_from_config(toy, toy_config()).hparams)
+    assert per_run >= 2**22 and f"({per_run / 1e6:.3g} MB a run)" in message
+    fit = int(re.search(r"about (\d+) seeds fit", message).group(1))
+    assert 3 * fit * per_run <= memory.FRACTION * memory.host_available_bytes() * 1.05
+    run.run(experiment, toy_config(num_seeds=2, total_steps=10), str(workdir), log=_quiet)
