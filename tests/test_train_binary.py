@@ -85,3 +85,28 @@ def _acts(workdir) -> None:
         assert np.all((responses >= 0) & (responses < loaded.config.responses)), mode
     greedy = loaded.policy(setting=0, seed=1)(contexts, jax.random.key(2))
     np.testing.assert_array_equal(greedy, np.argmax(loaded.carry.logits[0, 1], axis=-1))
+
+
+def test_the_configs_command_lists_every_config_and_one_configs_fields():
+    """``python -m experiments.configs`` (its functions, in this process): a line per registered
+    config with its variants, default first, and its module; one config's fields as the
+    ``--config.<field>`` overrides take them; an unknown name or variant is one error line."""
+    import importlib
+
+    from experiments import configs
+
+    lines = configs.listing()
+    assert lines[0].startswith("run one with: python -m experiments.train --config=")
+    assert len(lines) == 1 + len(configs._modules()) and len(lines) > len(CONFIGS)
+    by_name = {line.split(" ")[0].rstrip(":"): line for line in lines[1:]}
+    for name in CONFIGS:
+        assert by_name[name].split(": ")[1] == importlib.import_module(
+            f"jaxrl.configs.{name}"
+        ).get_config().get("experiment"), by_name[name]
+    assert by_name["ddpg_pendulum"].startswith("ddpg_pendulum [ddpg, td3]: jaxrl.agents.ddpg: ")
+    td3 = configs.fields("ddpg_pendulum:td3")
+    assert "config.hparams.policy_delay = 2" in td3 and "config.environment = 'pendulum'" in td3
+    with pytest.raises(ValueError, match=r"no config 'dqn_gird' \(did you mean dqn_grid"):
+        configs.fields("dqn_gird")
+    with pytest.raises(ValueError, match=r"ddpg_pendulum has no variant 'sac'; its variants: "):
+        configs.fields("ddpg_pendulum:sac")
