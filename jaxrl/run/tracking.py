@@ -4,13 +4,13 @@ The runner writes, after every chunk, the same numbers as that chunk's rows of `
 for each metric and setting the mean over seeds and the two edges of its 95% interval, as the
 scalars ``METRIC/LABEL/mean``, ``METRIC/LABEL/ci_low`` and ``METRIC/LABEL/ci_high`` (``LABEL``
 the setting's label, ``default`` for a run without a sweep, each character outside letters,
-digits and ``_-./`` made ``_`` by tensorboardX: ``learning_rate_0.1``), and the throughput of the chunk
-loop so far, ``throughput/env_steps_per_s``; the step axis is the environment steps per seed,
-as in ``curves.png``. A metric that is NaN for a setting (no episode ended yet) is left out of
-that chunk. The events go to ``WORKDIR/tensorboard`` and are flushed after every chunk, so
-TensorBoard shows the curves while the run goes on. A resumed run recomputes the chunks after
-its checkpoint and writes them again: TensorBoard drops what the interrupted session wrote from
-that step on.
+digits and ``_-./`` made ``_`` by tensorboardX: ``learning_rate_0.1``), and the throughput of
+the chunk loop so far, ``throughput/env_steps_per_s``; the step axis is the environment steps
+per seed, as in ``curves.png``. A metric that is NaN for a setting (no episode ended yet) is
+left out of that chunk. The events go to ``WORKDIR/tensorboard`` and are flushed after every
+chunk, so TensorBoard shows the curves while the run goes on. A resumed run recomputes the
+chunks after its checkpoint and writes them again: TensorBoard drops what the interrupted
+session wrote from that step on.
 
 The writer is tensorboardX's ``SummaryWriter``, which writes TensorBoard's event files without
 TensorFlow (BUILD-notes.md says why).
