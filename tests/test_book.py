@@ -564,3 +564,23 @@ def test_a_bad_config_fails_fast_from_the_command_line(tmp_path):
     assert last_line.startswith("error: ") and "config.ch9_10.chunks" in last_line
     assert "Traceback" not in proc.stderr
     assert not workdir.exists()  # nothing written
+
+
+def test_provenance_says_when_from_what_and_on_what(workdir, values):
+    """values.json's ``provenance`` (apart from the results, which a check of determinism
+    compares) and the report's first paragraph: the date, this checkout's commit (None outside
+    a git checkout), jax's version, the devices and the job's total time."""
+    import datetime
+
+    import jax
+
+    p = values["provenance"]
+    keys = {"date", "git_commit", "git_dirty", "jax", "python", "devices", "total_seconds"}
+    assert set(p) == keys
+    assert datetime.datetime.fromisoformat(p["date"]).tzinfo is not None
+    assert p["jax"] == jax.__version__ and " x cpu (" in p["devices"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    assert p["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+    assert 0 < p["total_seconds"] < 1200
+    report = (workdir / "report.html").read_text()
+    assert '<p class="provenance">' in report and f"jax {jax.__version__}" in report
