@@ -8,6 +8,10 @@ importable module with ``make_experiment(config)``, so a fork's own package runs
 this file. Rerunning the same command on the same work directory resumes from the latest
 checkpoint; a larger ``--config.total_steps`` extends a finished run.
 
+Tracking: TensorBoard event files in ``--workdir/tensorboard`` (``--notensorboard`` to skip);
+``--wandb [--wandb_project=P --wandb_entity=E --wandb_name=N]`` logs the same scalars to
+Weights & Biases too (``WANDB_MODE=offline`` without a network; ``jaxrl.run.tracking``).
+
 Output: one compile line, then one progress line per chunk, on stdout; library logs (orbax, jax)
 only with ``-v 0`` (INFO) or above. On a CPU-only host the seeds are spread over one XLA host
 device per core (``--cpu_devices=N`` to choose, or set ``XLA_FLAGS`` yourself). For a
@@ -18,6 +22,7 @@ multi-process run start the same command in every process with
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -36,6 +41,14 @@ _OVERWRITE = flags.DEFINE_bool(
 _TENSORBOARD = flags.DEFINE_bool(
     "tensorboard", True, "Write TensorBoard event files into --workdir/tensorboard."
 )
+_WANDB = flags.DEFINE_bool(
+    "wandb", False, "Also log every chunk to Weights & Biases (pip install 'jaxrl[tracking]')."
+)
+_WANDB_PROJECT = flags.DEFINE_string("wandb_project", "jaxrl", "The W&B project.")
+_WANDB_ENTITY = flags.DEFINE_string("wandb_entity", None, "The W&B entity (default: yours).")
+_WANDB_NAME = flags.DEFINE_string(
+    "wandb_name", None, "The W&B run's name (default: the workdir's)."
+)
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices",
     None,
@@ -47,6 +60,18 @@ _COORDINATOR = flags.DEFINE_string(
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-process).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-process).")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _trackers() -> list:
+    if not _WANDB.value:
+        return []
+    from jaxrl.run import tracking
+
+    return [
+        tracking.Wandb.factory(
+            project=_WANDB_PROJECT.value, entity=_WANDB_ENTITY.value, name=_WANDB_NAME.value
+        )
+    ]
 
 
 def _fail(message: str, *, multiprocess: bool, code: int = 1) -> None:
@@ -114,6 +139,8 @@ def main(argv):
                 "the config must name its experiment module, e.g. "
                 'config.experiment = "jaxrl.tabular.q_learning"'
             )
+        if _WANDB.value and importlib.util.find_spec("wandb") is None:
+            raise ValueError("--wandb needs the wandb package: pip install 'jaxrl[tracking]'")
         launch.configure_cpu_devices(_CPU_DEVICES.value)
         if multiprocess:
             launch.initialize_distributed(
@@ -143,6 +170,7 @@ def main(argv):
             devices=devices,
             settings=settings,  # checked above: the launch validates once
             tensorboard=_TENSORBOARD.value,
+            trackers=_trackers(),
         )
     except (run.ConfigError, run.DivergenceError) as e:
         _fail(str(e), multiprocess=multiprocess)

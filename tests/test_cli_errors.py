@@ -160,6 +160,13 @@ CASES = [
         "error: workdir {file}/x cannot be used: Not a directory",
     ),
     (
+        "evaluate: a work directory without a run",
+        "experiments.evaluate",
+        ["--workdir={dir}"],
+        1,
+        "error: workdir '{dir}' holds no run (no config.json)",
+    ),
+    (
         "benchmark: --size=0",
         "experiments.benchmarks.value_iteration",
         ["--size=0"],

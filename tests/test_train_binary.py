@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from tests.run import evaluated
 from tests.run.binary import train, train_in_process
 
 CONFIGS = [
@@ -85,6 +86,8 @@ def _acts(workdir) -> None:
         assert np.all((responses >= 0) & (responses < loaded.config.responses)), mode
     greedy = loaded.policy(setting=0, seed=1)(contexts, jax.random.key(2))
     np.testing.assert_array_equal(greedy, np.argmax(loaded.carry.logits[0, 1], axis=-1))
+    # experiments.evaluate: no environment, so the held-out metrics of the checkpoint.
+    evaluated.check(workdir, workdir.parent, video=False)
 
 
 def test_the_configs_command_lists_every_config_and_one_configs_fields():

@@ -264,7 +264,7 @@ def environment(*, max_steps: int = MAX_STEPS):
     Observations: a box of 4 reals (unbounded); actions: ``Discrete(2)``. ``max_steps`` is the
     time limit (a truncation).
     """
-    from jaxrl.envs import registry, spaces
+    from jaxrl.envs import registry, rendering, spaces
 
     params = make_params(max_steps=max_steps)
     return registry.Environment(
@@ -276,4 +276,5 @@ def environment(*, max_steps: int = MAX_STEPS):
         action_space=spaces.Discrete(NUM_ACTIONS),
         max_steps=int(max_steps),
         auto_reset=lambda p: p.replace(auto_reset=True),
+        draw=rendering.cartpole(float(params.x_threshold), float(params.length)),
     )

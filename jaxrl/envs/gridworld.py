@@ -748,7 +748,7 @@ def environment(
     ``observation`` (``"index"``: a ``Discrete(S)`` observation space; ``"coords"`` and
     ``"onehot"``: boxes of 2 and ``S`` reals in [0, 1]). Actions: ``Discrete(5)``.
     """
-    from jaxrl.envs import registry, spaces
+    from jaxrl.envs import registry, rendering, spaces
 
     grid = GridWorld(
         shape=tuple(shape),
@@ -779,4 +779,5 @@ def environment(
         max_steps=None if max_steps is None else int(max_steps),
         auto_reset=lambda p: p.replace(auto_reset=True),
         finite=registry.Finite(mdp=params.mdp, observations=observations),
+        draw=rendering.grid(grid.shape, grid.target, grid.forbidden),
     )

@@ -120,7 +120,24 @@ def environment(name: str, *, max_steps: int | None = None) -> Environment:
         action_space=action_space,
         max_steps=int(env_params.max_steps_in_episode),
         auto_reset=lambda params: params.replace(auto_reset=True),
+        draw=_drawing(name, env_params, observation_space),
     )
+
+
+def _drawing(name: str, env_params, observation_space):
+    """Our drawing of gymnax's states for the classic-control tasks we draw ourselves (gymnax's
+    own renderers need pygame or seaborn), and of an image observation (MinAtar's); else None."""
+    from jaxrl.envs import rendering
+
+    if name == "CartPole-v1":
+        return rendering.cartpole(float(env_params.x_threshold), float(env_params.length))
+    if name == "Pendulum-v1":
+        return rendering.pendulum(float(env_params.l))
+    if name == "Acrobot-v1":
+        return rendering.acrobot()
+    if len(observation_space.shape) == 3:
+        return rendering.image(int(observation_space.shape[-1]))
+    return None
 
 
 def factory(name: str):

@@ -200,7 +200,7 @@ def environment(*, max_steps: int = MAX_STEPS):
     Observations: ``[cos theta, sin theta, theta_dot]`` in ``[-1, 1] x [-1, 1] x [-8, 8]``;
     actions: a torque in the box ``[-2, 2]``. ``max_steps`` is the time limit (a truncation).
     """
-    from jaxrl.envs import registry, spaces
+    from jaxrl.envs import registry, rendering, spaces
 
     params = make_params(max_steps=max_steps)
     return registry.Environment(
@@ -212,4 +212,5 @@ def environment(*, max_steps: int = MAX_STEPS):
         action_space=spaces.box(-MAX_TORQUE, MAX_TORQUE, (ACTION_SIZE,)),
         max_steps=int(max_steps),
         auto_reset=lambda p: p.replace(auto_reset=True),
+        draw=rendering.pendulum(float(params.length)),
     )

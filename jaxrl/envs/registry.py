@@ -79,6 +79,9 @@ class Environment(NamedTuple):
         auto_reset: optional ``params -> params`` whose ``step`` restarts episodes itself
             (cheaper than ``wrappers.auto_reset``); ``None``: the wrapper is used.
         finite: optional :class:`Finite`, for a finite MDP: exact metrics become possible.
+        draw: optional ``(ax, state, obs) -> None``, drawing one step (NumPy leaves) on a
+            matplotlib ``Axes``: what ``experiments.evaluate --video`` renders with
+            (:mod:`jaxrl.envs.rendering`); ``None``: the environment cannot be rendered.
     """
 
     name: str
@@ -90,6 +93,7 @@ class Environment(NamedTuple):
     max_steps: int | None
     auto_reset: Callable[[Any], Any] | None = None
     finite: Finite | None = None
+    draw: Callable | None = None
 
 
 _FACTORIES: dict[str, Callable[..., Environment]] = {}

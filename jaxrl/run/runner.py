@@ -43,7 +43,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -188,6 +188,7 @@ def run(
     devices: list | None = None,
     settings: Settings | None = None,
     tensorboard: bool = True,
+    trackers: Sequence[Callable[[str, dict], Any]] = (),
 ) -> RunResult:
     """Runs (or resumes, or extends) a sweep and writes its results under ``workdir``.
 
@@ -206,6 +207,11 @@ def run(
             launch validates once; by default they are made and checked here.
         tensorboard: write TensorBoard event files of every chunk into
             ``<workdir>/tensorboard`` (:mod:`jaxrl.run.tracking`).
+        trackers: more trackers, each made by ``make(workdir, config_dict)`` on process 0 once
+            the work directory is ready and before the compile (a tracker that cannot start,
+            W&B without a login, stops the run there), and given every chunk as TensorBoard is:
+            ``tracker.chunk(env_steps, labels, per_setting, rate)``, then ``tracker.close()``
+            (e.g. :class:`jaxrl.run.tracking.Wandb`).
 
     Returns:
         :class:`RunResult`: the summary (also written to ``summary.json``), the final carry and
@@ -233,6 +239,8 @@ def run(
     workdir_files.check_writable(workdir)
     lock = workdir_files.Lock(workdir)
     status = [0, 0]
+    active = []  # the trackers, given every chunk ...
+    closing = contextlib.ExitStack()  # ... and closed when the run ends or fails
     try:
         if is_writer:
             try:
@@ -253,6 +261,9 @@ def run(
         status = _broadcast_from_writer(status)
         if status[0]:
             raise ConfigError("process 0 refused the run (see its output)")
+        for make in trackers if is_writer else ():
+            active.append(make(workdir, config_json))
+            closing.callback(active[-1].close)
 
         keys = seed_keys(int(config.seed), num_seeds)
         log(
@@ -292,18 +303,16 @@ def run(
                 raise
         if _broadcast_from_writer([0])[0]:
             raise ConfigError("process 0 refused the run (see its output)")
-        board = None
         if tensorboard and is_writer:
-            board = tracking.TensorBoard(workdir, first_step=(start_chunk + 1) * env_per_chunk)
-        with (
-            ocp.CheckpointManager(
-                checkpoint_dir,
-                options=ocp.CheckpointManagerOptions(
-                    max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
-                ),
-            ) as manager,
-            contextlib.closing(board) if board is not None else contextlib.nullcontext(),
-        ):
+            first_step = (start_chunk + 1) * env_per_chunk
+            active.append(tracking.TensorBoard(workdir, first_step=first_step))
+            closing.callback(active[-1].close)
+        with ocp.CheckpointManager(
+            checkpoint_dir,
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True
+            ),
+        ) as manager:
             summary, carry, metrics = _loop(
                 experiment,
                 config,
@@ -319,10 +328,13 @@ def run(
                 config_json=config_json,
                 is_writer=is_writer,
                 log=log,
-                board=board,
+                trackers=active,
             )
     finally:
-        lock.release()
+        try:
+            closing.close()
+        finally:
+            lock.release()
     return RunResult(summary, program.unflatten(carry), metrics)
 
 
@@ -342,7 +354,7 @@ def _loop(
     config_json,
     is_writer,
     log,
-    board,
+    trackers,
 ):
     num_seeds, batch = program.num_seeds, program.batch
     chunk_steps = int(config.chunk_steps)
@@ -396,8 +408,8 @@ def _loop(
             f"{unit}/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
             f"{num_seeds} seeds) {shown}"
         )
-        if board is not None:
-            board.chunk(env_steps, settings.labels, per_setting, rate)
+        for tracker in trackers:
+            tracker.chunk(env_steps, settings.labels, per_setting, rate)
         if is_writer:
             workdir_files.atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
             rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))

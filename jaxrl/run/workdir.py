@@ -29,6 +29,8 @@ METRICS_FILE = "metrics.csv"
 CHUNK_DIR = "per_seed_chunks"
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"  # jaxrl.run.tracking's event files
+WANDB_DIR = "wandb"  # W&B's own files (jaxrl.run.tracking.Wandb)
+WANDB_ID_FILE = "wandb_id"  # the work directory's W&B run
 LOCK_FILE = ".lock"
 
 
@@ -121,9 +123,10 @@ def checkpoints_done(checkpoint_dir: str) -> int:
 def wipe(workdir: str) -> None:
     """Removes a previous run's results, the checkpoints first and ``config.json`` last (so that
     a process killed half-way leaves a directory that is still refused, or is empty)."""
-    for name in (CHECKPOINT_DIR, CHUNK_DIR, TENSORBOARD_DIR):
+    for name in (CHECKPOINT_DIR, CHUNK_DIR, TENSORBOARD_DIR, WANDB_DIR):
         shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
-    for name in (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", CONFIG_FILE):
+    results = (METRICS_FILE, "summary.json", "per_seed.npz", "curves.png", WANDB_ID_FILE)
+    for name in (*results, CONFIG_FILE):
         if os.path.exists(os.path.join(workdir, name)):
             os.remove(os.path.join(workdir, name))
 

@@ -4,7 +4,8 @@ known optimal return, one with discrete actions and one with a box of actions.
 They reach the agents only through the environment protocol (``jaxrl.envs.Environment``), named
 by import path in a config (``"tests.agents.chain:discrete"``): no registration, no edit of
 ``jaxrl``. They have no auto-reset of their own (``wrappers.auto_reset`` restarts them) and no
-``Finite`` hook, so the agents score them by their evaluation return alone.
+``Finite`` hook, so the agents score them by their evaluation return alone. They draw
+themselves (``Environment.draw``), so ``experiments.evaluate --video`` renders their episodes.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def discrete(*, length: int = 6, max_steps: int = 20) -> envs.Environment:
         observation_space=spaces.box(0.0, 1.0, (length,)),
         action_space=spaces.Discrete(2),
         max_steps=max_steps,
+        draw=lambda ax, state, obs: _draw(ax, int(state.position), length - 1),
     )
 
 
@@ -90,4 +92,14 @@ def continuous(*, speed: float = 0.4, max_steps: int = 20) -> envs.Environment:
         observation_space=spaces.box(-np.inf, 1.0, (1,)),
         action_space=spaces.box(-1.0, 1.0, (1,)),
         max_steps=max_steps,
+        draw=lambda ax, state, obs: _draw(ax, float(state.position), 1.0),
     )
+
+
+def _draw(ax, position, goal) -> None:
+    """The chain's picture: the line from 0 to the goal, and the agent on it."""
+    ax.plot([0, goal], [0, 0], color="0.5")
+    ax.plot([goal], [0], "s", color="tab:green", markersize=12)
+    ax.plot([position], [0], "o", color="tab:blue", markersize=10)
+    ax.set_xlim(-0.5, goal + 0.5)
+    ax.set_yticks([])

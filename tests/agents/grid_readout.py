@@ -3,7 +3,9 @@ box of coordinates, action values; ``actor_critic_grid``: a table, a softmax pol
 with ``run.load`` and checked on every cell's observation from the environment's ``Finite``
 hook: the greedy readout is the argmax of what the agent computes (DQN's action values, the
 softmax policy's most likely action), and both modes act inside the action space. The learning
-tests of both agents finish their runs in a work directory and call it."""
+tests of both agents finish their runs in a work directory and call it; it evaluates the run
+with ``experiments.evaluate`` too (``tests/run/evaluated.py``: DQN's continuing grid with
+``max_steps`` given, and a GIF of its episode drawn on the grid)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import jax
 import numpy as np
 
 from jaxrl import envs, run
+from tests.run import evaluated
 
 
 def check(workdir, seed: int = 1) -> None:
@@ -30,3 +33,5 @@ def check(workdir, seed: int = 1) -> None:
         actor = jax.tree.map(lambda leaf: leaf[0, seed], loaded.carry.params.actor)
         probs = module.make_agent(loaded.config).nets.policy(actor, obs).probs
         np.testing.assert_array_equal(greedy, np.argmax(probs, axis=-1))
+    dqn = loaded.config.experiment == "jaxrl.agents.dqn"
+    evaluated.check(workdir, workdir, episodes=2, max_steps=8 if dqn else None, video=dqn)

@@ -15,6 +15,7 @@ from jaxrl import run
 from jaxrl.agents import dpo
 from jaxrl.envs import preferences
 from jaxrl.run.experiment import seed_keys
+from tests.run import evaluated
 
 BETAS = (0.1, 0.3, 1.0, 3.0)
 
@@ -245,6 +246,8 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
         np.testing.assert_array_equal(
             greedy(prompts, jax.random.key(1)), greedy(prompts, jax.random.key(2))
         )
+        # experiments.evaluate: no environment, so the held-out metrics of the checkpoint.
+        evaluated.check(workdir, tmp_path, video=False)
 
 
 @pytest.mark.parametrize(

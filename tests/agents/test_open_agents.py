@@ -15,7 +15,8 @@ For ``q = 0.02`` this test fails by chance (2 or more failures of 8) with probab
 ``q = 0.11``, 23%: a real regression shows up, a lucky seed does not hide one.
 
 The runs are shared: one launcher call per agent (8 seeds in one compiled program), and the same
-finished runs serve the policy readout, in both of its modes. (The grid configs' readouts are
+finished runs serve the policy readout, in both of its modes, and ``experiments.evaluate``
+(``tests/run/evaluated.py``). (The grid configs' readouts are
 checked on the finished runs of their own learning tests: ``tests/agents/grid_readout.py``.)
 """
 
@@ -27,12 +28,14 @@ import pytest
 
 from jaxrl import envs, run
 from tests.agents import chain_configs
+from tests.run import evaluated
 from tests.run.binary import train_in_process
 
 SEEDS = 8
 CONFIG_FILE = '''"""A fork's config: a library agent on a chain of tests/agents/chain.py."""
 
 from tests.agents import chain_configs
+from tests.run import evaluated
 from tests.run.binary import train_in_process
 
 
@@ -41,6 +44,8 @@ def get_config():
 '''
 DISCRETE = ("dqn", "reinforce", "qac", "a2c", "off_policy_ac", "ppo")
 CONTINUOUS = ("ddpg", "td3", "sac", "ppo_box")
+VIDEO = ("dqn", "ppo_box")  # a GIF of one agent on each chain (the fork's own drawing)
+STEPPED = ("dqn", "ddpg")  # their scores checked against episodes stepped from Python
 
 
 def _check_agents(names, tmp_path) -> None:
@@ -52,9 +57,19 @@ def _check_agents(names, tmp_path) -> None:
         loaded = run.load(str(workdir))
         env = envs.make(loaded.config.environment, loaded.config.env)
         optimal = chain_configs.OPTIMAL[loaded.config.environment]
-        returns = [chain_configs.greedy_return(env, loaded.policy(seed=i)) for i in range(SEEDS)]
+        # experiments.evaluate scores every seed's greedy policy in one program (the chains are
+        # deterministic: one episode is the policy's return) ...
+        scored = evaluated.check(
+            workdir, tmp_path, episodes=1, video=name in VIDEO, alone=name in STEPPED
+        )
+        returns = scored["returns"][0, :, 0]
         good = sum(abs(r - optimal) <= 0.05 * abs(optimal) for r in returns)
         assert good >= 7, (name, returns)
+        if name in STEPPED:  # ... which are the returns of the readout stepped from Python
+            stepped = [
+                chain_configs.greedy_return(env, loaded.policy(seed=i)) for i in range(SEEDS)
+            ]
+            np.testing.assert_allclose(returns, stepped, rtol=1e-6, err_msg=name)
         # The sampled readout acts too: a batch of observations, one action each, in the space.
         obs, _ = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), 5), ())
         actions = np.asarray(loaded.policy(seed=0, mode="sample")(obs, jax.random.key(1)))

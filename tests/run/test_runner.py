@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from jaxrl import run
-from jaxrl.run import runner, stats, workdir
+from jaxrl.run import runner, stats, tracking, workdir
 from jaxrl.run.experiment import seed_keys
+from tests.run import wandb_records
 from tests.run.toy import (
     CountHparams,
     ToyHparams,
@@ -57,10 +58,13 @@ def _config(config, **overrides):
     return config
 
 
-def test_run_writes_results(tmp_path):
+def test_run_writes_results(tmp_path, monkeypatch):
     config = toy_config()
     lines = []
-    result = run.run(toy_experiment(10), config, str(tmp_path), log=lines.append)
+    monkeypatch.setenv("WANDB_MODE", "offline")  # W&B as well: offline, read back from its file
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb = tracking.Wandb.factory(project="jaxrl-tests")
+    result = run.run(toy_experiment(10), config, str(tmp_path), log=lines.append, trackers=[wandb])
     for name in ("metrics.csv", "summary.json", "per_seed.npz", "curves.png", "config.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     # A line before the compile and one after it (compilation is timed apart), then one
@@ -84,6 +88,15 @@ def test_run_writes_results(tmp_path):
             assert steps[int(row["env_steps"])] == np.float32(row[f"x_{key}"]), (row, key)
     metrics = toy_experiment(10).metrics
     assert len(board) == len(metrics) * 3 * 3 + 1 and len(board["throughput/env_steps_per_s"]) == 6
+    # W&B's history: one entry per chunk, the same tags, the CSV's values, at its env steps.
+    logged = {row["env_steps"]: row for row in wandb_records.history(tmp_path)}
+    assert sorted(logged) == [10, 20, 30, 40, 50, 60]
+    for row in rows:
+        for key in ("mean", "ci_low", "ci_high"):
+            value = logged[int(row["env_steps"])][f"x/{row['label']}/{key}"]
+            assert value == float(row[f"x_{key}"]), (row, key)
+    assert all("throughput/env_steps_per_s" in row for row in logged.values())
+    assert (tmp_path / "wandb_id").read_text() in str(list((tmp_path / "wandb").glob("*run-*")))
     # The CSV's statistics are those of the per-seed arrays.
     last = [r for r in rows if r["chunk"] == "5"]
     for h, row in enumerate(last):
