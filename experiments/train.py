@@ -151,7 +151,8 @@ def main(argv):
 
         from jaxrl import run
 
-        experiment = module.make_experiment(config)
+        # With config.log_every, the experiment covers one recorded window per train_chunk.
+        experiment = module.make_experiment(run.experiment_config(config))
         settings = run.config_settings(experiment, config)  # domains checked, nothing compiled
         devices, note = launch.choose_devices(len(settings.values) * int(config.num_seeds))
     except ValueError as e:

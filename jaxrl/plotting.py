@@ -365,14 +365,50 @@ def plot_learning_curves(
             raise ValueError(f"{name} must have shape [H, K] = {list(shape)}, got {list(a.shape)}")
     mean, low, high = arrays
     for h, label in enumerate(labels):
-        (line,) = ax.plot(x, mean[h], label=label, linewidth=1.6)
+        # A dash pattern of its own per line: where two means coincide, both stay visible.
+        style = LINESTYLES[h % len(LINESTYLES)]
+        (line,) = ax.plot(x, mean[h], label=label, linewidth=1.6, linestyle=style)
         ax.fill_between(x, low[h], high[h], color=line.get_color(), alpha=0.2, linewidth=0)
+    count_axis(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     if title is not None:
         ax.set_title(title)
+
+
+LINESTYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (5, 2, 1, 2)))  # solid, dashed, dotted, dash-dot
+
+
+def count_label(value: float) -> str:
+    """A count as an axis label: ``20k``, ``1.5M``, ``300`` (no ``1e5`` offset above the axis)."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def count_axis(ax, axis: str = "x") -> None:
+    """Labels ``axis`` of ``ax`` with :func:`count_label` (environment steps, episodes)."""
+    from matplotlib.ticker import FuncFormatter
+
+    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _: count_label(v)))
+
+
+def log_scale_if_wide(ax, values=None, *, axis: str = "y", decades: float = 2.0) -> bool:
+    """A log scale on ``axis`` only if the positive finite ``values`` (default: the lines
+    already drawn) span at least ``decades`` decades (an error falling from 1 to 1e-4), a
+    linear one otherwise (a length from 40 to 6 reads better on a linear axis). Returns whether
+    the scale is logarithmic."""
+    if values is None:
+        data = [line.get_ydata() if axis == "y" else line.get_xdata() for line in ax.get_lines()]
+        values = np.concatenate([np.asarray(d, np.float64).ravel() for d in data] or [[]])
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    wide = v.size > 0 and np.log10(v.max() / v.min()) >= decades
+    getattr(ax, f"set_{axis}scale")("log" if wide else "linear")
+    return bool(wide)
 
 
 def figure_size_pixels(path: str | os.PathLike) -> tuple[int, int]:

@@ -7,6 +7,7 @@ subprocess keeps the binary's absl flags out of the test process.
 
 import ast
 import html
+import html.parser
 import json
 import os
 import pathlib
@@ -131,7 +132,8 @@ def _run(*args, timeout=120):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
-    flags = (*TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, *DPG_FLAGS)
+    # Figures at 60 dpi: their content is checked here, not their resolution (default 110).
+    flags = (*TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, *DPG_FLAGS, "--config.dpi=60")
     # A guard against a hang, not a speed test: the job takes about 100 s alone on 2 cores, and
     # over 300 s beside the other xdist worker on a machine running 2-3x slower (2026-12-02).
     proc = _run(f"--workdir={workdir}", *flags, timeout=1200)
@@ -161,11 +163,55 @@ def test_report_is_self_contained(workdir):
     assert report.index("Path finding") < report.index("Chapter 8") < report.index("Chapters 9")
     assert "Path finding (the episodic task)" in report
     assert report.count('src="data:image/png;base64,') == len(FIGURES)
-    # No reference to any other file: every src is a data URI and there are no links.
-    assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', report))
-    assert "href=" not in report
-    assert report.count("<figcaption>") == len(FIGURES)
     assert report.count('<table class="grid">') >= 10
+    # Read by an HTML parser: no reference to any other file (every src a data URI, every link
+    # an anchor of the page), the table of contents' links resolve, one per chapter and the
+    # configuration, and every image is in a figure with its caption.
+    page = _Page()
+    page.feed(report)
+    assert all(src.startswith("data:") for src in page.sources)
+    assert page.links and all(link.startswith("#") for link in page.links), page.links
+    assert {link[1:] for link in page.links} <= page.ids, set(page.links) - page.ids
+    from experiments.book import report as book_report
+
+    assert len(page.toc) == len(book_report.CHAPTERS) + 1 == len(set(page.toc))
+    assert page.figures == len(FIGURES) == page.captioned
+    # The configuration is a table, a row per field (ch8.dqn.steps and the like).
+    assert "<td>ch8.dqn.steps</td>" in report and "<pre>" not in report
+
+
+class _Page(html.parser.HTMLParser):
+    """What the report test reads of report.html: image sources, links, element ids, the table
+    of contents' links, and the figures with an image and a caption."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources, self.links, self.ids, self.toc = [], [], set(), []
+        self.figures = self.captioned = 0
+        self._in_toc = self._figure_has_image = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "nav" and attrs.get("class") == "toc":
+            self._in_toc = True
+        elif tag == "a" and "href" in attrs:
+            self.links.append(attrs["href"])
+            if self._in_toc:
+                self.toc.append(attrs["href"])
+        elif tag == "img":
+            self.sources.append(attrs.get("src", ""))
+        elif tag == "figure":
+            self.figures += 1
+            self._figure_has_image = False
+        if tag == "img" or (tag == "figcaption" and self._figure_has_image):
+            self._figure_has_image = True
+            self.captioned += tag == "figcaption"
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self._in_toc = False
 
 
 def test_optimal_values_match_the_book(values):
@@ -307,8 +353,16 @@ def test_every_figure_names_what_it_reproduces(workdir, values):
         else:
             assert {"r_boundary", "r_forbidden", "r_target", "r_other"} <= settings
             assert settings & {"gamma", "gammas"}, figure["file"]
-        caption = f"<b>{figure['file']}</b> (reproduces {html.escape(figure['reproduces'])}; "
-        assert caption in report, figure["file"]
+        # The caption: the file, one sentence of at most 40 words, then the settings on a
+        # line of their own; the rest of the text folded under "more".
+        caption = re.search(
+            rf"<b>{re.escape(figure['file'])}</b>: (.*?)<span class=\"settings\">reproduces "
+            rf"{re.escape(html.escape(figure['reproduces']))}; ",
+            report,
+        )
+        assert caption is not None, figure["file"]
+        shown = html.unescape(caption.group(1))
+        assert len(shown.split()) <= 40 and shown.endswith((".", ")")), (figure["file"], shown)
 
 
 def test_chapter7_learning_curves(values):

@@ -144,3 +144,30 @@ def test_save_figure_and_new_figure_validate(tmp_path):
     with pytest.raises(ValueError, match="not a PNG"):
         (tmp_path / "fake.png").write_bytes(b"not a png at all, clearly" * 2)
         plotting.figure_size_pixels(tmp_path / "fake.png")
+
+
+def test_learning_curves_read_well():
+    """Counts label the step axis (20k, 1.5M: no 1e5 offset), each setting's line has its own
+    dash pattern (two equal curves both stay visible), and a log axis is chosen only for data
+    spanning two decades or more."""
+    assert [plotting.count_label(v) for v in (0, 300, 20_000, 1_500_000, 2e9)] == [
+        "0",
+        "300",
+        "20k",
+        "1.5M",
+        "2G",
+    ]
+    fig, axes = plotting.new_figure(1, 2)
+    ax = axes[0, 0]
+    steps = np.array([10_000, 20_000, 30_000])
+    same = np.array([[40.0, 10.0, 6.0], [40.0, 10.0, 6.0]])
+    plotting.plot_learning_curves(ax, steps, same, same - 1, same + 1, labels=["a", "b"])
+    first, second = ax.get_lines()
+    assert first.get_linestyle() != second.get_linestyle()
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "20k" in labels and ax.xaxis.get_offset_text().get_text() == ""
+    assert not plotting.log_scale_if_wide(ax) and ax.get_yscale() == "linear"  # 6 to 41
+    errors = axes[0, 1]
+    errors.plot([1, 2, 3], [1.0, 1e-2, 1e-4])
+    assert plotting.log_scale_if_wide(errors) and errors.get_yscale() == "log"

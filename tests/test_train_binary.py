@@ -8,6 +8,7 @@ import and start-up: what differs between the configs is the experiment, not the
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.run import evaluated
@@ -39,6 +40,7 @@ CONFIGS = [
 
 
 SUBPROCESS = "q_learning"  # the config launched as a subprocess; the others in-process
+LOG_EVERY = "dpo_bandit"  # the config launched with a point every step
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -49,6 +51,9 @@ def test_the_launcher_runs_each_config(tmp_path, capsys, name):
         "--config.num_seeds=2",
         "--config.total_steps=4",
         "--config.chunk_steps=2",
+        # One launch records a point every step (config.log_every): the launcher builds its
+        # experiment for one step a window, and its 2 chunks record 4 points.
+        *(("--config.log_every=1",) if name == LOG_EVERY else ()),
     )
     if name == SUBPROCESS:
         code, out, err = train(workdir, *flags)
@@ -63,6 +68,8 @@ def test_the_launcher_runs_each_config(tmp_path, capsys, name):
     )
     for name_ in ("metrics.csv", "per_seed.npz", "curves.png"):
         assert (workdir / name_).stat().st_size > 0
+    with np.load(workdir / "per_seed.npz") as data:  # a point per chunk, or per step
+        assert list(data["step"]) == ([1, 2, 3, 4] if name == LOG_EVERY else [2, 4]), name
     if summary["config"]["experiment"].startswith("jaxrl.agents."):
         _acts(workdir)
 

@@ -155,9 +155,11 @@ def figures(config, results, out: common.Figures) -> None:
         "ch4_convergence.png",
         reproduces="section 4.3 (the book's Figure 4.5 sketches it without numbers)",
         settings={**common.grid_settings(grid, gamma), "v_0": 0, "j": truncations},
-        caption="||v_k - v*||_inf against the iteration k from v_0 = 0: value iteration, "
-        "truncated policy iteration with j evaluation sweeps per step (j = 1 is value iteration, "
-        "so the two lines coincide) and policy iteration (exact evaluation, j = infinity). Longer "
+        caption="How fast value iteration, truncated policy iteration and policy iteration reach "
+        "v*: ||v_k - v*||_inf against the iteration k from v_0 = 0. Truncated policy iteration "
+        "takes j evaluation sweeps per step (j = 1 is value iteration, so those two lines "
+        "coincide: dashed over the wide pale one), policy iteration an exact evaluation (j = "
+        "infinity). Longer "
         "truncations need fewer iterations. v* is the exact linear solve of the optimal policy; "
         "the flat tails near 1e-5 are float32 round-off, and an error of exactly 0 (policy "
         "iteration once it has found the optimal policy) cannot be drawn on a log axis.",

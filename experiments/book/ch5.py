@@ -129,15 +129,16 @@ def figures(config, results, out: common.Figures) -> None:
             "initial policy": "always up",
             "iterations": block.iterations,
         },
-        caption="MC basic (Algorithm 5.1) with episode length L: the final greedy policy (top) "
-        f"and the estimated state values max_a q(s, a) (bottom) after {block.iterations} "
-        "evaluate-improve iterations from 'always up', one L-step episode per state-action pair "
-        "(the grid is deterministic). With a short episode only states from which the target "
-        "can be reached within L steps see a positive return (L = 1: the target and its four "
-        "neighbours); the others keep an action that avoids every penalty. The reach grows with "
-        "L: the bottom-left cell needs 15 steps around the forbidden cells, so its value is 0 for "
-        f"L = 14 and 0.9^14 = 0.23 for L = 15. {reach}; at L = {mc[-1]['episode_length']} the "
-        f"largest difference from the optimal values is {mc[-1]['value_error']:.1e}.",
+        caption="MC basic's final greedy policy (top) and estimated state values max_a q(s, a) "
+        "(bottom) for each episode length L (Algorithm 5.1). They come after "
+        f"{block.iterations} evaluate-improve iterations from 'always up', one L-step episode "
+        "per state-action pair (the grid is deterministic). With a short episode only states "
+        "from which the target can be reached within L steps see a positive return (L = 1: the "
+        "target and its four neighbours); the others keep an action that avoids every penalty. "
+        "The reach grows with L: the bottom-left cell needs 15 steps around the forbidden "
+        "cells, so its value is 0 for L = 14 and 0.9^14 = 0.23 for L = 15. "
+        f"{reach}; at L = {mc[-1]['episode_length']} the largest difference from the optimal "
+        f"values is {mc[-1]['value_error']:.1e}.",
     )
     eps = results["epsilon_greedy"]
     panels = [(f"epsilon = {e['epsilon']:g}", e["policy"], e["values"]) for e in eps]
@@ -155,10 +156,10 @@ def figures(config, results, out: common.Figures) -> None:
             "bump from a forbidden cell": bump,
             "epsilons": ", ".join(f"{e['epsilon']:g}" for e in eps),
         },
-        caption="The best epsilon-greedy policy (top; arrow length and opacity show the "
-        "probabilities: greedy action 1 - 4 epsilon / 5, every other action epsilon / 5) and its "
-        "exact values (bottom) for each epsilon (section 5.5), by value iteration over "
-        "epsilon-greedy policies. The values fall in every state as epsilon grows, since the "
+        caption="The best epsilon-greedy policy (top) and its exact values (bottom) for each "
+        "epsilon (section 5.5), by value iteration over epsilon-greedy policies. Arrow length and "
+        "opacity show the probabilities: greedy action 1 - 4 epsilon / 5, every other action "
+        "epsilon / 5. The values fall in every state as epsilon grows, since the "
         "random actions lead into forbidden cells and off the boundary: v(0, 0) = "
         f"{top} for epsilon = {', '.join(f'{e:g}' for e in block.epsilons)}. States whose greedy "
         f"action is not optimal for the original problem: {changed}. With a large epsilon the "

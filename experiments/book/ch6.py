@@ -20,7 +20,6 @@ import numpy as np
 from experiments.book import common
 from jaxrl import plotting
 from jaxrl.run.experiment import seed_keys
-from jaxrl.run.stats import summarize
 from jaxrl.tabular.mean_estimation import robbins_monro_mean, step_sizes
 
 TITLE = "Chapter 6: stochastic approximation"
@@ -77,7 +76,7 @@ def compute(config) -> dict:
             raise FloatingPointError(f"non-finite estimate for the step size {name}")
         curves[name] = {
             "estimates": w,
-            **summarize(w, axis=0),
+            **common.summary(w, axis=0),
             "p025": np.percentile(w, 2.5, axis=0),
             "p975": np.percentile(w, 97.5, axis=0),
             # Root mean squared error over the seeds, sqrt(mean_i (w_i - E[X])^2).

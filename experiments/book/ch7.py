@@ -25,7 +25,6 @@ from jaxrl.configs import q_learning_off_policy as q_learning_off_policy_config
 from jaxrl.configs import sarsa as sarsa_config
 from jaxrl.configs import td0 as td0_config
 from jaxrl.envs import gridworld as gw
-from jaxrl.run.stats import summarize
 from jaxrl.tabular import double_q_learning, q_learning, sarsa, td0
 
 TITLE = "Chapter 7: temporal-difference learning"
@@ -81,7 +80,7 @@ def compute(config) -> dict:
             "step_size": common.step_size_text(cfg),
             "restart_every": int(cfg.get("restart_every", 0)),
             "errors": errors,
-            **summarize(errors, axis=1),  # over the seeds
+            **common.summary(errors, axis=1),  # over the seeds
         }
         if name == OFF_POLICY:
             off_policy_q = np.asarray(common.q_table(seeds.carry))
@@ -121,7 +120,6 @@ def figures(config, results, out: common.Figures) -> None:
             title=title,
         )
         ax.set_ylim(bottom=0.0)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     hp = {n: c["hparams"] for n, c in curves.items()}
     settings = common.grid_settings(grid, config.gamma)
     runs = {"seeds": block.num_seeds, "steps": block.steps}

@@ -28,7 +28,6 @@ from jaxrl.approx import linear, td_linear
 from jaxrl.configs import dqn_grid as dqn_grid_config
 from jaxrl.configs import td_linear as td_linear_config
 from jaxrl.envs import gridworld as gw
-from jaxrl.run.stats import summarize
 
 TITLE = "Chapter 8: value function approximation"
 VALUES_KEY = ("chapter8",)
@@ -130,7 +129,7 @@ def compute_td_linear(config) -> dict:
             "bias_max": float(np.abs(fixed_point - v_pi).max()),
             "bias_rmse": float(np.sqrt(np.mean((fixed_point - v_pi) ** 2))),
             "metrics": {
-                m: {"values": metrics[m], **summarize(metrics[m], axis=1)} for m in TD_METRICS
+                m: {"values": metrics[m], **common.summary(metrics[m], axis=1)} for m in TD_METRICS
             },
         }
     return {
@@ -241,8 +240,7 @@ def td_curves_figure(config, td, out: common.Figures) -> None:
             ylabel=ylabel,
             title=title,
         )
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-    axes[0, 0].set_yscale("log")
+    plotting.log_scale_if_wide(axes[0, 0])
     right = axes[0, 1]
     for line, name in zip(list(right.get_lines()), names, strict=True):
         right.axhline(runs[name]["bias_rmse"], color=line.get_color(), linestyle="--", lw=1.0)

@@ -17,7 +17,6 @@ from jaxrl.agents import dqn
 from jaxrl.configs import dqn_grid as dqn_grid_config
 from jaxrl.envs import gridworld as gw
 from jaxrl.exact import OPTIMAL_TOL
-from jaxrl.run.stats import summarize
 
 # DQN's: the RMSE of max_a q(s, a) against v* (Figure 8.11(e)), the exact error of the greedy
 # policy's values, and the minibatch loss (Figure 8.11(d)).
@@ -68,7 +67,7 @@ def compute(config) -> dict:
         "final_value_error": final_error,
         "final_value_rmse": np.asarray(metrics["value_rmse"][-1], np.float64),
         "optimal_seeds": int(np.sum(final_error < OPTIMAL_TOL)),
-        "metrics": {m: summarize(metrics[m], axis=1) for m in DQN_METRICS},
+        "metrics": {m: common.summary(metrics[m], axis=1) for m in DQN_METRICS},
     }
 
 
@@ -107,7 +106,8 @@ def figures(config, dq, out: common.Figures) -> None:
         "ch8_dqn_policy.png",
         reproduces="Figure 8.11 (the learned policy)",
         settings=settings,
-        caption="Deep Q-learning (section 8.4) off-policy: the behaviour picks each action with "
+        caption="The greedy policy of off-policy deep Q-learning (section 8.4, left) beside an "
+        "optimal one (right). The behaviour picks each action with "
         f"probability 1/5, and every step after the first {cfg.learning_starts} takes one "
         f"gradient step on a minibatch of {cfg.batch_size} drawn uniformly from the replay "
         f"buffer of {cfg.buffer_capacity} transitions ({lr_text}). After {block.steps} steps "
@@ -137,10 +137,10 @@ def figures(config, dq, out: common.Figures) -> None:
             title=title,
             allow_nan=True,
         )
-        ax.set_yscale("log" if metric == "loss" else "linear")
-        if metric != "loss":
+        if metric == "loss":
+            plotting.log_scale_if_wide(ax)
+        else:
             ax.set_ylim(bottom=0.0)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     out.save(
         fig,
         "ch8_dqn_curves.png",

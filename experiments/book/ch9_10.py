@@ -23,7 +23,6 @@ from experiments.book import common
 from jaxrl import dp, plotting
 from jaxrl.configs import actor_critic_grid
 from jaxrl.envs import gridworld as gw
-from jaxrl.run.stats import summarize
 
 TITLE = "Chapters 9-10: policy gradient and actor-critic"
 VALUES_KEY = ("chapter9_10",)
@@ -91,7 +90,7 @@ def compute(config) -> dict:
             "final_value_error": final,
             "near_optimal_seeds": int(np.sum(final < NEAR_OPTIMAL)),
             "metrics": {
-                m: {"values": metrics[m], **summarize(metrics[m], axis=1)} for m in METRICS
+                m: {"values": metrics[m], **common.summary(metrics[m], axis=1)} for m in METRICS
             },
         }
     return {"grid": grid, "optimal": optimal, "runs": runs}
@@ -136,15 +135,13 @@ def figures(config, results, out: common.Figures) -> None:
                 labels=[run["label"]],
             )
     v_star_mean = float(np.mean(results["optimal"]["values"]))
-    axes[0, 0].set_yscale("log")
+    plotting.log_scale_if_wide(axes[0, 0])
     axes[0, 0].set_ylabel("max_s |v*(s) - v_pi(s)|")
     axes[0, 0].set_title("the softmax policy's exact error")
     axes[0, 0].axhline(NEAR_OPTIMAL, color="0.5", linestyle=":", lw=1.0)
     axes[0, 1].axhline(v_star_mean, color="k", linestyle="--", lw=1.0)
     axes[0, 1].set_ylabel("J(theta) = mean_s v_pi(s)")
     axes[0, 1].set_title("the objective (dashed: its maximum, mean v*)")
-    for ax in axes[0]:
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     counts = "; ".join(
         f"{run['label']}: {run['near_optimal_seeds']} of {block.num_seeds}" for run in runs.values()
     )

@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import html
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -33,6 +34,7 @@ from matplotlib.patches import Rectangle
 from jaxrl import dp, plotting
 from jaxrl import run as runner
 from jaxrl.envs import gridworld as gw
+from jaxrl.run import stats
 from jaxrl.run.experiment import seed_keys
 from jaxrl.tabular import control
 
@@ -190,6 +192,16 @@ def library_config(library_module, block) -> ml_collections.ConfigDict:
         cfg.total_steps = block.steps
         cfg.chunk_steps = block.steps // block.chunks
     return cfg
+
+
+def summary(values, axis: int) -> dict[str, np.ndarray]:
+    """``jaxrl.run.stats.summarize`` over the seeds (``axis``), except that a quantity with no
+    negative value (an error, a length, a loss) gets the percentile-bootstrap interval of its
+    mean, which cannot go below 0 as the t-interval can (``stats.bootstrap_interval``)."""
+    out = stats.summarize(values, axis=axis)
+    if np.all(np.isnan(values) | (np.asarray(values) >= 0)):
+        out["ci_low"], out["ci_high"] = stats.bootstrap_interval(values, axis=axis)
+    return out
 
 
 def chunk_ends(block) -> np.ndarray:
@@ -396,11 +408,24 @@ def settings_text(settings: dict) -> str:
 
 
 def _img(workdir: str, figure: Figure) -> str:
+    """The figure inline (a data URI), its caption cut to the first sentence, the rest of it
+    folded under "more", and its settings on a compact line."""
     with open(os.path.join(workdir, figure.file), "rb") as f:
         data = base64.b64encode(f.read()).decode("ascii")
     name = html.escape(figure.file)
-    book = html.escape(f"reproduces {figure.reproduces}; {settings_text(figure.settings)}")
+    first, rest = first_sentence(figure.caption)
+    more = f"<details><summary>more</summary>{html.escape(rest)}</details>" if rest else ""
+    settings = html.escape(f"reproduces {figure.reproduces}; {settings_text(figure.settings)}")
     return (
-        f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption><b>{name}</b> '
-        f"({book}): {html.escape(figure.caption)}</figcaption></figure>"
+        f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption><b>{name}</b>: '
+        f'{html.escape(first)}<span class="settings">{settings}</span>{more}</figcaption></figure>'
     )
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """``text`` split after its first sentence (a full stop followed by a space and a capital
+    letter or an opening bracket): ``(first, rest)``, ``rest`` empty if there is none."""
+    match = re.search(r"[.!?](?=\s+[A-Z(\[])", text)
+    if match is None:
+        return text.strip(), ""
+    return text[: match.end()].strip(), text[match.end() :].strip()

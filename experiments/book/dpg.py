@@ -22,7 +22,6 @@ from jaxrl import plotting
 from jaxrl.agents import ddpg
 from jaxrl.configs import ddpg_pendulum
 from jaxrl.envs import pendulum
-from jaxrl.run.stats import summarize
 
 TITLE = "Section 10.5: deterministic actor-critic (DDPG, TD3) on Pendulum"
 VALUES_KEY = ("dpg",)
@@ -74,7 +73,7 @@ def compute(config) -> dict:
             "final_return": final,
             "good_seeds": int(np.sum(final >= GOOD_RETURN)),
             "metrics": {
-                m: {"values": metrics[m], **summarize(metrics[m], axis=1)} for m in METRICS
+                m: {"values": metrics[m], **common.summary(metrics[m], axis=1)} for m in METRICS
             },
         }
     return {"runs": runs}

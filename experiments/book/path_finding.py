@@ -18,7 +18,6 @@ from experiments.book.common import S
 from jaxrl import dp, plotting
 from jaxrl.configs import q_learning_path_finding, sarsa_path_finding
 from jaxrl.envs import gridworld as gw
-from jaxrl.run.stats import summarize
 from jaxrl.tabular import q_learning, sarsa
 
 TITLE = "Path finding (the episodic task)"
@@ -83,7 +82,7 @@ def compute(config) -> dict:
             "step_size": common.step_size_text(cfg),
             "max_episode_steps": max_steps,
             "lengths": lengths,  # [chunks, seeds]
-            **summarize(lengths, axis=1),
+            **common.summary(lengths, axis=1),
             "policy_seed0": common.one_hot_policy(actions.reshape(grid.shape)),
             "path_seed0": greedy_path(grid, actions, start=start, max_steps=max_steps),
         }
@@ -155,8 +154,7 @@ def figures(config, results, out: common.Figures) -> None:
     )
     ax.axhline(best, color="black", linestyle="--", linewidth=1.0)
     ax.text(results["steps"][0], best, f"optimal: {best}", va="bottom", fontsize=9)
-    ax.set_yscale("log")
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    plotting.log_scale_if_wide(ax)
     first = runs[names[0]]
     hparams = "; ".join(
         f"{n}: {r['step_size']}, lr = {r['hparams']['learning_rate']:g}, epsilon = "

@@ -36,9 +36,14 @@ from jaxrl.envs import gridworld as gw
 CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8, ch9_10, dpg)
 
 _CSS = """
-body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: 0.9em; color: #444; margin-top: 0.4em; }
+body { font-family: sans-serif; max-width: 1300px; margin: 2em auto; color: #222; }
+figure { margin: 1.5em 0; overflow-x: auto; }
+figure img { border: 1px solid #ddd; }  /* at its own size: legible at 100% zoom */
+figcaption { font-size: 0.9em; color: #444; margin-top: 0.4em; max-width: 1100px; }
+figcaption .settings { display: block; font-size: 0.9em; color: #666; }
+figcaption details summary { cursor: pointer; color: #666; }
+nav.toc { background: #f6f6f6; padding: 0.5em 1.5em; } nav.toc li { margin: 0.15em 0; }
+table.config td { padding: 1px 10px; border-bottom: 1px solid #eee; font-family: monospace; }
 table.grid { border-collapse: collapse; margin: 0.5em 1.5em 1em 0; display: inline-table; }
 table.grid td { border: 1px solid #888; width: 3.6em; text-align: center; padding: 2px;
   font-family: monospace; }
@@ -114,6 +119,38 @@ def _provenance_html(p: dict) -> str:
     )
 
 
+CONFIG_ANCHOR = "configuration"
+
+
+def anchor_of(chapter) -> str:
+    """A chapter's anchor in the report: its module's name (``ch2``, ``path_finding``, ...)."""
+    return chapter.__name__.rsplit(".", 1)[-1]
+
+
+def _toc_html(entries) -> str:
+    items = "".join(f'<li><a href="#{a}">{html.escape(title)}</a></li>' for a, title in entries)
+    return f'<nav class="toc"><b>Contents</b><ol>{items}</ol></nav>\n'
+
+
+def _flatten(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    rows = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def _config_table(tree: dict) -> str:
+    """The config as a two-column table, one row per field (``ch8.dqn.steps``)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>"
+        for k, v in _flatten(tree)
+    )
+    return f'<table class="config">{rows}</table>\n'
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Computes every chapter and writes figures, values.json and report.html into ``workdir``.
 
@@ -129,7 +166,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         "action_order": list(gw.ACTION_NAMES),
         "grid": common.grid_json(common.book_grid(config)),
     }
-    sections, written = [], []
+    sections, written, toc = [], [], []
     for chapter in CHAPTERS:
         t0 = time.perf_counter()
         results = chapter.compute(config)
@@ -141,7 +178,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         for key in chapter.VALUES_KEY[:-1]:
             parent = parent[key]
         parent[chapter.VALUES_KEY[-1]] = block
-        sections.append(chapter.section(config, results, out.html()))
+        anchor = anchor_of(chapter)
+        toc.append((anchor, chapter.TITLE))
+        sections.append(
+            f'<section id="{anchor}">\n{chapter.section(config, results, out.html())}</section>\n'
+        )
         written += [os.path.join(workdir, figure.file) for figure in out.items]
         logging.info("%s: %.1f s", chapter.TITLE, time.perf_counter() - t0)
 
@@ -150,12 +191,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     with open(values_path, "w") as f:
         json.dump(values, f, indent=1)
     logging.info("wrote %s", values_path)
-    config_json = html.escape(json.dumps(config.to_dict(), indent=1))
+    toc.append((CONFIG_ANCHOR, "Configuration"))
     page = (
         _header(config)
         + _provenance_html(values["provenance"])
+        + _toc_html(toc)
         + "".join(sections)
-        + f"<h2>Configuration</h2><pre>{config_json}</pre>\n</body></html>\n"
+        + f'<section id="{CONFIG_ANCHOR}">\n<h2>Configuration</h2>\n'
+        + _config_table(config.to_dict())
+        + "</section>\n</body></html>\n"
     )
     report_path = os.path.join(workdir, "report.html")
     with open(report_path, "w") as f:

@@ -20,6 +20,7 @@ def base(
     config.total_steps = total_steps  # training steps per seed
     config.chunk_steps = chunk_steps  # training steps per compiled chunk (a progress line each)
     config.checkpoint_every = checkpoint_every  # chunks between orbax checkpoints
+    config.log_every = 0  # training steps between recorded points (0: one point per chunk)
     return config
 
 

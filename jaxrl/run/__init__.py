@@ -26,7 +26,9 @@ from jaxrl.run.runner import (
     WorkdirBusyError,
     check_config,
     config_settings,
+    experiment_config,
     run,
+    window_steps,
 )
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "WorkdirBusyError",
     "check_config",
     "config_settings",
+    "experiment_config",
     "integer",
     "load",
     "load_config",
@@ -58,4 +61,5 @@ __all__ = [
     "settings_from_config",
     "train",
     "values",
+    "window_steps",
 ]

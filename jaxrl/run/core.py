@@ -19,6 +19,7 @@ import weakref
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -130,11 +131,16 @@ def check_batch(batch: int, num_devices: int, *, num_settings: int) -> None:
 _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_data, hparams):
+def _compiled(
+    experiment: Experiment, keys, wrap, sharding: NamedSharding, key_data, hparams, windows=1
+):
     """The compiled ``(init, train_chunk, abstract carry)`` of ``experiment`` over a batch of
     these inputs (``key_data`` the raw data of the typed ``keys``, ``wrap`` as
-    :func:`batch_inputs` gives)."""
+    :func:`batch_inputs` gives). With ``windows`` > 1 the chunk program calls ``train_chunk``
+    that many times in a ``lax.scan`` and returns each call's metrics, leaves ``[batch,
+    windows]``: the metrics of every window, with no trip to the host between them."""
     signature = (
+        windows,
         str(jax.random.key_impl(keys)),
         sharding,
         jax.tree.structure(hparams),
@@ -149,7 +155,7 @@ def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_d
             out_shardings=sharding,
         )
         chunk = jax.jit(
-            jax.vmap(experiment.train_chunk),
+            jax.vmap(experiment.train_chunk) if windows == 1 else _windowed(experiment, windows),
             in_shardings=(sharding, sharding),
             out_shardings=(sharding, sharding),
             donate_argnums=0,
@@ -165,6 +171,18 @@ def _compiled(experiment: Experiment, keys, wrap, sharding: NamedSharding, key_d
                 raise LapackOnCpuDevices(calls)
         cache[signature] = (init.compile(), chunk.compile(), abstract)
     return cache[signature]
+
+
+def _windowed(experiment: Experiment, windows: int):
+    """``windows`` calls of the batched ``train_chunk`` in one scan; metrics ``[batch, windows]``
+    (the batch axis first, as the sharding splits it)."""
+    step = jax.vmap(experiment.train_chunk)
+
+    def chunk(carry, hparams):
+        carry, metrics = jax.lax.scan(lambda c, _: step(c, hparams), carry, None, length=windows)
+        return carry, jax.tree.map(lambda m: jnp.moveaxis(m, 0, 1), metrics)
+
+    return chunk
 
 
 class LapackOnCpuDevices(Exception):
@@ -194,7 +212,14 @@ class Program:
     """
 
     def __init__(
-        self, experiment: Experiment, hparams, keys: jax.Array, devices=None, *, checked=False
+        self,
+        experiment: Experiment,
+        hparams,
+        keys: jax.Array,
+        devices=None,
+        *,
+        checked=False,
+        windows: int = 1,
     ):
         # checked: hparams come from make_settings, which checked the experiment and every value
         if checked:
@@ -203,6 +228,7 @@ class Program:
             num_settings = check_hparams(experiment, hparams)
         num_seeds = int(keys.shape[0])
         self.experiment = experiment
+        self.windows = int(windows)  # train_chunk calls per chunk (runner's config.log_every)
         self.num_settings, self.num_seeds = num_settings, num_seeds
         self.batch = num_settings * num_seeds
         self.devices = list(jax.devices() if devices is None else devices)
@@ -235,7 +261,7 @@ class Program:
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
         self._init, self._chunk, self.abstract_carry = _compiled(
-            experiment, keys, wrap, sharding, self.key_data, self.hparams
+            experiment, keys, wrap, sharding, self.key_data, self.hparams, self.windows
         )
 
     def init(self):
@@ -247,10 +273,16 @@ class Program:
         return self._chunk(carry, self.hparams)
 
     def host_metrics(self, metrics: dict) -> dict[str, np.ndarray]:
-        """A chunk's metrics as ``{name: [settings, seeds]}`` NumPy arrays on this process."""
+        """A chunk's metrics as ``{name: [settings, seeds]}`` NumPy arrays on this process;
+        ``{name: [windows, settings, seeds]}`` for a program of several windows."""
         host = gather({name: metrics[name] for name in self.experiment.metrics})
         shape = (self.num_settings, self.num_seeds)
-        return {name: np.asarray(v)[: self.batch].reshape(shape) for name, v in host.items()}
+        if self.windows == 1:
+            return {name: np.asarray(v)[: self.batch].reshape(shape) for name, v in host.items()}
+        return {
+            name: np.moveaxis(np.asarray(v)[: self.batch].reshape(*shape, self.windows), -1, 0)
+            for name, v in host.items()
+        }
 
     def unflatten(self, carry):
         """Flat ``[settings * seeds, ...]`` leaves to ``[settings, seeds, ...]`` (a padding copy

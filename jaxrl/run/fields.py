@@ -43,6 +43,9 @@ from jaxrl.run.experiment import ConfigError, Domain
 # ``sweep_mode`` (``jaxrl.run.make_settings``).
 SHARED_FIELDS = ("seed", "num_seeds", "total_steps", "chunk_steps", "checkpoint_every")
 RUNNER_FIELDS = frozenset({"experiment", *SHARED_FIELDS, "hparams", "sweep", "sweep_mode"})
+# The runner's optional fields: ``log_every``, the training steps between recorded points
+# (``jaxrl.run.runner.window_steps``).
+OPTIONAL_RUNNER_FIELDS = frozenset({"log_every"})
 
 
 def _is_int(value) -> bool:
@@ -147,7 +150,7 @@ class Schema:
         for name, field in fields.items():
             if not isinstance(field, Field):
                 raise TypeError(f"field {name!r} of {module} must be static(...) or swept(...)")
-            if name in RUNNER_FIELDS or name == "schema":
+            if name in RUNNER_FIELDS | OPTIONAL_RUNNER_FIELDS or name == "schema":
                 raise ValueError(f"field {name!r} of {module} is a reserved name")
         self.module = module
         self.fields: dict[str, Field] = dict(fields)
@@ -201,9 +204,10 @@ class Schema:
             for n, f in self.fields.items()
             if not f.swept and (f.when is None or f.when(config))
         }
-        allowed = RUNNER_FIELDS | set(expected)
+        required = RUNNER_FIELDS | set(expected)
         present = set(config.keys())
-        extra, missing = sorted(present - allowed), sorted(allowed - present)
+        extra = sorted(present - required - OPTIONAL_RUNNER_FIELDS)
+        missing = sorted(required - present)
         if extra:
             name = extra[0]
             field = self.fields.get(name)

@@ -16,7 +16,7 @@ from jaxrl.run import workdir as workdir_files
 from jaxrl.run.core import batch_inputs, unflatten
 from jaxrl.run.experiment import ConfigError, Experiment, seed_keys
 from jaxrl.run.hparams import Settings
-from jaxrl.run.runner import config_settings
+from jaxrl.run.runner import config_settings, experiment_config
 
 
 def result_arrays(workdir: str) -> dict[str, np.ndarray]:
@@ -91,7 +91,8 @@ def load(workdir: str) -> Loaded:
     config = load_config(workdir)
     if "experiment" not in config:
         raise ConfigError(f"the config in {workdir} does not name its experiment module")
-    experiment = importlib.import_module(config.experiment).make_experiment(config)
+    module = importlib.import_module(config.experiment)
+    experiment = module.make_experiment(experiment_config(config))
     settings = config_settings(experiment, config)
     directory = os.path.join(workdir, workdir_files.CHECKPOINT_DIR)
     num_settings, num_seeds = len(settings.values), int(config.num_seeds)

@@ -95,6 +95,36 @@ def check_config(config) -> None:
             f"config.total_steps ({total_steps}) must be a multiple of config.chunk_steps "
             f"({chunk_steps})"
         )
+    if "log_every" in config:
+        fields.check_value("config.log_every", config.log_every, fields.COUNT)
+        if config.log_every and chunk_steps % config.log_every:
+            raise ConfigError(
+                f"config.log_every ({config.log_every}) must divide config.chunk_steps "
+                f"({chunk_steps}): a chunk's metrics are recorded every log_every steps"
+            )
+
+
+def window_steps(config) -> int:
+    """The training steps between two recorded points of a run: ``config.log_every`` if the
+    config sets it (a positive value), else ``config.chunk_steps`` (one point per chunk)."""
+    every = int(config.get("log_every", 0) or 0)
+    return every if every else int(config.chunk_steps)
+
+
+def experiment_config(config):
+    """The config to build the experiment from (``make_experiment(experiment_config(config))``):
+    ``config`` itself, or, with ``config.log_every``, a copy whose ``chunk_steps`` is
+    ``log_every``, so that the experiment's ``train_chunk`` covers one recorded window and the
+    runner calls it ``chunk_steps / log_every`` times per chunk, in one compiled program. The
+    launcher and :func:`jaxrl.run.load` build experiments this way."""
+    if window_steps(config) == int(config.chunk_steps):
+        return config
+    check_config(config)
+    window = config.copy_and_resolve_references()
+    with window.unlocked():
+        window.chunk_steps = window_steps(config)
+    window.lock()
+    return window
 
 
 def config_settings(experiment: Experiment, config) -> Settings:
@@ -196,7 +226,9 @@ def run(
         experiment: the algorithm's pure functions (:class:`Experiment`).
         config: an ``ml_collections.ConfigDict`` with the shared fields, ``hparams`` (a default
             for every field of ``experiment.hparams_type``), ``sweep`` (lists) and optionally
-            ``sweep_mode`` (``"zip"``, the default, or ``"product"``).
+            ``sweep_mode`` (``"zip"``, the default, or ``"product"``) and ``log_every`` (a
+            recorded point every that many steps; then ``experiment`` must be built from
+            :func:`experiment_config`, as the launcher does).
         workdir: where results go; created if missing.
         overwrite: replace a run of a different config found in ``workdir``.
         log: where progress lines go.
@@ -234,6 +266,7 @@ def run(
     chunk_steps = int(config.chunk_steps)
     num_chunks = int(config.total_steps) // chunk_steps
     env_per_chunk = chunk_steps * experiment.env_steps_per_step
+    windows = chunk_steps // window_steps(config)  # recorded points per chunk
     config_json = _config_dict(config)
     is_writer = jax.process_index() == 0
     workdir_files.check_writable(workdir)
@@ -271,7 +304,9 @@ def run(
             f"{len(devices)} {devices[0].platform} device(s) ..."
         )
         # The settings are checked (make_settings): the program need not check them again.
-        program = Program(experiment, settings.hparams, keys, devices, checked=True)
+        program = Program(
+            experiment, settings.hparams, keys, devices, checked=True, windows=windows
+        )
         if program.note:
             log(program.note)
         devices = program.devices
@@ -304,7 +339,7 @@ def run(
         if _broadcast_from_writer([0])[0]:
             raise ConfigError("process 0 refused the run (see its output)")
         if tensorboard and is_writer:
-            first_step = (start_chunk + 1) * env_per_chunk
+            first_step = start_chunk * env_per_chunk + env_per_chunk // windows
             active.append(tracking.TensorBoard(workdir, first_step=first_step))
             closing.callback(active[-1].close)
         with ocp.CheckpointManager(
@@ -357,10 +392,20 @@ def _loop(
     trackers,
 ):
     num_seeds, batch = program.num_seeds, program.batch
-    chunk_steps = int(config.chunk_steps)
+    chunk_steps, window = int(config.chunk_steps), window_steps(config)
+    env_per_window = window * experiment.env_steps_per_step
     chunk_dir = os.path.join(workdir, workdir_files.CHUNK_DIR)
     metrics_path = os.path.join(workdir, workdir_files.METRICS_FILE)
     rows: list[dict] = []
+
+    def recorded(chunk, host):
+        """The points of one chunk: ``(index, step, env steps, per-setting summaries)`` of each
+        window of ``window`` steps (one per chunk without ``config.log_every``)."""
+        for w, arrays in enumerate(windows_of(host)):
+            point = chunk * program.windows + w
+            summaries = {name: stats.summarize(values, axis=1) for name, values in arrays.items()}
+            yield point, (point + 1) * window, (point + 1) * env_per_window, arrays, summaries
+
     if is_writer:
         os.makedirs(chunk_dir, exist_ok=True)
         # Keep only what the checkpoint covers; later chunks are recomputed identically.
@@ -370,17 +415,11 @@ def _loop(
                 os.remove(os.path.join(chunk_dir, name))
         # metrics.csv is rebuilt from the per-chunk files (a damaged CSV does not survive).
         for chunk, host in enumerate(previous):
-            per_setting = {name: stats.summarize(values, axis=1) for name, values in host.items()}
-            step = (chunk + 1) * chunk_steps
-            rows.extend(
-                _metric_rows(
-                    chunk, step, (chunk + 1) * env_per_chunk, settings, experiment, per_setting
-                )
-            )
+            for point, step, env_steps, _, per_setting in recorded(chunk, host):
+                rows.extend(_metric_rows(point, step, env_steps, settings, experiment, per_setting))
         workdir_files.write_csv(metrics_path, rows)
 
-    def describe(chunk):
-        step = (chunk + 1) * chunk_steps
+    def describe(step):
         return lambda h, i: (
             f"step {step}, env step {step * experiment.env_steps_per_step} per seed; setting "
             f"{h} ({settings.labels[h]}), seed index {i} (seed {config.seed}, fold_in {i})"
@@ -391,16 +430,17 @@ def _loop(
     for chunk in range(start_chunk, num_chunks):
         carry, metrics = program.chunk(carry)
         host = program.host_metrics(metrics)
+        points = list(recorded(chunk, host))
+        for _, step, _, arrays, _ in points:
+            check_finite(experiment, arrays, chunk=chunk, describe=describe(step))
+            session.append(arrays)
         step = (chunk + 1) * chunk_steps
         env_steps = (chunk + 1) * env_per_chunk
-        check_finite(experiment, host, chunk=chunk, describe=describe(chunk))
-        session.append(host)
-        per_setting = {name: stats.summarize(values, axis=1) for name, values in host.items()}
         elapsed = time.perf_counter() - start_time
         done = chunk + 1 - start_chunk
         rate = done * env_per_chunk * batch / elapsed if elapsed > 0 else math.inf
         eta = (num_chunks - chunk - 1) * elapsed / done
-        shown = _progress_line(experiment, settings, per_setting, num_seeds=num_seeds)
+        shown = _progress_line(experiment, settings, points[-1][-1], num_seeds=num_seeds)
         unit = "env steps" if experiment.step_unit == "environment steps" else experiment.step_unit
         log(
             f"chunk {chunk + 1}/{num_chunks} | step {step:,}/{config.total_steps:,} | {unit} "
@@ -408,11 +448,17 @@ def _loop(
             f"{unit}/s | ETA {_format_eta(eta)} | {experiment.main_metric} (mean [95% CI] over "
             f"{num_seeds} seeds) {shown}"
         )
-        for tracker in trackers:
-            tracker.chunk(env_steps, settings.labels, per_setting, rate)
+        for _, _, point_env_steps, _, per_setting in points:
+            for tracker in trackers:
+                tracker.chunk(point_env_steps, settings.labels, per_setting, rate)
         if is_writer:
             workdir_files.atomic_npz(os.path.join(chunk_dir, f"chunk_{chunk:06d}.npz"), host)
-            rows.extend(_metric_rows(chunk, step, env_steps, settings, experiment, per_setting))
+            for point, point_step, point_env_steps, _, per_setting in points:
+                rows.extend(
+                    _metric_rows(
+                        point, point_step, point_env_steps, settings, experiment, per_setting
+                    )
+                )
             workdir_files.write_csv(metrics_path, rows)
         if (chunk + 1) % config.checkpoint_every == 0 or chunk + 1 == num_chunks:
             checkpoints.save(manager, chunk + 1, carry, is_writer=is_writer)
@@ -438,6 +484,17 @@ def _loop(
     return summary, carry, metrics
 
 
+def windows_of(host: dict) -> list[dict]:
+    """A chunk's metrics (a chunk file's, or ``Program.host_metrics``'s) as one
+    ``{name: [settings, seeds]}`` per recorded window: ``[settings, seeds]`` arrays are one
+    window, ``[windows, settings, seeds]`` arrays several (``config.log_every``)."""
+    arrays = {name: np.asarray(v) for name, v in host.items()}
+    if all(v.ndim == 2 for v in arrays.values()):
+        return [arrays]
+    count = len(next(iter(arrays.values())))
+    return [{name: v[w] for name, v in arrays.items()} for w in range(count)]
+
+
 def _finish(
     experiment,
     config,
@@ -454,8 +511,9 @@ def _finish(
     chunk_steps = int(config.chunk_steps)
     num_chunks = config.total_steps // chunk_steps
     per_chunk = workdir_files.read_chunks(workdir, num_chunks, experiment.metrics)
-    arrays = {name: np.stack([p[name] for p in per_chunk]) for name in experiment.metrics}
-    steps = (np.arange(num_chunks) + 1) * chunk_steps
+    points = [w for host in per_chunk for w in windows_of(host)]  # every recorded window
+    arrays = {name: np.stack([p[name] for p in points]) for name in experiment.metrics}
+    steps = (np.arange(len(points)) + 1) * window_steps(config)
     env_steps = steps * experiment.env_steps_per_step
     workdir_files.atomic_npz(
         os.path.join(workdir, "per_seed.npz"), {"step": steps, "env_steps": env_steps, **arrays}

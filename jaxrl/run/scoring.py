@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.experiment import ConfigError
+from jaxrl.run.runner import windows_of
 
 
 def environment(config):
@@ -108,7 +109,8 @@ def recorded_metrics(workdir: str, loaded) -> dict[str, np.ndarray]:
     path = workdir_files.chunk_path(workdir, loaded.chunks_done - 1)
     try:
         with np.load(path) as data:
-            return {name: np.asarray(data[name]) for name in loaded.experiment.metrics}
+            arrays = {name: np.asarray(data[name]) for name in loaded.experiment.metrics}
+            return windows_of(arrays)[-1]  # the chunk's last recorded window
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError(f"cannot read the recorded metrics in {path}: {e}") from None
 

@@ -255,7 +255,7 @@ def test_every_field_is_declared_once_in_the_experiments_schema(name):
             declared = schema.fields[field].kind
             assert declared.integer == domain.integer
             assert declared.low <= domain.low and domain.high <= declared.high, field
-    static = set(config.keys()) - fields.RUNNER_FIELDS
+    static = set(config.keys()) - fields.RUNNER_FIELDS - fields.OPTIONAL_RUNNER_FIELDS
     assert static <= {n for n, f in schema.fields.items() if not f.swept}
     for field in sorted(static):
         bad = _tiny(name)

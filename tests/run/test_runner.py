@@ -475,26 +475,6 @@ def test_the_core_checks_domains_too():
         run.train(experiment, hparams, seed_keys(0, 2), num_chunks=1)
 
 
-def test_t95_matches_known_quantiles():
-    assert stats.t95(1) == 12.706 and stats.t95(30) == 2.042
-    assert abs(stats.t95(40) - 2.021) < 0.003 and abs(stats.t95(1000) - 1.962) < 0.002
-    summary = stats.summarize(np.array([[1.0, 2.0, 3.0]]), axis=1)
-    # mean 2, sd 1, half-width t(2) * 1 / sqrt(3)
-    assert summary["mean"][0] == 2.0 and summary["std"][0] == 1.0
-    assert summary["ci_high"][0] == pytest.approx(2.0 + 4.303 / np.sqrt(3))
-    assert summary["count"][0] == 3
-
-
-def test_summaries_skip_nan_seeds():
-    values = np.array([[1.0, np.nan, 3.0], [np.nan, 4.0, np.nan], [np.nan] * 3])
-    summary = stats.summarize(values, axis=1)
-    np.testing.assert_array_equal(summary["count"], [2, 1, 0])
-    assert summary["mean"][0] == 2.0 and summary["std"][0] == pytest.approx(np.sqrt(2.0))
-    assert summary["ci_high"][0] == pytest.approx(2.0 + 12.706 * np.sqrt(2.0) / np.sqrt(2))
-    assert summary["mean"][1] == 4.0 and summary["ci_low"][1] == summary["ci_high"][1] == 4.0
-    assert np.isnan(summary["mean"][2]) and np.isnan(summary["ci_low"][2])
-
-
 def test_a_long_run_does_not_keep_its_chunk_files_open(tmp_path):
     """300 chunks with file descriptors for only about 150 more: the final collection of the
     per-chunk files closes each one (it used to run out of descriptors after the training)."""

@@ -16,6 +16,9 @@ def test_wandb_without_its_package_or_a_login_is_one_line(tmp_path, monkeypatch)
     ):
         tracking.Wandb(str(tmp_path), {}, project="jaxrl-tests")
     monkeypatch.delitem(sys.modules, "wandb")
+    import wandb
+
+    wandb.teardown()  # W&B's process-wide settings, from an offline run of another test here
     # Online, with no API key anywhere W&B looks (the environment, ~/.netrc, its settings).
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
