@@ -20,7 +20,14 @@ mixture of 4 experts of width 128 with top-2 routing (the same active width).
   the peer's (how close the step runs to what this machine's matmul reaches), and
   ``moe_fraction`` the mixture's.
 
-    python -m experiments.benchmarks.dpo [--batch=64] [--matmul=2048] [--rounds=20]
+And the generation that DPO's pair sampling and evaluation need: tokens per second of sampling
+``--generation_batch`` responses of each length in ``--responses`` after an 8-token prompt from
+the dense model with 136 positions, recomputing the whole buffer each step
+(``jaxrl.transformer.generate``) and with a key-value cache (``jaxrl.decoding.generate``);
+``generation_tokens_per_s`` in the JSON line, per length: ``full``, ``cached`` and ``speedup``.
+
+    python -m experiments.benchmarks.dpo [--batch=64] [--matmul=2048] [--rounds=20] \
+        [--responses=8,32,128] [--generation_batch=64]
 """
 
 from __future__ import annotations
@@ -39,11 +46,56 @@ _BATCH = flags.DEFINE_integer("batch", 64, "Preference pairs per step.")
 _MATMUL = flags.DEFINE_integer("matmul", 2048, "Size n of the peer's n x n matrix product.")
 _ROUNDS = flags.DEFINE_integer("rounds", 20, "Timing rounds; the best round counts.")
 _STEPS = flags.DEFINE_integer("steps", 5, "DPO steps per timed call (a compiled call each).")
+_RESPONSES = flags.DEFINE_list(
+    "responses", ["8", "32", "128"], "Generated tokens per sequence of the generation timing."
+)
+_GENERATION_BATCH = flags.DEFINE_integer("generation_batch", 64, "Sequences generated at once.")
+_GENERATION_ROUNDS = flags.DEFINE_integer("generation_rounds", 3, "Rounds of generation timing.")
 
 cli.at_least("batch")
 cli.at_least("matmul")
 cli.at_least("rounds")
 cli.at_least("steps")
+cli.positive_int_list("responses")
+cli.at_least("generation_batch")
+cli.at_least("generation_rounds")
+PROMPT, MAX_LEN = 8, 136  # the generation timing's prompt and the model's positions
+
+
+def generation_rates(responses, batch: int, rounds: int) -> dict:
+    """Tokens per second of sampling ``batch`` responses of each length after a prompt of 8
+    tokens from the config's dense model (``max_len`` 136): the full recompute
+    (``jaxrl.transformer.generate``, every step a forward pass over the whole buffer) against
+    the key-value cache (``jaxrl.decoding.generate``, the prompt once, then one position a step),
+    each compiled once per length and timed alternately (the best of ``rounds``)."""
+    from jaxrl import decoding, transformer
+
+    cfg = dpo_lm.get_config("sft")
+    model = transformer.Transformer(
+        vocab_size=cfg.vocab + 1,
+        max_len=MAX_LEN,
+        width=cfg.width,
+        depth=cfg.depth,
+        heads=cfg.heads,
+        hidden=cfg.hidden,
+    )
+    prompts = jax.random.randint(jax.random.key(0), (batch, PROMPT), 0, cfg.vocab)
+    params = jax.jit(model.init)(jax.random.key(1), prompts)
+    out = {}
+    for length in responses:
+        fns = {}
+        for name, module in (("full", transformer), ("cached", decoding)):
+            program = jax.jit(
+                lambda key, module=module, length=length: module.generate(
+                    model, params, key, prompts, length, temperature=1.0
+                )
+            )
+            program = program.lower(jax.random.key(2)).compile()
+            fns[name] = lambda program=program: program(jax.random.key(2))
+        best = common.best_times(fns, rounds=rounds)
+        full, cached = batch * length / best["full"], batch * length / best["cached"]
+        out[str(length)] = {"full": full, "cached": cached, "speedup": cached / full}
+    return out
 
 
 def forward_flops_per_token(model, length: int) -> float:
@@ -115,7 +167,7 @@ def make_step(variant: str, batch: int, steps: int):
     return call, tokens, model_flops, xla_flops
 
 
-def run(batch: int, matmul: int, rounds: int, steps: int) -> dict:
+def run(batch: int, matmul: int, rounds: int, steps: int, generation=None) -> dict:
     dense, tokens, dense_flops, dense_xla = make_step("sft", batch, steps)
     moe, _, moe_flops, moe_xla = make_step("sft_moe", batch, steps)
     a = jax.random.normal(jax.random.key(1), (matmul, matmul), jnp.float32)
@@ -145,13 +197,26 @@ def run(batch: int, matmul: int, rounds: int, steps: int) -> dict:
         "xla_flops_per_step_moe": moe_xla,
         "batch_pairs": batch,
         "tokens_per_step": tokens,
+        "generation_tokens_per_s": generation or {},
+        "generation_batch": _GENERATION_BATCH.value,
+        "generation_prompt": PROMPT,
+        "max_len": MAX_LEN,
         "device": common.device_description(),
     }
 
 
 def main(argv) -> None:
     del argv
-    result = run(_BATCH.value, _MATMUL.value, _ROUNDS.value, _STEPS.value)
+    responses = [int(r) for r in _RESPONSES.value]
+    generation = generation_rates(responses, _GENERATION_BATCH.value, _GENERATION_ROUNDS.value)
+    result = run(_BATCH.value, _MATMUL.value, _ROUNDS.value, _STEPS.value, generation)
+    for length, rates in generation.items():
+        print(
+            f"generation of {length} tokens after {PROMPT} (batch {_GENERATION_BATCH.value}): "
+            f"{rates['full']:,.0f} tokens/s recomputing, {rates['cached']:,.0f} with the cache "
+            f"({rates['speedup']:.1f}x)",
+            flush=True,
+        )
     print(
         f"DPO step at batch {result['batch_pairs']} pairs ({result['tokens_per_step']} tokens): "
         f"dense {result['tokens_per_s_dense']:,.0f} tokens/s ({result['step_ms_dense']:.1f} ms), "

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl import losses, optim, transformer
+from jaxrl import decoding, losses, optim, transformer
 from jaxrl.envs import preferences, rng
 from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
@@ -118,8 +118,9 @@ def copy_probabilities(task, logits: jax.Array, tokens: jax.Array) -> jax.Array:
 
 
 def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) -> jax.Array:
-    """``[B, 2P + 1]`` sequences: the prompts (with separator) and sampled responses."""
-    return transformer.generate(model, params, key, prompts, task.length)
+    """``[B, 2P + 1]`` sequences: the prompts (with separator) and sampled responses (with a
+    key-value cache, ``jaxrl.decoding.generate``)."""
+    return decoding.generate(model, params, key, prompts, task.length)
 
 
 def sampler(model, task):
@@ -131,7 +132,7 @@ def sampler(model, task):
         temperature = 0.0 if mode == "greedy" else 1.0
 
         def act(prompts, key):
-            tokens = transformer.generate(
+            tokens = decoding.generate(
                 model, carry.params, key, prompts, task.length, temperature=temperature
             )
             return tokens[:, prompts.shape[1] :]

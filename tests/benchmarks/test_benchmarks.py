@@ -213,7 +213,14 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
 
 def test_dpo_benchmark_runs():
     result = _run(
-        "experiments.benchmarks.dpo", "--batch=2", "--matmul=64", "--rounds=1", "--steps=1"
+        "experiments.benchmarks.dpo",
+        "--batch=2",
+        "--matmul=64",
+        "--rounds=1",
+        "--steps=1",
+        "--responses=4",
+        "--generation_batch=2",
+        "--generation_rounds=1",
     )
     assert result["benchmark"] == "dpo_step" and result["unit"] == "FLOP/s"
     assert result["tokens_per_step"] == 2 * 2 * 13
@@ -223,3 +230,5 @@ def test_dpo_benchmark_runs():
     # dense dispatch runs all 4 experts, more than the 2 active ones the model counts
     assert 0.9 < result["xla_flops_per_step_dense"] / result["model_flops_per_step_dense"] < 1.1
     assert result["xla_flops_per_step_moe"] > result["model_flops_per_step_moe"]
+    rates = result["generation_tokens_per_s"]["4"]
+    assert rates["full"] > 0 and rates["cached"] > 0 and rates["speedup"] > 0
