@@ -30,7 +30,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.transformer import FeedForward, MoEFeedForward, Transformer
+from jaxrl.transformer import FeedForward, MoEFeedForward, Transformer, sampling_setup
 
 
 class Cache(NamedTuple):
@@ -132,23 +132,8 @@ def generate(
     Returns:
         ``[B, P + length]`` int32 (and the logits, with ``return_logits``).
     """
-    chex.assert_rank(prompts, 2)
-    chex.assert_type(prompts, int)
     batch, prompt_len = prompts.shape
-    if prompt_len < 1:
-        raise ValueError("prompts must hold at least one token per sequence, got P=0")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be an integer >= 0, got {length!r}")
-    if prompt_len + length > model.max_len:
-        raise ValueError(
-            f"length must satisfy P + length <= max_len={model.max_len}, "
-            f"got P={prompt_len}, length={length}"
-        )
-    if isinstance(temperature, (int, float)) and temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-    temperature = jnp.asarray(temperature, jnp.float32)
-    greedy = temperature <= 0
-    safe_temperature = jnp.where(greedy, 1.0, temperature)
+    greedy, safe_temperature = sampling_setup(model, prompts, length, temperature)
     size = prompt_len + length
     logits, cache = forward(
         model, params, prompts.astype(jnp.int32), 0, init_cache(model, batch, size)

@@ -324,6 +324,29 @@ class Transformer(nn.Module):
         return logits, aux
 
 
+def sampling_setup(model: Transformer, prompts, length: int, temperature):
+    """Checks a generation request (``prompts [B, P]`` int, ``P >= 1``, ``0 <= length``,
+    ``P + length <= max_len``, ``temperature >= 0``) and returns ``(greedy, safe_temperature)``
+    (traced: the temperature may be swept): what :func:`generate` and
+    ``jaxrl.decoding.generate`` share."""
+    chex.assert_rank(prompts, 2)
+    chex.assert_type(prompts, int)
+    prompt_len = prompts.shape[1]
+    if prompt_len < 1:
+        raise ValueError("prompts must hold at least one token per sequence, got P=0")
+    _check_positive("length", length, minimum=0)
+    if prompt_len + length > model.max_len:
+        raise ValueError(
+            f"length must satisfy P + length <= max_len={model.max_len}, "
+            f"got P={prompt_len}, length={length}"
+        )
+    if isinstance(temperature, (int, float)) and temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    temperature = jnp.asarray(temperature, jnp.float32)
+    greedy = temperature <= 0
+    return greedy, jnp.where(greedy, 1.0, temperature)
+
+
 def generate(
     model: Transformer,
     params: Any,
@@ -355,22 +378,8 @@ def generate(
         ``[B, P + length]`` int32: the prompts followed by the generated tokens.
     """
     chex.assert_rank(prompts, 2)
-    chex.assert_type(prompts, int)
     batch, prompt_len = prompts.shape
-    if prompt_len < 1:
-        raise ValueError("prompts must hold at least one token per sequence, got P=0")
-    _check_positive("length", length, minimum=0)
-    if prompt_len + length > model.max_len:
-        raise ValueError(
-            f"length must satisfy P + length <= max_len={model.max_len}, "
-            f"got P={prompt_len}, length={length}"
-        )
-    if isinstance(temperature, (int, float)) and temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-
-    temperature = jnp.asarray(temperature, jnp.float32)
-    greedy = temperature <= 0
-    safe_temperature = jnp.where(greedy, 1.0, temperature)
+    greedy, safe_temperature = sampling_setup(model, prompts, length, temperature)
     buffer = jnp.zeros((batch, prompt_len + length), jnp.int32)
     buffer = buffer.at[:, :prompt_len].set(prompts.astype(jnp.int32))
 
