@@ -139,14 +139,16 @@ def generate(
         model, params, prompts.astype(jnp.int32), 0, init_cache(model, batch, size)
     )
     buffer = jnp.zeros((batch, size), jnp.int32).at[:, :prompt_len].set(prompts.astype(jnp.int32))
-    drawn = jnp.zeros((batch, length, model.vocab_size), jnp.float32)
+    # The logits drawn from are kept only when asked for (none in a training step's sampling).
+    drawn = jnp.zeros((batch, length if return_logits else 0, model.vocab_size), jnp.float32)
 
     def step(i, carry):
         buffer, last, cache, drawn = carry
         sampled = jax.random.categorical(jax.random.fold_in(key, i), last / safe_temperature)
         token = jnp.where(greedy, jnp.argmax(last, axis=-1), sampled).astype(jnp.int32)
         buffer = jax.lax.dynamic_update_index_in_dim(buffer, token, prompt_len + i, axis=1)
-        drawn = jax.lax.dynamic_update_index_in_dim(drawn, last, i, axis=1)
+        if return_logits:
+            drawn = jax.lax.dynamic_update_index_in_dim(drawn, last, i, axis=1)
         logits, cache = forward(model, params, token[:, None], prompt_len + i, cache)
         return buffer, logits[:, 0], cache, drawn
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxrl.run import workdir as workdir_files
 from jaxrl.run.experiment import ConfigError
-from jaxrl.run.runner import windows_of
+from jaxrl.run.results import windows_of
 
 
 def environment(config):
