@@ -74,6 +74,51 @@ class FeedForward(nn.Module):
         return nn.Dense(self.width, name="down")(h)
 
 
+def _check_capacity_factor(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(
+            f"capacity_factor must be a number >= 0 (0: no token dropped), got {value!r}"
+        )
+
+
+def expert_capacity(tokens: int, experts: int, top_k: int, capacity_factor: float) -> int:
+    """The slots of each expert for ``tokens`` tokens: ``ceil(capacity_factor * tokens * top_k
+    / experts)``, at most ``tokens`` (a token never picks an expert twice, so ``tokens`` slots
+    drop nothing); ``capacity_factor = 0`` gives ``tokens``."""
+    if not capacity_factor:
+        return tokens
+    return max(1, min(tokens, math.ceil(capacity_factor * tokens * top_k / experts)))
+
+
+def route_by_capacity(expert: jax.Array, experts: int, capacity: int):
+    """Where each assignment goes in a GShard / Switch capacity dispatch.
+
+    Args:
+        expert: ``[A]`` int, the expert of each (token, slot) assignment, in priority order
+            (earlier assignments keep their slot when an expert is full).
+        experts: ``E``.
+        capacity: ``C``, the slots of each expert.
+
+    Returns:
+        ``(source, filled, position, kept)``: ``source [E, C]`` the assignment in each expert's
+        slot and ``filled [E, C]`` whether the slot holds one (an expert with fewer than ``C``
+        assignments leaves slots empty); ``position [A]`` each assignment's rank among its
+        expert's and ``kept [A]`` whether it got a slot (``position < C``). One stable sort by
+        expert and one cumulative count, both O(A log A) or better: no ``[A, E, C]`` dispatch
+        tensor.
+    """
+    size = expert.shape[0]
+    onehot = jax.nn.one_hot(expert, experts, dtype=jnp.int32)  # [A, E]
+    position = jnp.sum((jnp.cumsum(onehot, axis=0) - 1) * onehot, axis=1)  # [A]
+    counts = jnp.sum(onehot, axis=0)  # [E]
+    starts = jnp.cumsum(counts) - counts
+    order = jnp.argsort(expert, stable=True)  # the assignments grouped by expert, in priority
+    slot = jnp.arange(capacity)
+    filled = slot[None, :] < counts[:, None]  # [E, C]
+    source = order[jnp.minimum(starts[:, None] + slot[None, :], size - 1)]
+    return source, filled, position, position < capacity
+
+
 class MoEFeedForward(nn.Module):
     """A mixture of ``experts`` :class:`FeedForward` experts with top-k routing.
 
@@ -86,40 +131,55 @@ class MoEFeedForward(nn.Module):
     :class:`FeedForward` (a test checks it with copied weights). Each ``FF_e`` has the same math as
     :class:`FeedForward`; their parameters are stacked along a leading ``[experts]`` axis.
 
-    Dispatch is dense: every expert runs on every token and a gate matrix ``[N, experts]``, zero
-    outside each token's top-k, combines them. That spends ``experts / top_k`` times the FLOPs of
-    the active experts, but it is exact, has fixed shapes and needs no capacity factor or token
-    dropping; for models this small it is the simplest and fastest choice.
+    Dispatch computes only the chosen experts, in the style of GShard and the Switch Transformer
+    (Lepikhin et al. 2020, https://arxiv.org/abs/2006.16668; Fedus et al. 2021): each expert has
+    ``C = ceil(capacity_factor N k / E)`` slots for the ``N`` tokens of a call
+    (:func:`expert_capacity`); the ``N k`` assignments are grouped by expert with one sort
+    (:func:`route_by_capacity`), each expert's slots are gathered into ``[E, C, width]`` and run
+    as one batched matmul per layer, and each token gathers its ``k`` outputs back. That costs
+    ``capacity_factor`` times the FLOPs of the active experts. An assignment beyond its
+    expert's ``C`` slots is dropped: that term of ``y`` is 0 (the residual stream carries the
+    token on), and ``aux["dropped"]`` is the fraction of assignments dropped. Priority goes to
+    earlier positions (axis -2 of ``x``), then to first choices, then to earlier sequences, so
+    a token's output never depends on a later position's and the model stays causal.
+    ``capacity_factor = 0`` (the default) gives ``C = N``: nothing is dropped, and the output is
+    the exact top-k mixture at ``E / k`` times the active FLOPs (the decoder's one-token steps
+    use it). ``BUILD-notes.md`` ("Fast language-model steps") measures this against a grouped
+    matmul (``jax.lax.ragged_dot``) and against running every expert on every token.
 
     The auxiliary load-balancing loss is the Switch Transformer's (Fedus et al. 2021, eq. 4),
     generalised to top-k:
 
         L_bal = E sum_e f_e P_e,
 
-    with ``f_e`` the fraction of the ``N k`` (token, slot) assignments that go to expert ``e`` and
-    ``P_e`` the mean over the ``N`` tokens of the full softmax router probability of ``e``. It is
-    1 under perfectly uniform routing (``f_e = P_e = 1 / E``, or any router when ``k = E``) and
-    grows as tokens crowd onto the experts the router favours; its gradient flows through ``P``
-    only (``f`` comes from a top-k). The statistics are over all the tokens of one call, so the
-    module is batched on purpose.
+    with ``f_e`` the fraction of the ``N k`` (token, slot) assignments that go to expert ``e``
+    (kept or dropped) and ``P_e`` the mean over the ``N`` tokens of the full softmax router
+    probability of ``e``. It is 1 under perfectly uniform routing (``f_e = P_e = 1 / E``, or any
+    router when ``k = E``) and grows as tokens crowd onto the experts the router favours; its
+    gradient flows through ``P`` only (``f`` comes from a top-k). The statistics are over all
+    the tokens of one call, so the module is batched on purpose.
 
     Attributes:
         width: the model width.
         hidden: each expert's hidden width.
         experts: the number of experts ``E`` (>= 1).
         top_k: the number of experts per token ``k`` (``1 <= k <= E``).
+        capacity_factor: the slots per expert over the tokens' mean share ``N k / E`` (>= 0;
+            0: ``C = N``, no token dropped).
     """
 
     width: int
     hidden: int
     experts: int
     top_k: int
+    capacity_factor: float = 0.0
 
     def __post_init__(self) -> None:
         _check_positive("width", self.width)
         _check_positive("hidden", self.hidden)
         _check_positive("experts", self.experts)
         _check_top_k(self.top_k, self.experts)
+        _check_capacity_factor(self.capacity_factor)
         super().__post_init__()
 
     @nn.compact
@@ -127,44 +187,66 @@ class MoEFeedForward(nn.Module):
         """The mixture's output and its routing statistics.
 
         Args:
-            x: ``[..., width]`` float; every leading position is a token.
+            x: ``[..., T, width]`` float: every position is a token; axis -2 is the position
+                (earlier positions come first for the experts' slots).
 
         Returns:
-            ``(y, aux)``: ``y`` is ``[..., width]``; ``aux["load_balancing"]`` is the scalar
+            ``(y, aux)``: ``y`` is ``[..., T, width]``; ``aux["load_balancing"]`` is the scalar
             ``L_bal`` over all the tokens of ``x``; ``aux["expert_fraction"]`` is ``f``,
-            ``[experts]``, summing to 1.
+            ``[experts]``, summing to 1; ``aux["dropped"]`` the fraction of the ``N k``
+            assignments that found their expert full.
         """
         chex.assert_axis_dimension(x, -1, self.width)
-        num_experts, k = self.experts, self.top_k
-        tokens = x.reshape(-1, self.width)  # [N, D]
+        chex.assert_rank(x, {2, 3, 4})
+        num_experts, k, width = self.experts, self.top_k, self.width
+        positions = x.shape[-2]
+        # [T, S, D] -> [N, D] with N = T S: position-major, so priority follows the position
+        tokens = jnp.moveaxis(x.reshape(-1, positions, width), 1, 0).reshape(-1, width)
+        n = tokens.shape[0]
 
         kernel_init = nn.initializers.lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(0,))
         up_kernel = self.param(
-            "up_kernel", kernel_init, (num_experts, self.width, self.hidden), jnp.float32
+            "up_kernel", kernel_init, (num_experts, width, self.hidden), jnp.float32
         )
         up_bias = self.param("up_bias", nn.initializers.zeros, (num_experts, self.hidden))
         down_kernel = self.param(
-            "down_kernel", kernel_init, (num_experts, self.hidden, self.width), jnp.float32
+            "down_kernel", kernel_init, (num_experts, self.hidden, width), jnp.float32
         )
-        down_bias = self.param("down_bias", nn.initializers.zeros, (num_experts, self.width))
+        down_bias = self.param("down_bias", nn.initializers.zeros, (num_experts, width))
 
         logits = nn.Dense(num_experts, use_bias=False, name="router")(tokens)  # [N, E]
         top_logits, top_index = jax.lax.top_k(logits, k)  # [N, k]
         top_gate = jax.nn.softmax(top_logits, axis=-1)  # [N, k]
-        assigned = jax.nn.one_hot(top_index, num_experts, dtype=tokens.dtype)  # [N, k, E]
-        gates = jnp.einsum("nk,nke->ne", top_gate, assigned)  # [N, E], zero off the top-k
 
-        h = jnp.einsum("nd,edh->neh", tokens, up_kernel) + up_bias[None, :, :]
-        out = jnp.einsum("neh,ehd->ned", nn.gelu(h), down_kernel) + down_bias[None, :, :]
-        y = jnp.einsum("ne,ned->nd", gates, out)
+        # The assignments in priority order: position, then slot, then sequence.
+        sequences = n // positions
 
-        fraction = jnp.mean(jnp.sum(assigned, axis=1), axis=0) / k  # f_e, [E]
+        def by_priority(a):  # [N, k] (position-major rows) -> [A]
+            return a.reshape(positions, sequences, k).transpose(0, 2, 1).reshape(-1)
+
+        expert = by_priority(top_index)
+        gate = by_priority(top_gate)
+        token = by_priority(jnp.broadcast_to(jnp.arange(n)[:, None], (n, k)))
+        capacity = expert_capacity(n, num_experts, k, self.capacity_factor)
+        source, filled, position, kept = route_by_capacity(expert, num_experts, capacity)
+
+        slots = tokens[token[source]] * filled[..., None]  # [E, C, D]
+        h = jnp.einsum("ecd,edh->ech", slots, up_kernel) + up_bias[:, None, :]
+        out = jnp.einsum("ech,ehd->ecd", nn.gelu(h), down_kernel) + down_bias[:, None, :]
+        flat = out.reshape(num_experts * capacity, width)
+        where = expert * capacity + jnp.minimum(position, capacity - 1)
+        weighted = flat[where] * jnp.where(kept, gate, 0.0)[:, None]  # [A, D]
+        y = jnp.sum(weighted.reshape(positions, k, sequences, width), axis=1)  # [T, S, D]
+        y = jnp.moveaxis(y, 0, 1).reshape(x.shape)
+
+        fraction = jnp.mean(jax.nn.one_hot(expert, num_experts), axis=0)  # f_e, [E]
         probability = jnp.mean(jax.nn.softmax(logits, axis=-1), axis=0)  # P_e, [E]
         aux = {
             "load_balancing": num_experts * jnp.sum(fraction * probability),
             "expert_fraction": fraction,
+            "dropped": jnp.mean(jnp.logical_not(kept).astype(jnp.float32)),
         }
-        return y.reshape(x.shape), aux
+        return y, aux
 
 
 class CausalSelfAttention(nn.Module):
@@ -241,6 +323,8 @@ class Transformer(nn.Module):
         hidden: the feed-forward hidden width (of each expert in a mixture).
         experts: 0 for dense feed-forward sublayers, ``E >= 1`` for mixtures of ``E`` experts.
         top_k: the experts per token of a mixture (``1 <= top_k <= experts``; unused if dense).
+        capacity_factor: a mixture's expert slots over the tokens' mean share (>= 0; 0: no
+            token dropped; :class:`MoEFeedForward`).
     """
 
     vocab_size: int
@@ -251,8 +335,10 @@ class Transformer(nn.Module):
     hidden: int = 256
     experts: int = 0
     top_k: int = 1
+    capacity_factor: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_capacity_factor(self.capacity_factor)
         for name in ("vocab_size", "max_len", "width", "depth", "heads", "hidden"):
             _check_positive(name, getattr(self, name))
         _check_positive("experts", self.experts, minimum=0)
@@ -275,7 +361,8 @@ class Transformer(nn.Module):
             ``(logits, aux)``: ``logits`` is ``[B, T, vocab_size]`` float32;
             ``aux["load_balancing"]`` is the mean over blocks of :class:`MoEFeedForward`'s
             ``L_bal`` (0.0 when dense); ``aux["expert_fraction"]`` is ``[depth, experts]``
-            (``[depth, 0]`` when dense).
+            (``[depth, 0]`` when dense); ``aux["dropped"]`` the mean over blocks of the
+            fraction of expert assignments dropped (0.0 when dense).
         """
         chex.assert_rank(tokens, 2)
         chex.assert_type(tokens, int)
@@ -294,18 +381,24 @@ class Transformer(nn.Module):
         )
         h = embed(tokens) + positions[None, :length, :]
 
-        balancing, fractions = [], []
+        balancing, fractions, dropped = [], [], []
         for i in range(self.depth):
             attn = CausalSelfAttention(self.width, self.heads, name=f"attn_{i}")
             h = h + attn(nn.LayerNorm(name=f"ln_attn_{i}")(h))
             normed = nn.LayerNorm(name=f"ln_ff_{i}")(h)
             if self.experts:
                 moe = MoEFeedForward(
-                    self.width, self.hidden, self.experts, self.top_k, name=f"ff_{i}"
+                    self.width,
+                    self.hidden,
+                    self.experts,
+                    self.top_k,
+                    self.capacity_factor,
+                    name=f"ff_{i}",
                 )
                 out, aux = moe(normed)
                 balancing.append(aux["load_balancing"])
                 fractions.append(aux["expert_fraction"])
+                dropped.append(aux["dropped"])
             else:
                 out = FeedForward(self.width, self.hidden, name=f"ff_{i}")(normed)
             h = h + out
@@ -315,13 +408,23 @@ class Transformer(nn.Module):
             aux = {
                 "load_balancing": jnp.mean(jnp.stack(balancing)),
                 "expert_fraction": jnp.stack(fractions),
+                "dropped": jnp.mean(jnp.stack(dropped)),
             }
         else:
             aux = {
                 "load_balancing": jnp.zeros((), jnp.float32),
                 "expert_fraction": jnp.zeros((self.depth, 0), jnp.float32),
+                "dropped": jnp.zeros((), jnp.float32),
             }
         return logits, aux
+
+
+def without_drops(model: Transformer) -> Transformer:
+    """``model`` with no token dropped (``capacity_factor = 0``): the exact top-k mixture, the
+    distribution the parameters define whatever else is in the batch. Training may drop tokens
+    over capacity (an approximation that saves FLOPs); what measures or samples the model (held-out
+    losses, a frozen reference's log-probabilities, KL, generation) uses this."""
+    return model.clone(capacity_factor=0.0)
 
 
 def sampling_setup(model: Transformer, prompts, length: int, temperature):
@@ -364,7 +467,8 @@ def generate(
     ``softmax(logits / temperature)`` with key ``fold_in(key, i)`` (``temperature = 0``: the
     argmax, greedy decoding). ``T`` steps cost ``T`` full forward passes, negligible at these
     sizes, and the loop is one ``lax.fori_loop``: jit with ``model`` and ``length`` static
-    (``temperature`` may be traced, e.g. swept).
+    (``temperature`` may be traced, e.g. swept). A mixture drops no token here
+    (:func:`without_drops`).
 
     Args:
         model: the :class:`Transformer`.
@@ -383,8 +487,10 @@ def generate(
     buffer = jnp.zeros((batch, prompt_len + length), jnp.int32)
     buffer = buffer.at[:, :prompt_len].set(prompts.astype(jnp.int32))
 
+    exact = without_drops(model)
+
     def step(i, buffer):
-        logits, _ = model.apply(params, buffer)
+        logits, _ = exact.apply(params, buffer)
         logits = jax.lax.dynamic_index_in_dim(logits, prompt_len - 1 + i, axis=1, keepdims=False)
         sampled = jax.random.categorical(jax.random.fold_in(key, i), logits / safe_temperature)
         token = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled).astype(jnp.int32)

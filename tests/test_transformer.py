@@ -141,6 +141,9 @@ def test_one_expert_transformer_is_the_dense_transformer():
 
 
 def test_each_token_mixes_exactly_its_top_k_experts():
+    """Nothing dropped (capacity factor 0, the default): the brute-force loop's output, and the
+    gradient in every parameter and the input is the finite differences' (float32, a step
+    of 1e-3 away from any tie of the router's top 2)."""
     tokens = 16
     x = jax.random.normal(jax.random.key(3), (tokens, WIDTH))
     moe = transformer.MoEFeedForward(WIDTH, HIDDEN, experts=4, top_k=2)
@@ -148,6 +151,9 @@ def test_each_token_mixes_exactly_its_top_k_experts():
     y, aux = _apply(moe)(params, x)
     np.testing.assert_allclose(y, _moe_by_hand(params, x, top_k=2), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.sum(aux["expert_fraction"]), 1.0, rtol=1e-6)
+    assert aux["dropped"] == 0.0
+    mixture = jax.jit(lambda p, x: moe.apply(p, x)[0])
+    jax.test_util.check_grads(mixture, (params, x), order=1, modes=["rev"], eps=1e-3)
 
     # Perturb expert e: exactly the tokens that choose it change.
     logits = np.asarray(x) @ np.asarray(params["params"]["router"]["kernel"])
@@ -196,13 +202,40 @@ def test_load_balancing_is_one_under_uniform_routing(top_k):
     np.testing.assert_allclose(aux["load_balancing"], 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("experts", [0, 3])
-def test_logits_depend_on_the_past_only(experts):
-    model = transformer.Transformer(**SIZES, experts=experts, top_k=2 if experts else 1)
+def test_a_full_expert_drops_the_later_positions_first():
+    """Two experts, top-1, every token routed to expert 0 (router logits ``(x_0, -x_0)``, all
+    ``x_0 > 0``), 2 sequences of 3 positions: at capacity factor 1 each expert has
+    ``ceil(6 / 2) = 3`` slots, taken by position 0 of both sequences, then position 1 of the
+    first; the other three assignments are dropped (output exactly 0) and ``dropped`` is 1/2. At
+    factor 2 (6 slots) nothing is dropped and every token is its expert's output."""
+    x = jnp.abs(jax.random.normal(jax.random.key(5), (2, 3, 2))) + 0.1
+    full = transformer.MoEFeedForward(width=2, hidden=4, experts=2, top_k=1, capacity_factor=2.0)
+    params = _random_params(full, x)
+    params["params"]["router"]["kernel"] = jnp.array([[1.0, -1.0], [0.0, 0.0]])
+    expected = _moe_by_hand(params, x.reshape(6, 2), top_k=1).reshape(2, 3, 2)
+    assert transformer.expert_capacity(6, 2, 1, 1.0) == 3
+    for factor, kept in ((2.0, np.ones((2, 3), bool)), (1.0, [[1, 1, 0], [1, 0, 0]])):
+        moe = transformer.MoEFeedForward(2, 4, experts=2, top_k=1, capacity_factor=factor)
+        y, aux = _apply(moe)(params, x)
+        kept = np.asarray(kept, bool)
+        np.testing.assert_allclose(y[kept], expected[kept], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(y[~kept], 0.0)
+        np.testing.assert_allclose(aux["dropped"], 1.0 - kept.mean(), rtol=1e-6)
+        np.testing.assert_allclose(aux["expert_fraction"], [1.0, 0.0])  # dropped or not
+
+
+@pytest.mark.parametrize("experts, capacity_factor", [(0, 0.0), (3, 0.5)])
+def test_logits_depend_on_the_past_only(experts, capacity_factor):
+    """With a mixture whose experts are full (capacity factor 0.5: half the assignments find no
+    slot), a token is never dropped for a later position's sake: the model stays causal."""
+    model = transformer.Transformer(
+        **SIZES, experts=experts, top_k=2 if experts else 1, capacity_factor=capacity_factor
+    )
     params = _initialised(model) if experts else _random_params(model, TOKENS, scale=0.3)
     logits, aux = _apply(model)(params, TOKENS)
     assert logits.shape == (BATCH, MAX_LEN, VOCAB) and logits.dtype == jnp.float32
     assert aux["expert_fraction"].shape == (2, experts)
+    assert aux["dropped"] >= 0.5 if experts else aux["dropped"] == 0.0
     for t in (0, 4, MAX_LEN - 2):
         changed = TOKENS.at[:, t + 1 :].set((TOKENS[:, t + 1 :] + 1) % VOCAB)
         changed_logits, _ = _apply(model)(params, changed)

@@ -2,19 +2,28 @@
 FLOP/s as a fraction of a large matrix multiplication's FLOP/s on the same machine.
 
 The step is ``jaxrl.agents.dpo.lm_update``, jitted, exactly as the DPO run takes it: the policy's
-forward and backward passes and the frozen reference's forward pass on ``--batch`` chosen and
-``--batch`` rejected sequences (prompt, separator, response: 13 tokens at the config's sizes),
-the sigmoid DPO loss plus the mixture's load-balancing loss, and an AdamW step. The models are
-``jaxrl/configs/dpo_lm.py``'s: dense (width 64, 2 blocks, 4 heads, feed-forward 256) and the
-mixture of 4 experts of width 128 with top-2 routing (the same active width).
+forward and backward passes on ``--batch`` chosen and ``--batch`` rejected sequences (prompt,
+separator, response: 13 tokens at the config's sizes), the sigmoid DPO loss against the frozen
+reference's log-probabilities (computed once per pair by the run, outside the step) plus the
+mixture's load-balancing loss, and an AdamW step. The models are ``jaxrl/configs/dpo_lm.py``'s:
+dense (width 64, 2 blocks, 4 heads, feed-forward 256) and the mixture of 4 experts of width 128
+with top-2 routing (the same active width) and capacity factor 1.25.
 
 * tokens per second: ``2 * batch * T`` tokens per step over the best step time;
-* model FLOPs per step: 3x the policy's forward FLOPs (forward and backward) plus 1x the
-  reference's, counted from the architecture: per token and block ``8 d^2`` (projections),
-  ``4 T d`` (scores and values over all T positions), ``4 d h k`` (the active feed-forward: ``k``
-  experts of width ``h``; dense: ``k = 1``) and ``2 d E`` (the router), plus ``2 d V`` (the
-  output head); the mixture's dense dispatch EXECUTES all ``E`` experts, which the model FLOPs
-  do not count (``xla_flops`` is XLA's count of what the compiled step executes);
+* model FLOPs per step: 3x the policy's forward FLOPs (forward and backward), counted from the
+  architecture: per token and block ``8 d^2`` (projections), ``4 T d`` (scores and values over
+  all T positions), ``4 d h k`` (the active feed-forward: ``k`` experts of width ``h``; dense:
+  ``k = 1``) and ``2 d E`` (the router), plus ``2 d V`` (the output head); ``xla_flops`` is
+  XLA's count of what the compiled step executes (the mixture's capacity dispatch runs
+  ``capacity_factor`` times the active experts' FLOPs);
+* the mixture's dispatch, one feed-forward layer's forward and backward pass on the step's
+  ``2 * batch * T`` tokens, four ways (``moe_dispatch`` in the JSON line: milliseconds, XLA's
+  FLOPs, and the largest difference from ``dense``): ``dense`` runs every expert on every token
+  and keeps the top k by a gate matrix (the library's dispatch before issue 22); ``ragged``
+  sorts the assignments by expert and runs ``jax.lax.ragged_dot``, a grouped matmul whose CPU
+  lowering in jax 0.10.2 computes every group for every row; ``capacity`` is the library's
+  (``jaxrl.transformer.MoEFeedForward``) at the config's factor, and ``capacity_0`` with no
+  token dropped;
 * the peer: a jitted ``--matmul x --matmul`` float32 matrix product, ``2 n^3`` FLOPs, timed in
   the same process, alternating with the steps; ``ratio`` is the dense step's model FLOP/s over
   the peer's (how close the step runs to what this machine's matmul reaches), and
@@ -122,6 +131,9 @@ def make_step(variant: str, batch: int, steps: int):
         jax.random.randint(k, (batch, length), 0, task.vocab_size)
         for k in jax.random.split(data_key)
     )
+    reference_logps, _ = jax.jit(lambda p, c, r: dpo.response_pair_log_probs(model, task, p, c, r))(
+        reference, chosen, rejected
+    )
     hparams = dpo.Hparams(
         beta=jnp.float32(0.1),
         learning_rate=jnp.float32(1e-4),
@@ -141,7 +153,7 @@ def make_step(variant: str, batch: int, steps: int):
             optimizer,
             params,
             opt_state,
-            reference,
+            reference_logps,
             chosen,
             rejected,
             hparams,
@@ -163,11 +175,86 @@ def make_step(variant: str, batch: int, steps: int):
         return state["value"]
 
     tokens = 2 * batch * length
-    model_flops = 4 * forward_flops_per_token(model, length) * tokens
+    model_flops = 3 * forward_flops_per_token(model, length) * tokens
     return call, tokens, model_flops, xla_flops
 
 
-def run(batch: int, matmul: int, rounds: int, steps: int, generation=None) -> dict:
+def _dense_dispatch(p, x, top_k: int):
+    """Every expert on every token, the top k kept by a ``[N, E]`` gate matrix."""
+    import flax.linen as nn
+
+    experts = p["up_kernel"].shape[0]
+    tokens = x.reshape(-1, x.shape[-1])
+    top_logits, top_index = jax.lax.top_k(tokens @ p["router"]["kernel"], top_k)
+    assigned = jax.nn.one_hot(top_index, experts)
+    gates = jnp.einsum("nk,nke->ne", jax.nn.softmax(top_logits, axis=-1), assigned)
+    h = jnp.einsum("nd,edh->neh", tokens, p["up_kernel"]) + p["up_bias"][None]
+    out = jnp.einsum("neh,ehd->ned", nn.gelu(h), p["down_kernel"]) + p["down_bias"][None]
+    return jnp.einsum("ne,ned->nd", gates, out).reshape(x.shape)
+
+
+def _ragged_dispatch(p, x, top_k: int):
+    """The assignments sorted by expert, each expert's rows a group of ``jax.lax.ragged_dot``."""
+    import flax.linen as nn
+
+    experts = p["up_kernel"].shape[0]
+    tokens = x.reshape(-1, x.shape[-1])
+    top_logits, top_index = jax.lax.top_k(tokens @ p["router"]["kernel"], top_k)
+    gate = jax.nn.softmax(top_logits, axis=-1).reshape(-1)
+    expert = top_index.reshape(-1)
+    order = jnp.argsort(expert, stable=True)
+    sizes = jnp.bincount(expert, length=experts).astype(jnp.int32)
+    grouped = expert[order]
+    h = jax.lax.ragged_dot(tokens[order // top_k], p["up_kernel"], sizes) + p["up_bias"][grouped]
+    out = jax.lax.ragged_dot(nn.gelu(h), p["down_kernel"], sizes) + p["down_bias"][grouped]
+    back = jnp.zeros_like(out).at[order].set(out) * gate[:, None]
+    return jnp.sum(back.reshape(-1, top_k, tokens.shape[-1]), axis=1).reshape(x.shape)
+
+
+def dispatch_timings(batch: int, rounds: int) -> dict:
+    """One mixture layer of the ``sft_moe`` config, forward and backward, on ``2 * batch``
+    sequences of the step's length, per dispatch: best milliseconds, XLA's FLOPs and the largest
+    output difference from ``dense``."""
+    from jaxrl import transformer
+
+    cfg = dpo_lm.get_config("sft_moe")
+    task = sft.make_task(cfg)
+    factor = float(cfg.capacity_factor)
+    x = jax.random.normal(jax.random.key(0), (2 * batch, task.sequence_length, cfg.width))
+
+    def library(capacity_factor):
+        module = transformer.MoEFeedForward(
+            cfg.width, cfg.hidden, cfg.experts, cfg.top_k, capacity_factor
+        )
+        return lambda p, x: module.apply({"params": p}, x)[0]
+
+    params = transformer.MoEFeedForward(cfg.width, cfg.hidden, cfg.experts, cfg.top_k).init(
+        jax.random.key(1), x
+    )["params"]
+    dispatches = {
+        "dense": lambda p, x: _dense_dispatch(p, x, cfg.top_k),
+        "ragged": lambda p, x: _ragged_dispatch(p, x, cfg.top_k),
+        "capacity": library(factor),
+        "capacity_0": library(0.0),
+    }
+    reference = jax.jit(dispatches["dense"])(params, x)
+    programs, out = {}, {}
+    for name, fn in dispatches.items():
+        grad = jax.value_and_grad(lambda p, x, fn=fn: jnp.sum(fn(p, x) ** 2))
+        compiled = jax.jit(grad).lower(params, x).compile()
+        analysis = compiled.cost_analysis()
+        analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+        difference = jnp.max(jnp.abs(jax.jit(fn)(params, x) - reference))
+        out[name] = {"xla_flops": float(analysis["flops"]), "max_diff": float(difference)}
+        programs[name] = lambda compiled=compiled: compiled(params, x)
+    best = common.best_times(programs, rounds=rounds)
+    for name in dispatches:
+        out[name]["ms"] = 1e3 * best[name]
+    out["capacity_factor"] = factor
+    return out
+
+
+def run(batch: int, matmul: int, rounds: int, steps: int, generation=None, dispatch=None) -> dict:
     dense, tokens, dense_flops, dense_xla = make_step("sft", batch, steps)
     moe, _, moe_flops, moe_xla = make_step("sft_moe", batch, steps)
     a = jax.random.normal(jax.random.key(1), (matmul, matmul), jnp.float32)
@@ -198,6 +285,7 @@ def run(batch: int, matmul: int, rounds: int, steps: int, generation=None) -> di
         "batch_pairs": batch,
         "tokens_per_step": tokens,
         "generation_tokens_per_s": generation or {},
+        "moe_dispatch": dispatch or {},
         "generation_batch": _GENERATION_BATCH.value,
         "generation_prompt": PROMPT,
         "max_len": MAX_LEN,
@@ -209,7 +297,15 @@ def main(argv) -> None:
     del argv
     responses = [int(r) for r in _RESPONSES.value]
     generation = generation_rates(responses, _GENERATION_BATCH.value, _GENERATION_ROUNDS.value)
-    result = run(_BATCH.value, _MATMUL.value, _ROUNDS.value, _STEPS.value, generation)
+    dispatch = dispatch_timings(_BATCH.value, _ROUNDS.value)
+    result = run(_BATCH.value, _MATMUL.value, _ROUNDS.value, _STEPS.value, generation, dispatch)
+    for name in ("dense", "ragged", "capacity", "capacity_0"):
+        figures = dispatch[name]
+        print(
+            f"MoE layer dispatch {name}: {figures['ms']:.2f} ms forward and backward, "
+            f"{figures['xla_flops'] / 1e6:,.1f} MFLOP, {figures['max_diff']:.1e} from dense",
+            flush=True,
+        )
     for length, rates in generation.items():
         print(
             f"generation of {length} tokens after {PROMPT} (batch {_GENERATION_BATCH.value}): "

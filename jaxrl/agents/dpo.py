@@ -21,21 +21,22 @@ DPO makes: the expected reward ``E_x E_pi r`` and ``kl_to_reference = E_x KL(pi 
 exact curve of ``pi*`` as beta varies.
 
 **The language model** (``config.task = "lm"``). ``config.sft_workdir`` names a finished run of
-``jaxrl.agents.sft``; its parameters (seed ``sft_seed``) are both the initial policy and the
-frozen reference, and its config gives the model and the copy task. Each seed samples
-``config.pairs`` pairs of responses from the reference for fresh prompts and labels them by the
-Bradley-Terry model of the true score (tokens copied from the prompt), then takes optimizer steps
-on minibatches of ``batch_size`` pairs: the policy's and the reference's forward passes on the
-chosen and rejected sequences, their response log-probabilities (``losses.sequence_log_probs``),
-the DPO loss (with summed log-probabilities: responses all have ``P`` tokens, so IPO's length
-averaging would only rescale its margin), plus ``load_balancing_coef`` times the mixture's
-load-balancing loss. After every chunk, on ``eval_pairs`` held-out pairs and prompts: the
-implicit-reward accuracy and margin (``losses.preference_metrics``; ``score_accuracy`` is the
-true score's own accuracy on the same pairs, for comparison), the win rate of the policy's
-sampled responses against the reference's under the true score (ties count one half), their
-mean score, and ``kl_to_reference``, the sequence KL ``KL(pi || pi_ref)`` estimated on the
-policy's samples as the sum over response positions of the exact per-token KL
-(:func:`response_kl`).
+``jaxrl.agents.sft``; its parameters (seed ``sft_seed``) are both the initial policy and the frozen
+reference, and its config gives the model and the copy task. Each seed samples ``config.pairs``
+pairs of responses from the reference for fresh prompts and labels them by the Bradley-Terry model
+of the true score (tokens copied from the prompt), with the frozen reference's response
+log-probabilities of every pair (computed once, at the start), then takes optimizer steps on
+minibatches of ``batch_size`` pairs: the policy's forward pass on the chosen and rejected sequences,
+their response log-probabilities (``losses.sequence_log_probs``), the DPO loss (with summed
+log-probabilities: responses all have ``P`` tokens, so IPO's length averaging would only rescale its
+margin), plus ``load_balancing_coef`` times the mixture's load-balancing loss (``dropped``: the
+fraction of its expert assignments over capacity, ``jaxrl.transformer.MoEFeedForward``). After every
+chunk, on ``eval_pairs`` held-out pairs and prompts: the implicit-reward accuracy and margin
+(``losses.preference_metrics``; ``score_accuracy`` is the true score's own accuracy on the same
+pairs, for comparison), the win rate of the policy's sampled responses against the reference's under
+the true score (ties count one half), their mean score, and ``kl_to_reference``, the sequence KL
+``KL(pi || pi_ref)`` estimated on the policy's samples as the sum over response positions of the
+exact per-token KL (:func:`response_kl`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import losses, optim, run
+from jaxrl import losses, optim, run, transformer
 from jaxrl.agents import sft
 from jaxrl.envs import preferences, rng
 from jaxrl.losses import dpo as dpo_losses
@@ -308,8 +309,10 @@ def tradeoff_figure(settings, kl, reward, optimum_curve, *, ylabel, curve_label)
 class LMData(NamedTuple):
     chosen: jax.Array  # [N, T]
     rejected: jax.Array  # [N, T]
+    reference_logps: tuple  # ([N], [N]) the frozen reference's of chosen and rejected
     eval_chosen: jax.Array  # [M, T] held-out pairs
     eval_rejected: jax.Array  # [M, T]
+    eval_reference_logps: tuple  # ([M], [M])
     eval_reference: jax.Array  # [M, T] a reference response to each held-out prompt
 
 
@@ -365,41 +368,54 @@ def response_kl(logits: jax.Array, reference_logits: jax.Array, mask: jax.Array)
 
 
 def response_pair_log_probs(model, task, params, chosen, rejected):
-    """``((chosen, rejected) [B] response log-probabilities, load-balancing loss)`` from one
-    forward pass over the ``2B`` sequences (a mixture's balance is taken over the batch)."""
+    """``((chosen, rejected) [B] response log-probabilities, routing statistics)`` from one
+    forward pass over the ``2B`` sequences (a mixture's balance is taken over the batch;
+    ``sft.response_log_probs``)."""
     both = jnp.concatenate([chosen, rejected], axis=0)
-    values, balancing = sft.response_log_probs(model, params, task, both, average=False)
+    values, routing = sft.response_log_probs(model, params, task, both, average=False)
     n = chosen.shape[0]
-    return (values[:n], values[n:]), balancing
+    return (values[:n], values[n:]), routing
 
 
-def lm_loss(model, task, params, reference, chosen, rejected, hparams: Hparams, *, config):
+def lm_loss(model, task, params, reference_logps, chosen, rejected, hparams: Hparams, *, config):
     """The minibatch DPO loss of a language model, plus ``load_balancing_coef`` times its
-    mixture's load-balancing loss: the policy's and the frozen reference's forward passes on
-    ``[B, 2P + 1]`` chosen and rejected sequences, their response log-probabilities
-    (``losses.sequence_log_probs``) and ``losses.dpo_loss``.
+    mixture's load-balancing loss: the policy's forward pass on ``[B, 2P + 1]`` chosen and
+    rejected sequences, their response log-probabilities (``losses.sequence_log_probs``) and
+    ``losses.dpo_loss`` against the frozen reference's ``reference_logps`` (``([B], [B])``,
+    :func:`response_pair_log_probs` of the reference: it never changes, so the run computes it
+    once per pair, not once per step).
 
     Returns:
-        ``(loss, (report, balancing))``: ``report`` is ``losses.preference_metrics``.
+        ``(loss, (report, routing))``: ``report`` is ``losses.preference_metrics``, ``routing``
+        the mixture's ``{"load_balancing", "dropped"}``.
     """
-    policy, balancing = response_pair_log_probs(model, task, params, chosen, rejected)
-    ref, _ = response_pair_log_probs(model, task, reference, chosen, rejected)
+    policy, routing = response_pair_log_probs(model, task, params, chosen, rejected)
     weight = jnp.full((chosen.shape[0],), 1.0 / chosen.shape[0])
-    loss, report = preference_loss(policy, ref, weight, hparams, config=config)
-    return loss + hparams.load_balancing_coef * balancing, (report, balancing)
+    loss, report = preference_loss(policy, reference_logps, weight, hparams, config=config)
+    return loss + hparams.load_balancing_coef * routing["load_balancing"], (report, routing)
 
 
 def lm_update(
-    model, task, optimizer, params, opt_state, reference, chosen, rejected, hparams, *, config
+    model,
+    task,
+    optimizer,
+    params,
+    opt_state,
+    reference_logps,
+    chosen,
+    rejected,
+    hparams,
+    *,
+    config,
 ):
     """One DPO training step of a language model: :func:`lm_loss`, its gradient in the policy's
     parameters and the optimizer's step (the benchmark times this function).
 
     Returns:
-        ``(params, opt_state, (report, balancing))``.
+        ``(params, opt_state, (report, routing))``.
     """
     grads, aux = jax.grad(lm_loss, argnums=2, has_aux=True)(
-        model, task, params, reference, chosen, rejected, hparams, config=config
+        model, task, params, reference_logps, chosen, rejected, hparams, config=config
     )
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return jax.tree.map(jnp.add, params, updates), opt_state, aux
@@ -410,6 +426,9 @@ def make_lm_experiment(config) -> Experiment:
     if num_pairs < 1:
         raise ConfigError(f"config.pairs must be a positive integer for the LM, got {num_pairs}")
     model, task, reference = load_reference(config)
+    # Training drops a mixture's tokens over capacity; the reference's log-probabilities and the
+    # held-out measures use the exact mixture (transformer.without_drops; the same for dense).
+    exact = transformer.without_drops(model)
     mask = task.response_mask
     chunk_steps = int(config.chunk_steps)
 
@@ -418,8 +437,9 @@ def make_lm_experiment(config) -> Experiment:
 
     def reference_pairs(key):
         """Pairs of responses sampled from the reference for fresh prompts, Bradley-Terry
-        labelled: ``num_pairs`` to train on, ``eval_pairs`` held out, and a third reference
-        response to each held-out prompt (one sampling loop for all)."""
+        labelled, with the reference's log-probabilities of both: ``num_pairs`` to train on,
+        ``eval_pairs`` held out, and a third reference response to each held-out prompt (one
+        sampling loop for all)."""
         prompt_key, sample_key, label_key = jax.random.split(key, 3)
         n = num_pairs + eval_pairs
         prompts = preferences.prompts(prompt_key, task, n)
@@ -427,11 +447,14 @@ def make_lm_experiment(config) -> Experiment:
         sampled = sft.sample_responses(model, reference, task, sample_key, both)
         first, second, third = sampled[:n], sampled[n : 2 * n], sampled[2 * n :]
         chosen, rejected = preferences.label(label_key, task, first, second)
+        logps, _ = response_pair_log_probs(exact, task, reference, chosen, rejected)
         return LMData(
             chosen[:num_pairs],
             rejected[:num_pairs],
+            (logps[0][:num_pairs], logps[1][:num_pairs]),
             chosen[num_pairs:],
             rejected[num_pairs:],
+            (logps[0][num_pairs:], logps[1][num_pairs:]),
             third,
         )
 
@@ -446,40 +469,46 @@ def make_lm_experiment(config) -> Experiment:
             jax.random.key_data(key),
         )
 
-    def loss_fn(params, chosen, rejected, hparams: Hparams):
-        return lm_loss(model, task, params, reference, chosen, rejected, hparams, config=config)
-
     def train_step(carry: LMCarry, hparams: Hparams):
         batch_key = rng.counter_key(carry.key_data, carry.step, BATCH_STREAM)
         index = jax.random.randint(batch_key, (batch_size,), 0, num_pairs)
-        chosen, rejected = carry.data.chosen[index], carry.data.rejected[index]
-        params, opt_state, (report, balancing) = lm_update(
+        data = carry.data
+        params, opt_state, (report, routing) = lm_update(
             model,
             task,
             optimizer(hparams),
             carry.params,
             carry.opt_state,
-            reference,
-            chosen,
-            rejected,
+            jax.tree.map(lambda logps: logps[index], data.reference_logps),
+            data.chosen[index],
+            data.rejected[index],
             hparams,
             config=config,
         )
         carry = carry._replace(params=params, opt_state=opt_state, step=carry.step + 1)
-        return carry, (report["loss"], balancing)
+        return carry, (report["loss"], routing)
 
     def sequence_kl(params, sequences):
         """``[M]`` the policy's sequence KL from the reference on its own samples."""
         return response_kl(
-            model.apply(params, sequences)[0], model.apply(reference, sequences)[0], mask
+            exact.apply(params, sequences)[0], exact.apply(reference, sequences)[0], mask
         )
 
     def train_chunk(carry: LMCarry, hparams: Hparams):
-        carry, (train_loss, balancing) = jax.lax.scan(
+        carry, (train_loss, routing) = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
         data = carry.data
-        _, (report, _) = loss_fn(carry.params, data.eval_chosen, data.eval_rejected, hparams)
+        _, (report, _) = lm_loss(
+            exact,
+            task,
+            carry.params,
+            data.eval_reference_logps,
+            data.eval_chosen,
+            data.eval_rejected,
+            hparams,
+            config=config,
+        )
         prompts = data.eval_reference[:, : task.length + 1]
         sample_key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
         sampled = sft.sample_responses(model, carry.params, task, sample_key, prompts)
@@ -501,7 +530,8 @@ def make_lm_experiment(config) -> Experiment:
             "rejected_reward": report["rejected_reward"],
             "eval_loss": report["loss"],
             "train_loss": jnp.mean(train_loss),
-            "load_balancing": jnp.mean(balancing),
+            "load_balancing": jnp.mean(routing["load_balancing"]),
+            "dropped": jnp.mean(routing["dropped"]),
         }
         return carry, metrics
 
@@ -538,6 +568,7 @@ def make_lm_experiment(config) -> Experiment:
             "eval_loss",
             "train_loss",
             "load_balancing",
+            "dropped",
         ),
         main_metric="win_rate",
         env_steps_per_step=batch_size,

@@ -50,6 +50,11 @@ SCHEMA = fields.Schema(
     hidden=fields.static(fields.POSITIVE_INT, "the feed-forward (or each expert's) width"),
     experts=fields.static(fields.COUNT, "experts per feed-forward block (0: dense)"),
     top_k=fields.static(fields.POSITIVE_INT, "experts per token (mixtures only)"),
+    capacity_factor=fields.static(
+        real(0.0),
+        "a mixture's slots per expert over the tokens' mean share (0: none dropped)",
+        when=lambda config: config.experts > 0,
+    ),
     batch_size=fields.static(fields.POSITIVE_INT, "demonstrations per step"),
     eval_size=fields.static(fields.POSITIVE_INT, "held-out demonstrations per evaluation"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
@@ -94,18 +99,19 @@ def make_model(config) -> transformer.Transformer:
         hidden=config.hidden,
         experts=experts,
         top_k=top_k if experts else 1,
+        capacity_factor=float(config.capacity_factor) if experts else 0.0,
     )
 
 
 def response_log_probs(model, params, task, tokens: jax.Array, *, average: bool):
     """``[B]`` log-probabilities of the responses of ``[B, 2P + 1]`` sequences, and the model's
-    load-balancing loss on them."""
+    routing statistics on them: ``{"load_balancing", "dropped"}`` (``jaxrl.transformer``)."""
     logits, aux = model.apply(params, tokens)
     mask = task.response_mask
     logps = jax.vmap(lambda z, y: losses.sequence_log_probs(z, y, mask, average=average))(
         logits, tokens
     )
-    return logps, aux["load_balancing"]
+    return logps, {"load_balancing": aux["load_balancing"], "dropped": aux["dropped"]}
 
 
 def copy_probabilities(task, logits: jax.Array, tokens: jax.Array) -> jax.Array:
@@ -185,27 +191,27 @@ def make_experiment(config) -> Experiment:
         )
 
     def loss_fn(params, tokens, hparams: Hparams):
-        logps, balancing = response_log_probs(model, params, task, tokens, average=True)
+        logps, routing = response_log_probs(model, params, task, tokens, average=True)
         nll = -jnp.mean(logps)
-        return nll + hparams.load_balancing_coef * balancing, (nll, balancing)
+        return nll + hparams.load_balancing_coef * routing["load_balancing"], (nll, routing)
 
     def train_step(carry: Carry, hparams: Hparams):
         key = rng.counter_key(carry.key_data, carry.step, TRAIN_STREAM)
         tokens = preferences.demonstrations(key, task, batch_size)
-        grads, (nll, balancing) = jax.grad(loss_fn, has_aux=True)(carry.params, tokens, hparams)
+        grads, (nll, routing) = jax.grad(loss_fn, has_aux=True)(carry.params, tokens, hparams)
         updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.params)
         params = jax.tree.map(jnp.add, carry.params, updates)
-        return Carry(params, opt_state, carry.step + 1, carry.key_data), (nll, balancing)
+        return Carry(params, opt_state, carry.step + 1, carry.key_data), (nll, routing)
 
     def train_chunk(carry: Carry, hparams: Hparams):
-        carry, (nll, balancing) = jax.lax.scan(
+        carry, (nll, routing) = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
         # Held out: the same demonstrations after every chunk, from a stream training never uses.
         tokens = preferences.demonstrations(
             rng.counter_key(carry.key_data, 0, EVAL_STREAM), task, eval_size
         )
-        logits, _ = model.apply(carry.params, tokens)
+        logits, _ = transformer.without_drops(model).apply(carry.params, tokens)
         logps = jax.vmap(lambda z, y: losses.sequence_log_probs(z, y, mask, average=True))(
             logits, tokens
         )
@@ -214,7 +220,8 @@ def make_experiment(config) -> Experiment:
             "nll_gap": -jnp.mean(logps) - floor,
             "train_nll": jnp.mean(nll),
             "copy_probability": jnp.mean(copy),
-            "load_balancing": jnp.mean(balancing),
+            "load_balancing": jnp.mean(routing["load_balancing"]),
+            "dropped": jnp.mean(routing["dropped"]),
         }
         return carry, metrics
 
@@ -223,7 +230,7 @@ def make_experiment(config) -> Experiment:
         train_chunk=train_chunk,
         hparams_type=Hparams,
         domains=check_domains(config),
-        metrics=("nll_gap", "train_nll", "copy_probability", "load_balancing"),
+        metrics=("nll_gap", "train_nll", "copy_probability", "load_balancing", "dropped"),
         main_metric="nll_gap",
         env_steps_per_step=batch_size,
         curve_metrics=("nll_gap", "copy_probability"),

@@ -44,6 +44,8 @@ def _model(config, moe: bool) -> None:
     config.hidden = 128 if moe else 256  # feed-forward hidden width (of each expert)
     config.experts = 4 if moe else 0  # 0: dense feed-forward blocks; E >= 1: mixtures of E
     config.top_k = 2 if moe else 1  # experts per token (mixtures only)
+    if moe:  # each expert's slots: 1.25 times its mean share of the tokens (0: none dropped)
+        config.capacity_factor = 1.25
 
 
 def get_config(variant: str = "sft") -> ml_collections.ConfigDict:

@@ -9,6 +9,11 @@ The batch axis is ``settings x seeds`` flattened: item ``h * num_seeds + i`` is 
 seed ``i``. It is sharded over the given devices with a 1-D ``Mesh`` and ``NamedSharding``; in a
 multi-process run each process builds only its own shard of the keys and hyperparameters
 (``jax.make_array_from_callback``) and the metrics are gathered to every process.
+
+A sweep of several settings initialises with ``vmap`` over settings of ``vmap`` over seeds, the
+key unbatched along the settings (:func:`seed_shared_init`): what ``init`` computes from the key
+alone (sampled data, network initialisations) is computed once per seed, not once per setting,
+and equals what the flat batch computes, bit for bit.
 """
 
 from __future__ import annotations
@@ -112,6 +117,40 @@ def batch_inputs(hparams, keys: jax.Array):
     return key_data, flat, wrap
 
 
+def seed_inputs(hparams, keys: jax.Array):
+    """:func:`seed_shared_init`'s host inputs: the seeds' raw key data ``[N', ...]`` and the
+    settings' hyperparameters ``[S', ...]``, each padded to at least two with a copy of its last
+    (a vmapped axis of one compiles to other code; see :data:`MIN_PER_DEVICE`)."""
+
+    def pad(x):
+        x = np.asarray(x)
+        return np.concatenate([x] + [x[-1:]] * (padded_size(len(x)) - len(x)))
+
+    return pad(jax.random.key_data(keys)), jax.tree.map(pad, hparams)
+
+
+def seed_shared_init(wrapped_init, num_settings: int, num_seeds: int):
+    """The flat batch's initial carry (``[padded_size(S N), ...]``, item ``h N + i``) from
+    :func:`seed_inputs`: ``vmap`` over settings (the key unbatched) of ``vmap`` over seeds (the
+    hyperparameters unbatched), so that every computation on the key alone is batched over the
+    seeds only, and done once per seed whatever the number of settings."""
+
+    def program(key_data, hparams):
+        per = jax.vmap(jax.vmap(wrapped_init, in_axes=(0, None)), in_axes=(None, 0))(
+            key_data, hparams
+        )
+        batch = num_settings * num_seeds
+        extra = padded_size(batch) - batch
+
+        def flat(x):
+            x = x[:num_settings, :num_seeds].reshape(batch, *x.shape[2:])
+            return jnp.concatenate([x] + [x[-1:]] * extra) if extra else x
+
+        return jax.tree.map(flat, per)
+
+    return program
+
+
 def check_batch(batch: int, num_devices: int, *, num_settings: int) -> None:
     """Raises :class:`ConfigError` unless the batch shards evenly, at least two runs per device."""
     padded = padded_size(batch)
@@ -132,13 +171,23 @@ _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compiled(
-    experiment: Experiment, keys, wrap, sharding: NamedSharding, key_data, hparams, windows=1
+    experiment: Experiment,
+    keys,
+    wrap,
+    sharding: NamedSharding,
+    key_data,
+    hparams,
+    windows=1,
+    shared=None,
 ):
     """The compiled ``(init, train_chunk, abstract carry)`` of ``experiment`` over a batch of
     these inputs (``key_data`` the raw data of the typed ``keys``, ``wrap`` as
     :func:`batch_inputs` gives). With ``windows`` > 1 the chunk program calls ``train_chunk``
     that many times in a ``lax.scan`` and returns each call's metrics, leaves ``[batch,
-    windows]``: the metrics of every window, with no trip to the host between them."""
+    windows]``: the metrics of every window, with no trip to the host between them. With
+    ``shared = (num_settings, num_seeds, seed_key_data, setting_hparams)`` (replicated, from
+    :func:`seed_inputs`), ``init`` is :func:`seed_shared_init` on those."""
+    init_args = (key_data, hparams) if shared is None else shared[2:]
     signature = (
         windows,
         str(jax.random.key_impl(keys)),
@@ -146,21 +195,30 @@ def _compiled(
         jax.tree.structure(hparams),
         *((x.shape, x.dtype) for x in (key_data, *jax.tree.leaves(hparams))),
         experiment.init,
+        None if shared is None else tuple(x.shape for x in jax.tree.leaves(init_args)),
     )
     cache = _PROGRAMS.setdefault(experiment.train_chunk, {})
     if signature not in cache:
-        init = jax.jit(
-            jax.vmap(wrap(experiment.init)),
-            in_shardings=(sharding, sharding),
-            out_shardings=sharding,
-        )
+        if shared is None:
+            init = jax.jit(
+                jax.vmap(wrap(experiment.init)),
+                in_shardings=(sharding, sharding),
+                out_shardings=sharding,
+            )
+        else:
+            replicated = NamedSharding(sharding.mesh, PartitionSpec())
+            init = jax.jit(
+                seed_shared_init(wrap(experiment.init), shared[0], shared[1]),
+                in_shardings=(replicated, replicated),
+                out_shardings=sharding,
+            )
         chunk = jax.jit(
             jax.vmap(experiment.train_chunk) if windows == 1 else _windowed(experiment, windows),
             in_shardings=(sharding, sharding),
             out_shardings=(sharding, sharding),
             donate_argnums=0,
         )
-        init = init.lower(key_data, hparams)
+        init = init.lower(*init_args)
         abstract = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), init.out_info
         )
@@ -260,13 +318,24 @@ class Program:
         key_data, flat, wrap = batch_inputs(hparams, keys)
         self.hparams = jax.tree.map(lambda x: _global_array(x, sharding), flat)
         self.key_data = _global_array(key_data, sharding)
+        shared = None
+        if self.num_settings > 1:  # computations on the key alone once per seed
+            replicated = NamedSharding(mesh, PartitionSpec())
+            seed_data, setting_hparams = seed_inputs(hparams, keys)
+            shared = (
+                self.num_settings,
+                self.num_seeds,
+                _global_array(seed_data, replicated),
+                jax.tree.map(lambda x: _global_array(x, replicated), setting_hparams),
+            )
+        self._init_args = (self.key_data, self.hparams) if shared is None else shared[2:]
         self._init, self._chunk, self.abstract_carry = _compiled(
-            experiment, keys, wrap, sharding, self.key_data, self.hparams, self.windows
+            experiment, keys, wrap, sharding, self.key_data, self.hparams, self.windows, shared
         )
 
     def init(self):
         """The initial carry of every run (flat batch axis, sharded)."""
-        return self._init(self.key_data, self.hparams)
+        return self._init(*self._init_args)
 
     def chunk(self, carry):
         """One chunk of every run: ``(carry, metrics)``; ``carry`` is donated."""

@@ -190,16 +190,29 @@ def _dpo_config(workdir, **overrides):
 
 def test_sft_then_dpo_from_its_parameters(tmp_path):
     """One test (its two compiled runs are the cost): SFT of a tiny mixture-of-experts model,
-    then DPO from seed 1 of it, 2 steps of 8 pairs, one per chunk, betas 0.1 and 1."""
+    then DPO from seed 1 of it, 2 steps of 8 pairs, one per chunk, betas 0.1 and 1.
+
+    The mixture's capacity factor is 2 = experts / top_k: every expert has a slot for every
+    token, so nothing is dropped (``dropped`` is 0 in both runs) and the policy's first loss is
+    exactly at the reference (a drop would move the policy's log-probabilities off the
+    reference's, which use the exact mixture). Drops are tested in tests/test_transformer.py."""
     sft_dir, dpo_dir = tmp_path / "sft", tmp_path / "dpo"
     config = _config(
-        "dpo_lm", "sft_moe", num_seeds=2, total_steps=40, chunk_steps=20, eval_size=32, **TINY_MODEL
+        "dpo_lm",
+        "sft_moe",
+        num_seeds=2,
+        total_steps=40,
+        chunk_steps=20,
+        eval_size=32,
+        capacity_factor=2.0,
+        **TINY_MODEL,
     )
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     run.run(experiment, config, str(sft_dir), log=lambda _: None)
     rates = json.loads((sft_dir / "summary.json").read_text())["settings"][0]["final_per_seed"]
-    assert set(rates) == {"nll_gap", "train_nll", "copy_probability", "load_balancing"}
+    assert set(rates) == {"nll_gap", "train_nll", "copy_probability", "load_balancing", "dropped"}
     assert all(len(v) == 2 for v in rates.values())
+    assert rates["dropped"] == [0.0, 0.0]
 
     with pytest.raises(ValueError, match=r"config.sft_seed must be an integer in \[0, 2\)"):
         dpo.make_experiment(_dpo_config(sft_dir, sft_seed=2))
@@ -217,6 +230,7 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     arrays = run.result_arrays(str(dpo_dir))
     # The first step's loss is taken at the reference itself: ln 2 for every pair.
     np.testing.assert_allclose(arrays["train_loss"][0], math.log(2), rtol=1e-6)
+    np.testing.assert_array_equal(arrays["dropped"], 0.0)
     assert np.all(arrays["kl_to_reference"][-1] > 0)  # and then the policy has moved
     for name in ("curves.png", "tradeoff.png"):
         assert (dpo_dir / name).stat().st_size > 0
@@ -233,6 +247,9 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     better = preferences.score(task, data.chosen) - preferences.score(task, data.rejected)
     assert float(jnp.mean(better > 0)) > float(jnp.mean(better < 0))
     np.testing.assert_array_equal(data.chosen[:, : task.length], data.rejected[:, : task.length])
+    # The reference's log-probabilities of every pair, kept from the start, are the reference's.
+    logps, _ = dpo.response_pair_log_probs(model, task, reference, data.chosen, data.rejected)
+    np.testing.assert_allclose(data.reference_logps, logps, rtol=1e-5)
 
     # Both language models' readout is their sampler: prompts (with the separator) in,
     # responses of the task's length out; greedy decoding is deterministic.

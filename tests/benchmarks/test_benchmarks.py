@@ -214,7 +214,7 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
 def test_dpo_benchmark_runs():
     result = _run(
         "experiments.benchmarks.dpo",
-        "--batch=2",
+        "--batch=4",
         "--matmul=64",
         "--rounds=1",
         "--steps=1",
@@ -223,12 +223,18 @@ def test_dpo_benchmark_runs():
         "--generation_rounds=1",
     )
     assert result["benchmark"] == "dpo_step" and result["unit"] == "FLOP/s"
-    assert result["tokens_per_step"] == 2 * 2 * 13
+    assert result["tokens_per_step"] == 2 * 4 * 13
     assert result["tokens_per_s_dense"] > 0 and result["tokens_per_s_moe"] > 0
     assert result["moe_fraction"] > 0
     # the dense step executes what the model counts (XLA's count, within 10%); the mixture's
-    # dense dispatch runs all 4 experts, more than the 2 active ones the model counts
+    # capacity dispatch at most 1.3x (its 2 active experts' FLOPs times the capacity factor,
+    # 1.25: 65 slots per expert for the 52 assignments' mean share here)
     assert 0.9 < result["xla_flops_per_step_dense"] / result["model_flops_per_step_dense"] < 1.1
-    assert result["xla_flops_per_step_moe"] > result["model_flops_per_step_moe"]
+    assert 1.0 < result["xla_flops_per_step_moe"] / result["model_flops_per_step_moe"] <= 1.3
+    dispatch = result["moe_dispatch"]
+    assert dispatch["capacity_factor"] == 1.25
+    for name in ("dense", "ragged", "capacity", "capacity_0"):  # the same outputs
+        assert dispatch[name]["ms"] > 0 and dispatch[name]["max_diff"] < 1e-5, name
+    assert dispatch["capacity"]["xla_flops"] < dispatch["dense"]["xla_flops"]
     rates = result["generation_tokens_per_s"]["4"]
     assert rates["full"] > 0 and rates["cached"] > 0 and rates["speedup"] > 0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxrl import run
-from jaxrl.run import runner, stats, tracking, workdir
+from jaxrl.run import core, runner, stats, tracking, workdir
 from jaxrl.run.experiment import seed_keys
 from tests.run import wandb_records
 from tests.run.toy import (
@@ -160,6 +160,31 @@ def test_the_in_memory_core_equals_the_run(tmp_path):
         jax.tree.leaves(result.carry), jax.tree.leaves(on_disk.carry), strict=True
     ):
         np.testing.assert_array_equal(np.asarray(leaf), np.asarray(other))
+
+
+def test_a_sweep_initialises_what_depends_on_the_key_alone_once_per_seed():
+    """3 settings x 2 seeds: ``init``'s draw from the key runs once per seed (a
+    ``jax.debug.callback`` on it is called for the 2 seeds, not for the 6 runs), and every run's
+    carry is its ``init`` alone, bit for bit (``core.seed_shared_init``)."""
+    calls = []
+
+    def init(key, hparams):
+        draw = jax.random.normal(key, (3,))
+        jax.debug.callback(lambda d: calls.append(np.shape(d)), draw)
+        carry = toy_experiment(2).init(key, hparams)
+        return {**carry, "draw": draw, "scaled": hparams.drift * draw}
+
+    experiment = toy_experiment(2)._replace(init=init)
+    hparams = ToyHparams(scale=jnp.ones(3), drift=jnp.float32([0.5, 1.0, 2.0]))
+    keys = seed_keys(5, 2)
+    carry = core.Program(experiment, hparams, keys).init()
+    assert len(calls) == 2, calls
+    carry = core.unflatten(jax.device_get(carry), 3, 2)
+    for h in range(3):
+        for i in range(2):
+            one = jax.tree.map(lambda x, h=h: x[h], hparams)
+            for name, value in jax.jit(init)(keys[i], one).items():
+                np.testing.assert_array_equal(carry[name][h, i], value, err_msg=name)
 
 
 def test_load_returns_the_final_carry_of_a_run(tmp_path):
