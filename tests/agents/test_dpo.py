@@ -248,7 +248,8 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     assert float(jnp.mean(better > 0)) > float(jnp.mean(better < 0))
     np.testing.assert_array_equal(data.chosen[:, : task.length], data.rejected[:, : task.length])
     # The reference's log-probabilities of every pair, kept from the start, are the reference's.
-    logps, _ = dpo.response_pair_log_probs(model, task, reference, data.chosen, data.rejected)
+    pair_log_probs = jax.jit(lambda *a: dpo.response_pair_log_probs(model, task, *a)[0])
+    logps = pair_log_probs(reference, data.chosen, data.rejected)
     np.testing.assert_allclose(data.reference_logps, logps, rtol=1e-5)
 
     # Both language models' readout is their sampler: prompts (with the separator) in,
