@@ -1,7 +1,7 @@
 """Losses, one concept per function: value regression (``value.py``) and policy losses
 (``policy.py``: policy gradient, entropy, actor-critic, off-policy actor, PPO's clipped surrogate,
-deterministic policy gradient) and preference optimization (``dpo.py``: sequence log-probabilities
-and the DPO loss family).
+deterministic policy gradient), preference optimization (``dpo.py``: sequence log-probabilities
+and the DPO loss family) and reward models (``reward_model.py``: the Bradley-Terry loss).
 """
 
 from jaxrl.losses.dpo import DPOLoss, dpo_loss, preference_metrics, sequence_log_probs
@@ -17,12 +17,15 @@ from jaxrl.losses.policy import (
     temperature_loss,
     weighted_critic_loss,
 )
+from jaxrl.losses.reward_model import RewardModelLoss, bradley_terry_loss
 from jaxrl.losses.value import huber_loss, squared_loss, td_loss
 
 __all__ = [
     "ActorCriticLoss",
     "DPOLoss",
+    "RewardModelLoss",
     "actor_critic_loss",
+    "bradley_terry_loss",
     "clipped_surrogate_loss",
     "deterministic_policy_gradient_loss",
     "dpo_loss",

@@ -1,4 +1,5 @@
-"""Learning targets, one concept per function: returns, TD errors and off-policy corrections.
+"""Learning targets, one concept per function: returns, TD errors, off-policy corrections, and
+RL fine-tuning's KL estimators, KL-penalised rewards and group-relative advantages (``rlhf.py``).
 
 Each function handles one stream (``[T]`` arrays) or one transition; batch with ``jax.vmap``.
 Names carry the time index (``r_t``, ``discount_t``, ``v_t``, ``q_tm1``, ``a_tm1``), a TD error is
@@ -19,6 +20,13 @@ from jaxrl.targets.returns import (
     lambda_returns,
     n_step_bootstrapped_returns,
 )
+from jaxrl.targets.rlhf import (
+    BASELINES,
+    KL_ESTIMATORS,
+    group_advantages,
+    kl_estimate,
+    kl_penalised_rewards,
+)
 from jaxrl.targets.td import (
     double_q_learning,
     expected_sarsa,
@@ -31,6 +39,11 @@ from jaxrl.targets.td import (
 )
 
 __all__ = [
+    "BASELINES",
+    "KL_ESTIMATORS",
+    "group_advantages",
+    "kl_estimate",
+    "kl_penalised_rewards",
     "ENSEMBLE_VALUES",
     "ensemble_value",
     "clipped_importance_sampling_ratios",
