@@ -220,28 +220,6 @@ def make_bandit_experiment(config) -> Experiment:
         }
         return carry, metrics
 
-    def optimum_curve(betas):
-        """``(KL(pi* || pi_ref), E r)`` of the exact optimum for each beta."""
-        out = []
-        for beta in betas:
-            log_star = preferences.optimal_log_policy(optimum_bandit, beta)
-            kl = float(jnp.mean(preferences.kl(log_star, bandit.reference_logits)))
-            reward = float(jnp.mean(jnp.sum(jnp.exp(log_star) * bandit.reward, axis=-1)))
-            out.append((kl, reward))
-        return np.array(out)
-
-    def figures(settings, arrays):
-        return {
-            "tradeoff": tradeoff_figure(
-                settings,
-                arrays["kl_to_reference"][-1],
-                arrays["expected_reward"][-1],
-                optimum_curve,
-                ylabel="expected reward E_x E_pi r",
-                curve_label="pi* = pi_ref exp(r / beta) / Z",
-            )
-        }
-
     return Experiment(
         init=init,
         train_chunk=train_chunk,
@@ -259,10 +237,40 @@ def make_bandit_experiment(config) -> Experiment:
         main_metric="kl_to_optimum",
         curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
         step_unit="gradient steps",
-        figures=figures,
+        figures=bandit_figures(optimum_bandit, bandit.reference_logits),
         policy=bandit_policy,
         depends_on_total_steps=sft.depends_on_total_steps(config),
     )
+
+
+def bandit_figures(optimum_bandit: preferences.Bandit, reference_logits: jax.Array):
+    """The bandit's ``figures``: ``tradeoff.png``, each setting's and seed's final expected
+    reward against ``KL(pi || pi_ref)``, over the exact curve of ``pi* ∝ pi_ref exp(r / beta)``
+    (``optimum_bandit``'s reference and reward; the KL to ``reference_logits``)."""
+
+    def optimum_curve(betas):
+        """``(KL(pi* || pi_ref), E r)`` of the exact optimum for each beta."""
+        out = []
+        for beta in betas:
+            log_star = preferences.optimal_log_policy(optimum_bandit, beta)
+            kl = float(jnp.mean(preferences.kl(log_star, reference_logits)))
+            reward = jnp.sum(jnp.exp(log_star) * optimum_bandit.reward, axis=-1)
+            out.append((kl, float(jnp.mean(reward))))
+        return np.array(out)
+
+    def figures(settings, arrays):
+        return {
+            "tradeoff": tradeoff_figure(
+                settings,
+                arrays["kl_to_reference"][-1],
+                arrays["expected_reward"][-1],
+                optimum_curve,
+                ylabel="expected reward E_x E_pi r",
+                curve_label="pi* = pi_ref exp(r / beta) / Z",
+            )
+        }
+
+    return figures
 
 
 def bandit_policy(carry: BanditCarry, hparams, mode: str):
