@@ -76,6 +76,19 @@ def _lm(config) -> bool:
     return config.get("task") == "lm"
 
 
+def bandit_fields(when=None) -> dict:
+    """The preference bandit's static fields (:func:`config_bandit` reads them), for the
+    schemas of the agents on it."""
+    return {
+        "contexts": fields.static(fields.POSITIVE_INT, "the bandit's contexts", when=when),
+        "responses": fields.static(integer(2), "responses per context", when=when),
+        "reference_scale": fields.static(
+            real(0.0, 100.0, high_open=True), "std of the reference's logits", when=when
+        ),
+        "problem_seed": fields.static(fields.COUNT, "seed of the rewards and reference", when=when),
+    }
+
+
 SCHEMA = fields.Schema(
     MODULE,
     task=fields.static(fields.one_of(*TASKS), "the preference bandit, or the language model"),
@@ -83,12 +96,7 @@ SCHEMA = fields.Schema(
     reference_free=fields.static(fields.BOOLEAN, "a uniform reference in the loss"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     pairs=fields.static(fields.COUNT, "preference pairs sampled per seed (bandit 0: exact)"),
-    contexts=fields.static(fields.POSITIVE_INT, "the bandit's contexts", when=_bandit),
-    responses=fields.static(integer(2), "responses per context", when=_bandit),
-    reference_scale=fields.static(
-        real(0.0, 100.0, high_open=True), "std of the reference's logits", when=_bandit
-    ),
-    problem_seed=fields.static(fields.COUNT, "seed of the rewards and reference", when=_bandit),
+    **bandit_fields(when=_bandit),
     sft_workdir=fields.static(SFT_WORKDIR, "the run DPO starts from", when=_lm),
     sft_seed=fields.static(fields.COUNT, "the SFT run's seed to start from", when=_lm),
     batch_size=fields.static(fields.POSITIVE_INT, "pairs per optimizer step", when=_lm),
@@ -162,12 +170,34 @@ def empirical_weights(pairs: preferences.Pairs, cells: preferences.Pairs, respon
     return counts[index(cells)]
 
 
-def make_bandit_experiment(config) -> Experiment:
-    contexts, responses, num_pairs = config.contexts, config.responses, config.pairs
-    seed, scale = config.problem_seed, float(config.reference_scale)
-    bandit = preferences.make_bandit(
-        jax.random.key(seed), contexts=contexts, responses=responses, reference_scale=scale
+def config_bandit(config) -> preferences.Bandit:
+    """The preference bandit of a config's ``contexts``, ``responses``, ``reference_scale`` and
+    ``problem_seed`` (DPO's, the reward model's and GRPO's)."""
+    return preferences.make_bandit(
+        jax.random.key(config.problem_seed),
+        contexts=config.contexts,
+        responses=config.responses,
+        reference_scale=float(config.reference_scale),
     )
+
+
+def bandit_metrics(optimum_bandit, bandit, logits, beta) -> dict[str, jax.Array]:
+    """How a bandit policy ``softmax(logits)`` stands: ``kl_to_optimum = E_x KL(pi* || pi)``
+    for the ``pi*`` of ``optimum_bandit`` at ``beta`` (and its largest context),
+    ``kl_to_reference`` and ``expected_reward`` on ``bandit``."""
+    log_pi = jax.nn.log_softmax(logits, axis=-1)
+    optimum = preferences.optimal_log_policy(optimum_bandit, beta)
+    return {
+        "kl_to_optimum": jnp.mean(preferences.kl(optimum, log_pi)),
+        "max_kl_to_optimum": jnp.max(preferences.kl(optimum, log_pi)),
+        "kl_to_reference": jnp.mean(preferences.kl(log_pi, bandit.reference_logits)),
+        "expected_reward": jnp.mean(jnp.sum(jnp.exp(log_pi) * bandit.reward, axis=-1)),
+    }
+
+
+def make_bandit_experiment(config) -> Experiment:
+    responses, num_pairs = config.responses, config.pairs
+    bandit = config_bandit(config)
     reference = bandit.reference_logits
     if config.reference_free:  # the loss's reference is uniform: so is the optimum's
         reference = jnp.full_like(reference, -math.log(responses))
@@ -207,13 +237,8 @@ def make_bandit_experiment(config) -> Experiment:
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
         _, report = loss_fn(carry.logits, carry.weight, hparams)
-        log_pi = jax.nn.log_softmax(carry.logits, axis=-1)
-        optimum = preferences.optimal_log_policy(optimum_bandit, hparams.beta)
         metrics = {
-            "kl_to_optimum": jnp.mean(preferences.kl(optimum, log_pi)),
-            "max_kl_to_optimum": jnp.max(preferences.kl(optimum, log_pi)),
-            "kl_to_reference": jnp.mean(preferences.kl(log_pi, bandit.reference_logits)),
-            "expected_reward": jnp.mean(jnp.sum(jnp.exp(log_pi) * bandit.reward, axis=-1)),
+            **bandit_metrics(optimum_bandit, bandit, carry.logits, hparams.beta),
             "loss": report["loss"],
             "reward_accuracy": report["reward_accuracy"],
             "reward_margin": report["reward_margin"],

@@ -57,12 +57,7 @@ SCHEMA = fields.Schema(
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     group_size=fields.static(integer(2), "responses drawn per context and step (G)"),
     scale_std=fields.static(fields.BOOLEAN, "divide the advantages by the group's std"),
-    contexts=fields.static(fields.POSITIVE_INT, "the bandit's contexts"),
-    responses=fields.static(integer(2), "responses per context"),
-    reference_scale=fields.static(
-        real(0.0, 100.0, high_open=True), "std of the reference's logits"
-    ),
-    problem_seed=fields.static(fields.COUNT, "seed of the rewards and reference"),
+    **dpo.bandit_fields(),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
@@ -95,17 +90,9 @@ def group_loss(logits, groups, bandit: preferences.Bandit, hparams, *, scale_std
 def make_experiment(config) -> Experiment:
     """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``)."""
     SCHEMA.check(config)
-    contexts, responses, group = config.contexts, config.responses, config.group_size
-    bandit = preferences.make_bandit(
-        jax.random.key(config.problem_seed),
-        contexts=contexts,
-        responses=responses,
-        reference_scale=float(config.reference_scale),
-    )
+    contexts, group = config.contexts, config.group_size
+    bandit = dpo.config_bandit(config)
     chunk_steps = int(config.chunk_steps)
-    domains = SCHEMA.domains
-    if config.optimizer.name != "adamw":
-        domains["weight_decay"] = real(0.0, 0.0)
 
     def optimizer(hparams: Hparams):
         return sft.make_optimizer(config, hparams)
@@ -130,21 +117,13 @@ def make_experiment(config) -> Experiment:
         carry, _ = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
-        log_pi = jax.nn.log_softmax(carry.logits, axis=-1)
-        optimum = preferences.optimal_log_policy(bandit, hparams.beta)
-        metrics = {
-            "kl_to_optimum": jnp.mean(preferences.kl(optimum, log_pi)),
-            "max_kl_to_optimum": jnp.max(preferences.kl(optimum, log_pi)),
-            "kl_to_reference": jnp.mean(preferences.kl(log_pi, bandit.reference_logits)),
-            "expected_reward": jnp.mean(jnp.sum(jnp.exp(log_pi) * bandit.reward, axis=-1)),
-        }
-        return carry, metrics
+        return carry, dpo.bandit_metrics(bandit, bandit, carry.logits, hparams.beta)
 
     return Experiment(
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=domains,
+        domains=sft.check_domains(config, SCHEMA),
         metrics=("kl_to_optimum", "max_kl_to_optimum", "kl_to_reference", "expected_reward"),
         main_metric="kl_to_optimum",
         curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),

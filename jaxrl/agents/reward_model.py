@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jaxrl import losses, optim
 from jaxrl.agents import dpo, sft
 from jaxrl.envs import preferences, rng
-from jaxrl.run import POSITIVE, Experiment, fields, integer, real
+from jaxrl.run import POSITIVE, Experiment, fields, real
 
 MODULE = "jaxrl.agents.reward_model"
 TASKS = ("bandit",)
@@ -38,12 +38,7 @@ SCHEMA = fields.Schema(
     task=fields.static(fields.one_of(*TASKS), "the preference bandit"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     pairs=fields.static(fields.COUNT, "preference pairs sampled per seed (0: exact)"),
-    contexts=fields.static(fields.POSITIVE_INT, "the bandit's contexts"),
-    responses=fields.static(integer(2), "responses per context"),
-    reference_scale=fields.static(
-        real(0.0, 100.0, high_open=True), "std of the reference's logits"
-    ),
-    problem_seed=fields.static(fields.COUNT, "seed of the rewards and reference"),
+    **dpo.bandit_fields(),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
     margin=fields.swept(real(0.0), "how much a chosen response must win by"),
@@ -68,17 +63,9 @@ def make_experiment(config) -> Experiment:
     """The runner's view of the reward model (``jaxrl/configs/reward_model_bandit.py``)."""
     SCHEMA.check(config)
     contexts, responses, num_pairs = config.contexts, config.responses, config.pairs
-    bandit = preferences.make_bandit(
-        jax.random.key(config.problem_seed),
-        contexts=contexts,
-        responses=responses,
-        reference_scale=float(config.reference_scale),
-    )
+    bandit = dpo.config_bandit(config)
     cells = preferences.bandit_pairs(bandit)
     chunk_steps = int(config.chunk_steps)
-    domains = SCHEMA.domains
-    if config.optimizer.name != "adamw":
-        domains["weight_decay"] = real(0.0, 0.0)
 
     def optimizer(hparams: Hparams):
         return sft.make_optimizer(config, hparams)
@@ -126,7 +113,7 @@ def make_experiment(config) -> Experiment:
         init=init,
         train_chunk=train_chunk,
         hparams_type=Hparams,
-        domains=domains,
+        domains=sft.check_domains(config, SCHEMA),
         metrics=("reward_error", "mean_reward_error", "loss", "accuracy", "margin"),
         main_metric="reward_error",
         curve_metrics=("reward_error", "loss"),

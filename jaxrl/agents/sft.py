@@ -162,9 +162,10 @@ def depends_on_total_steps(config) -> bool:
     return optim.over_the_run(config.optimizer, int(config.total_steps))[1]
 
 
-def check_domains(config) -> dict:
-    """The domains, with ``weight_decay`` pinned to 0 unless the optimizer is adamw."""
-    domains = SCHEMA.domains
+def check_domains(config, schema: fields.Schema = SCHEMA) -> dict:
+    """``schema``'s domains, with ``weight_decay`` pinned to 0 unless the optimizer is adamw
+    (the preference agents' optimizers are all :func:`make_optimizer`)."""
+    domains = schema.domains
     if config.optimizer.name != "adamw":
         domains["weight_decay"] = real(0.0, 0.0)
     return domains

@@ -28,6 +28,15 @@ VARIANTS = ("exact", "sampled")
 TOTAL_STEPS = 2_000
 
 
+def set_bandit(config) -> None:
+    """The bandit's fields (the reward model's and GRPO's configs use the same bandit)."""
+    config.task = "bandit"
+    config.contexts = 3  # X, uniform
+    config.responses = 6  # K per context
+    config.reference_scale = 0.25  # std of the reference policy's logits (0: uniform)
+    config.problem_seed = 0  # draws the rewards and the reference policy
+
+
 def get_config(variant: str = "exact") -> ml_collections.ConfigDict:
     if variant not in VARIANTS:
         raise ValueError(f"the variant must be one of {VARIANTS}, got {variant!r}")
@@ -38,11 +47,7 @@ def get_config(variant: str = "exact") -> ml_collections.ConfigDict:
         chunk_steps=TOTAL_STEPS // 20,
         checkpoint_every=10,
     )
-    config.task = "bandit"
-    config.contexts = 3  # X, uniform
-    config.responses = 6  # K per context
-    config.reference_scale = 0.25  # std of the reference policy's logits (0: uniform)
-    config.problem_seed = 0  # draws the rewards and the reference policy
+    set_bandit(config)
     config.pairs = 0 if variant == "exact" else 50_000  # sampled pairs per seed; 0: exact loss
     config.loss_type = "sigmoid"  # one of jaxrl.losses.dpo.LOSS_TYPES
     config.reference_free = False  # log pi_ref = 0 in the loss (the optimum: softmax(r / beta))

@@ -19,7 +19,7 @@ issue's bar) after 2,000 steps; measured figures in BUILD-notes.md ("RLHF").
 import ml_collections
 
 from jaxrl import optim
-from jaxrl.configs import runner
+from jaxrl.configs import dpo_bandit, runner
 
 TOTAL_STEPS = 2_000
 
@@ -32,11 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
         chunk_steps=TOTAL_STEPS // 20,
         checkpoint_every=10,
     )
-    config.task = "bandit"
-    config.contexts = 3  # X, uniform
-    config.responses = 6  # K per context
-    config.reference_scale = 0.25  # std of the reference policy's logits (0: uniform)
-    config.problem_seed = 0  # draws the rewards and the reference policy (dpo_bandit's)
+    dpo_bandit.set_bandit(config)  # 3 contexts x 6 responses, problem_seed 0
     config.group_size = 64  # G responses per context and step
     config.scale_std = False  # True: divide by the group's std (DeepSeek's; same fixed point)
     config.optimizer = optim.default_config()  # adam

@@ -20,7 +20,7 @@ Expected: ``:exact`` recovers ``r`` to float rounding (``reward_error`` below 1e
 import ml_collections
 
 from jaxrl import optim
-from jaxrl.configs import runner
+from jaxrl.configs import dpo_bandit, runner
 
 VARIANTS = ("exact", "sampled")
 TOTAL_STEPS = 2_000
@@ -36,11 +36,7 @@ def get_config(variant: str = "exact") -> ml_collections.ConfigDict:
         chunk_steps=TOTAL_STEPS // 20,
         checkpoint_every=10,
     )
-    config.task = "bandit"
-    config.contexts = 3  # X, uniform
-    config.responses = 6  # K per context
-    config.reference_scale = 0.25  # std of the reference policy's logits (0: uniform)
-    config.problem_seed = 0  # draws the rewards and the reference policy (dpo_bandit's)
+    dpo_bandit.set_bandit(config)  # 3 contexts x 6 responses, problem_seed 0
     config.pairs = 0 if variant == "exact" else 50_000  # sampled pairs per seed; 0: exact loss
     config.optimizer = optim.default_config()  # adam
     runner.sweep(config, {"learning_rate": 0.05, "weight_decay": 0.0, "margin": 0.0}, {})
