@@ -30,7 +30,8 @@ EVALUATED = {
     "dpo_bandit": "tests/test_train_binary.py (its recorded held-out metrics)",
     "dpo_lm": "tests/agents/test_dpo.py (SFT and DPO: their recorded held-out metrics)",
     "reward_model_bandit": "tests/agents/test_reward_model.py (its recorded metrics)",
-    "grpo_bandit": "tests/agents/test_grpo.py (its recorded metrics)",
+    "grpo_bandit": "tests/agents/test_bandit_rl.py (its recorded metrics)",
+    "ppo_rlhf_bandit": "tests/agents/test_bandit_rl.py (its recorded metrics)",
 }
 # The gymnax and Brax configs run the same agents (dqn, ppo, ddpg/td3, sac) as the chains: a
 # tiny run of each costs 30-40 CPU-s of compiles on this suite's machines (measured, BUILD-notes),

@@ -6,7 +6,7 @@ responses, rewards ``r[x, y]``, a reference ``pi_ref``). The policy is a table o
 ``theta[x]``, started at the reference's. Every step draws a group of ``G`` responses
 ``y_1..y_G ~ pi(.|x)`` for every context, scores each with the true reward, shapes it with the
 per-token KL estimate ``k1 = log pi(y|x) - log pi_ref(y|x)`` (``jaxrl.targets.kl_estimate``,
-gradient stopped),
+gradient stopped; ``jaxrl.agents.bandit_rl.shaped_rewards``),
 
     s_i = r(x, y_i) - beta k1(y_i),
 
@@ -38,19 +38,12 @@ largest context), ``kl_to_reference``, ``expected_reward``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import jax
-import jax.numpy as jnp
-
 from jaxrl import losses, optim, targets
-from jaxrl.agents import dpo, sft
-from jaxrl.envs import preferences, rng
+from jaxrl.agents import bandit_rl, dpo
 from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.grpo"
 TASKS = ("bandit",)
-SAMPLE_STREAM = 0  # counter stream of a seed's raw key: step t's groups
 SCHEMA = fields.Schema(
     MODULE,
     task=fields.static(fields.one_of(*TASKS), "the preference bandit"),
@@ -66,70 +59,21 @@ SCHEMA = fields.Schema(
 Hparams = SCHEMA.hparams_type
 
 
-class Carry(NamedTuple):
-    logits: jax.Array  # [X, K]
-    opt_state: Any
-    step: jax.Array  # [] int32
-    key_data: jax.Array  # [2] uint32
-
-
-def group_loss(logits, groups, bandit: preferences.Bandit, hparams, *, scale_std: bool):
-    """The clipped loss of one step's groups ``[X, G]`` (response ids per context) at ratio 1,
-    with the KL-shaped rewards' group-relative advantages (module docstring)."""
-    log_pi = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), groups, axis=1)
-    reference = jnp.take_along_axis(bandit.reference_logits, groups, axis=1)
-    reward = jnp.take_along_axis(bandit.reward, groups, axis=1)
-    old = jax.lax.stop_gradient(log_pi)
-    shaped = reward - hparams.beta * targets.kl_estimate(old, reference, "k1")
+def group_loss(params, old_log_probs, groups, bandit, hparams, *, scale_std: bool):
+    """The clipped loss of one step's groups ``[X, G]`` (response ids per context), with the
+    KL-shaped rewards' group-relative advantages (module docstring)."""
+    log_pi, shaped = bandit_rl.shaped_rewards(params, groups, bandit, hparams.beta)
     advantage = targets.group_advantages(shaped, scale=scale_std)
     return losses.clipped_surrogate_loss(
-        log_pi.ravel(), old.ravel(), advantage.ravel(), epsilon=hparams.clip_epsilon
+        log_pi.ravel(), old_log_probs.ravel(), advantage.ravel(), epsilon=hparams.clip_epsilon
     )
 
 
 def make_experiment(config) -> Experiment:
-    """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``)."""
-    SCHEMA.check(config)
-    contexts, group = config.contexts, config.group_size
-    bandit = dpo.config_bandit(config)
-    chunk_steps = int(config.chunk_steps)
+    """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``), on the scaffold of
+    ``jaxrl.agents.bandit_rl``: no critic, one optimizer step per group."""
 
-    def optimizer(hparams: Hparams):
-        return sft.make_optimizer(config, hparams)
+    def loss(params, old, groups, bandit, hparams):
+        return group_loss(params, old, groups, bandit, hparams, scale_std=config.scale_std)
 
-    def init(key, hparams: Hparams) -> Carry:
-        logits = bandit.reference_logits
-        key_data = jax.random.key_data(key)
-        return Carry(logits, optimizer(hparams).init(logits), jnp.int32(0), key_data)
-
-    def train_step(carry: Carry, hparams: Hparams):
-        key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
-        groups = jax.random.categorical(
-            key, carry.logits[:, None, :], shape=(contexts, group)
-        ).astype(jnp.int32)
-        grads = jax.grad(group_loss)(
-            carry.logits, groups, bandit, hparams, scale_std=config.scale_std
-        )
-        updates, opt_state = optimizer(hparams).update(grads, carry.opt_state, carry.logits)
-        return Carry(carry.logits + updates, opt_state, carry.step + 1, carry.key_data), None
-
-    def train_chunk(carry: Carry, hparams: Hparams):
-        carry, _ = jax.lax.scan(
-            lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
-        )
-        return carry, dpo.bandit_metrics(bandit, bandit, carry.logits, hparams.beta)
-
-    return Experiment(
-        init=init,
-        train_chunk=train_chunk,
-        hparams_type=Hparams,
-        domains=sft.check_domains(config, SCHEMA),
-        metrics=("kl_to_optimum", "max_kl_to_optimum", "kl_to_reference", "expected_reward"),
-        main_metric="kl_to_optimum",
-        curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
-        step_unit="gradient steps",
-        env_steps_per_step=contexts * group,
-        figures=dpo.bandit_figures(bandit, bandit.reference_logits),
-        policy=dpo.bandit_policy,
-        depends_on_total_steps=sft.depends_on_total_steps(config),
-    )
+    return bandit_rl.make_experiment(config, SCHEMA, loss, samples=config.group_size, epochs=1)

@@ -143,6 +143,7 @@ BAD_VALUES = {
     "label_smoothing": (0.5, "a real number in [0, 0.5)"),
     "load_balancing_coef": (-1.0, ("a real number >= 0", "a real number in [0, 0]")),
     "margin": (-1.0, "a real number >= 0"),  # reward model
+    "value_coef": (-1.0, "a real number >= 0"),  # ppo_rlhf
 }
 
 
