@@ -30,7 +30,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.transformer import FeedForward, MoEFeedForward, Transformer, sampling_setup
+from jaxrl.transformer import (
+    FeedForward,
+    MoEFeedForward,
+    Transformer,
+    sampling_setup,
+    without_drops,
+)
 
 
 class Cache(NamedTuple):
@@ -101,7 +107,9 @@ def forward(model: Transformer, params: Any, tokens: jax.Array, start, cache: Ca
         values.append(v)
         normed = _layer_norm(p[f"ln_ff_{i}"], h)
         if model.experts:
-            moe = MoEFeedForward(model.width, model.hidden, model.experts, model.top_k)
+            moe = MoEFeedForward(
+                model.width, model.hidden, model.experts, model.top_k, model.capacity_factor
+            )
             out, _ = moe.apply({"params": p[f"ff_{i}"]}, normed)
         else:
             out = FeedForward(model.width, model.hidden).apply({"params": p[f"ff_{i}"]}, normed)
@@ -134,6 +142,7 @@ def generate(
     """
     batch, prompt_len = prompts.shape
     greedy, safe_temperature = sampling_setup(model, prompts, length, temperature)
+    model = without_drops(model)  # a mixture samples from its exact top-k, one position a step
     size = prompt_len + length
     logits, cache = forward(
         model, params, prompts.astype(jnp.int32), 0, init_cache(model, batch, size)

@@ -1,15 +1,15 @@
-"""On-policy RL fine-tuning on the preference bandit: the scaffold GRPO (``grpo.py``) and
-PPO-RLHF (``ppo_rlhf.py``) share.
+"""On-policy RL fine-tuning on the preference bandit: the scaffold GRPO (``grpo.py``) and PPO-RLHF
+(``ppo_rlhf.py``) share.
 
-The bandit is DPO's (``dpo.config_bandit``). The policy is a table of logits ``theta[x]``,
-started at the reference's, and a table of values ``V[x]`` (started at 0) for an agent with a
-critic (an agent without one never reads it, so it stays 0). Every step
-draws ``samples`` responses per context from the policy (``[X, S]``, key ``counter_key(seed,
-step)``), then takes ``epochs`` optimizer steps of the agent's ``loss(params, old_log_probs,
-responses, bandit, hparams)`` on them (``old_log_probs``: the sampling policy's, for PPO's
-ratio). What the agents shape their advantages from is :func:`shaped_rewards`. Reported after
-every chunk: ``dpo.bandit_metrics`` (``kl_to_optimum`` against ``pi* ∝ pi_ref exp(r / beta)``,
-its largest context, ``kl_to_reference``, ``expected_reward``).
+The bandit is DPO's (``preference_bandit.config_bandit``). The policy is a table of logits
+``theta[x]``, started at the reference's, and a table of values ``V[x]`` (started at 0) for an agent
+with a critic (an agent without one never reads it, so it stays 0). Every step draws ``samples``
+responses per context from the policy (``[X, S]``, key ``counter_key(seed, step)``), then takes
+``epochs`` optimizer steps of the agent's ``loss(params, old_log_probs, responses, bandit,
+hparams)`` on them (``old_log_probs``: the sampling policy's, for PPO's ratio). What the agents
+shape their advantages from is :func:`shaped_rewards`. Reported after every chunk:
+``preference_bandit.bandit_metrics`` (``kl_to_optimum`` against ``pi* ∝ pi_ref exp(r / beta)``, its
+largest context, ``kl_to_reference``, ``expected_reward``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl import targets
-from jaxrl.agents import dpo, sft
+from jaxrl.agents import preference_bandit, sft
 from jaxrl.envs import preferences, rng
 from jaxrl.run import Experiment
 
@@ -54,7 +54,7 @@ def shaped_rewards(params: Params, responses, bandit: preferences.Bandit, beta):
 
 def bandit_policy(carry: Carry, hparams, mode: str):
     """The readout: DPO's bandit policy of the logits."""
-    return dpo.bandit_policy(carry.params, hparams, mode)
+    return preference_bandit.bandit_policy(carry.params, hparams, mode)
 
 
 def make_experiment(config, schema, loss, *, samples: int, epochs: int):
@@ -66,7 +66,7 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int):
         epochs: optimizer steps per batch of responses.
     """
     schema.check(config)
-    bandit = dpo.config_bandit(config)
+    bandit = preference_bandit.config_bandit(config)
     contexts = config.contexts
     chunk_steps = int(config.chunk_steps)
 
@@ -103,7 +103,9 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int):
         carry, _ = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
-        return carry, dpo.bandit_metrics(bandit, bandit, carry.params.logits, hparams.beta)
+        return carry, preference_bandit.bandit_metrics(
+            bandit, bandit, carry.params.logits, hparams.beta
+        )
 
     return Experiment(
         init=init,
@@ -115,7 +117,7 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int):
         curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
         step_unit="gradient steps",
         env_steps_per_step=contexts * samples,
-        figures=dpo.bandit_figures(bandit, bandit.reference_logits),
+        figures=preference_bandit.bandit_figures(bandit, bandit.reference_logits),
         policy=bandit_policy,
         depends_on_total_steps=sft.depends_on_total_steps(config),
     )

@@ -50,10 +50,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import losses, optim, run, transformer
-from jaxrl.agents import sft
+from jaxrl.agents import preference_bandit, sft
 from jaxrl.envs import preferences, rng
 from jaxrl.losses import dpo as dpo_losses
-from jaxrl.run import POSITIVE, ConfigError, Experiment, fields, integer, real
+from jaxrl.run import POSITIVE, ConfigError, Experiment, fields, real
 
 MODULE = "jaxrl.agents.dpo"
 TASKS = ("bandit", "lm")
@@ -76,19 +76,6 @@ def _lm(config) -> bool:
     return config.get("task") == "lm"
 
 
-def bandit_fields(when=None) -> dict:
-    """The preference bandit's static fields (:func:`config_bandit` reads them), for the
-    schemas of the agents on it."""
-    return {
-        "contexts": fields.static(fields.POSITIVE_INT, "the bandit's contexts", when=when),
-        "responses": fields.static(integer(2), "responses per context", when=when),
-        "reference_scale": fields.static(
-            real(0.0, 100.0, high_open=True), "std of the reference's logits", when=when
-        ),
-        "problem_seed": fields.static(fields.COUNT, "seed of the rewards and reference", when=when),
-    }
-
-
 SCHEMA = fields.Schema(
     MODULE,
     task=fields.static(fields.one_of(*TASKS), "the preference bandit, or the language model"),
@@ -96,7 +83,7 @@ SCHEMA = fields.Schema(
     reference_free=fields.static(fields.BOOLEAN, "a uniform reference in the loss"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     pairs=fields.static(fields.COUNT, "preference pairs sampled per seed (bandit 0: exact)"),
-    **bandit_fields(when=_bandit),
+    **preference_bandit.bandit_fields(when=_bandit),
     sft_workdir=fields.static(SFT_WORKDIR, "the run DPO starts from", when=_lm),
     sft_seed=fields.static(fields.COUNT, "the SFT run's seed to start from", when=_lm),
     batch_size=fields.static(fields.POSITIVE_INT, "pairs per optimizer step", when=_lm),
@@ -149,7 +136,7 @@ def preference_loss(policy_logps, reference_logps, weight, hparams: Hparams, *, 
     return report["loss"], report
 
 
-# The preference bandit.
+# The preference bandit (jaxrl.agents.preference_bandit).
 
 
 class BanditCarry(NamedTuple):
@@ -158,46 +145,9 @@ class BanditCarry(NamedTuple):
     weight: jax.Array  # [M] the pairs' weights (exact probabilities, or sample frequencies)
 
 
-def empirical_weights(pairs: preferences.Pairs, cells: preferences.Pairs, responses: int):
-    """The frequency of each ordered pair of ``cells`` among the sampled ``pairs``: the
-    empirical loss of the sample is the loss weighted by these."""
-
-    def index(p):
-        return (p.context * responses + p.chosen) * responses + p.rejected
-
-    size = int(cells.context.shape[0] // (responses - 1)) * responses  # X * K * K
-    counts = jax.ops.segment_sum(pairs.weight, index(pairs), num_segments=size)
-    return counts[index(cells)]
-
-
-def config_bandit(config) -> preferences.Bandit:
-    """The preference bandit of a config's ``contexts``, ``responses``, ``reference_scale`` and
-    ``problem_seed`` (DPO's, the reward model's and GRPO's)."""
-    return preferences.make_bandit(
-        jax.random.key(config.problem_seed),
-        contexts=config.contexts,
-        responses=config.responses,
-        reference_scale=float(config.reference_scale),
-    )
-
-
-def bandit_metrics(optimum_bandit, bandit, logits, beta) -> dict[str, jax.Array]:
-    """How a bandit policy ``softmax(logits)`` stands: ``kl_to_optimum = E_x KL(pi* || pi)``
-    for the ``pi*`` of ``optimum_bandit`` at ``beta`` (and its largest context),
-    ``kl_to_reference`` and ``expected_reward`` on ``bandit``."""
-    log_pi = jax.nn.log_softmax(logits, axis=-1)
-    optimum = preferences.optimal_log_policy(optimum_bandit, beta)
-    return {
-        "kl_to_optimum": jnp.mean(preferences.kl(optimum, log_pi)),
-        "max_kl_to_optimum": jnp.max(preferences.kl(optimum, log_pi)),
-        "kl_to_reference": jnp.mean(preferences.kl(log_pi, bandit.reference_logits)),
-        "expected_reward": jnp.mean(jnp.sum(jnp.exp(log_pi) * bandit.reward, axis=-1)),
-    }
-
-
 def make_bandit_experiment(config) -> Experiment:
     responses, num_pairs = config.responses, config.pairs
-    bandit = config_bandit(config)
+    bandit = preference_bandit.config_bandit(config)
     reference = bandit.reference_logits
     if config.reference_free:  # the loss's reference is uniform: so is the optimum's
         reference = jnp.full_like(reference, -math.log(responses))
@@ -210,12 +160,7 @@ def make_bandit_experiment(config) -> Experiment:
 
     def init(key, hparams: Hparams) -> BanditCarry:
         logits = bandit.reference_logits
-        if num_pairs:
-            data_key = rng.counter_key(jax.random.key_data(key), 0, DATA_STREAM)
-            sample = preferences.sample_bandit_pairs(data_key, bandit, num_pairs)
-            weight = empirical_weights(sample, cells, responses)
-        else:
-            weight = cells.weight
+        weight = preference_bandit.pair_weights(key, bandit, cells, num_pairs)
         return BanditCarry(logits, optimizer(hparams).init(logits), weight)
 
     def loss_fn(logits, weight, hparams: Hparams):
@@ -238,7 +183,7 @@ def make_bandit_experiment(config) -> Experiment:
         )
         _, report = loss_fn(carry.logits, carry.weight, hparams)
         metrics = {
-            **bandit_metrics(optimum_bandit, bandit, carry.logits, hparams.beta),
+            **preference_bandit.bandit_metrics(optimum_bandit, bandit, carry.logits, hparams.beta),
             "loss": report["loss"],
             "reward_accuracy": report["reward_accuracy"],
             "reward_margin": report["reward_margin"],
@@ -262,78 +207,10 @@ def make_bandit_experiment(config) -> Experiment:
         main_metric="kl_to_optimum",
         curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
         step_unit="gradient steps",
-        figures=bandit_figures(optimum_bandit, bandit.reference_logits),
-        policy=bandit_policy,
+        figures=preference_bandit.bandit_figures(optimum_bandit, bandit.reference_logits),
+        policy=preference_bandit.bandit_policy,
         depends_on_total_steps=sft.depends_on_total_steps(config),
     )
-
-
-def bandit_figures(optimum_bandit: preferences.Bandit, reference_logits: jax.Array):
-    """The bandit's ``figures``: ``tradeoff.png``, each setting's and seed's final expected
-    reward against ``KL(pi || pi_ref)``, over the exact curve of ``pi* ∝ pi_ref exp(r / beta)``
-    (``optimum_bandit``'s reference and reward; the KL to ``reference_logits``)."""
-
-    def optimum_curve(betas):
-        """``(KL(pi* || pi_ref), E r)`` of the exact optimum for each beta."""
-        out = []
-        for beta in betas:
-            log_star = preferences.optimal_log_policy(optimum_bandit, beta)
-            kl = float(jnp.mean(preferences.kl(log_star, reference_logits)))
-            reward = jnp.sum(jnp.exp(log_star) * optimum_bandit.reward, axis=-1)
-            out.append((kl, float(jnp.mean(reward))))
-        return np.array(out)
-
-    def figures(settings, arrays):
-        return {
-            "tradeoff": tradeoff_figure(
-                settings,
-                arrays["kl_to_reference"][-1],
-                arrays["expected_reward"][-1],
-                optimum_curve,
-                ylabel="expected reward E_x E_pi r",
-                curve_label="pi* = pi_ref exp(r / beta) / Z",
-            )
-        }
-
-    return figures
-
-
-def bandit_policy(carry: BanditCarry, hparams, mode: str):
-    """The bandit's readout: ``act(contexts, key)``, the response of each context (int ids of
-    any shape), the most likely one (``"greedy"``) or one drawn from ``softmax(theta[x])``."""
-    if mode == "greedy":
-        return lambda contexts, key: jnp.argmax(carry.logits[contexts], axis=-1).astype(jnp.int32)
-    return lambda contexts, key: jax.random.categorical(key, carry.logits[contexts]).astype(
-        jnp.int32
-    )
-
-
-def tradeoff_figure(settings, kl, reward, optimum_curve, *, ylabel, curve_label):
-    """Reward against ``KL(pi || pi_ref)`` at the end of training, a point per seed coloured by
-    setting, over ``optimum_curve(betas) -> [n, 2]`` (the optimum's KL and reward) as beta
-    varies from 0.03 to 30.
-
-    Args:
-        settings: the run's settings (each with a ``beta``).
-        kl, reward: ``[settings, seeds]`` final values.
-    """
-    from jaxrl import plotting
-
-    fig, axes = plotting.new_figure(1, 1, panel_size=5.0)
-    ax = axes[0, 0]
-    curve = optimum_curve(np.geomspace(0.03, 30.0, 60))
-    ax.plot(curve[:, 0], curve[:, 1], color="0.4", lw=1.5, label=curve_label)
-    for h, values in enumerate(settings.values):
-        colour = f"C{h % 10}"
-        ax.scatter(kl[h], reward[h], s=18, color=colour, label=settings.labels[h], zorder=3)
-        star = optimum_curve([values["beta"]])[0]
-        ax.scatter(*star, s=70, marker="*", facecolor="none", edgecolor=colour, zorder=4)
-    ax.set_xscale("symlog", linthresh=1e-2)
-    ax.set_xlabel("KL(pi || pi_ref)")
-    ax.set_ylabel(ylabel)
-    ax.set_title("the trade-off: points per seed, stars the optimum at each beta")
-    ax.legend(fontsize=8)
-    return fig
 
 
 # DPO of a language model.
@@ -574,7 +451,7 @@ def make_lm_experiment(config) -> Experiment:
 
     def figures(settings, arrays):
         return {
-            "tradeoff": tradeoff_figure(
+            "tradeoff": preference_bandit.tradeoff_figure(
                 settings,
                 arrays["kl_to_reference"][-1],
                 arrays["score"][-1],

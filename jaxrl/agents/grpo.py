@@ -39,7 +39,7 @@ largest context), ``kl_to_reference``, ``expected_reward``.
 from __future__ import annotations
 
 from jaxrl import losses, optim, targets
-from jaxrl.agents import bandit_rl, dpo
+from jaxrl.agents import bandit_rl, preference_bandit
 from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.grpo"
@@ -50,7 +50,7 @@ SCHEMA = fields.Schema(
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     group_size=fields.static(integer(2), "responses drawn per context and step (G)"),
     scale_std=fields.static(fields.BOOLEAN, "divide the advantages by the group's std"),
-    **dpo.bandit_fields(),
+    **preference_bandit.bandit_fields(),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl import losses, optim
-from jaxrl.agents import bandit_rl, dpo
+from jaxrl.agents import bandit_rl, preference_bandit
 from jaxrl.run import POSITIVE, Experiment, fields, real
 
 MODULE = "jaxrl.agents.ppo_rlhf"
@@ -33,7 +33,7 @@ SCHEMA = fields.Schema(
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     samples=fields.static(fields.POSITIVE_INT, "responses drawn per context and step"),
     epochs=fields.static(fields.POSITIVE_INT, "optimizer steps per batch of responses"),
-    **dpo.bandit_fields(),
+    **preference_bandit.bandit_fields(),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),

@@ -1,22 +1,22 @@
-"""A reward model learned from preference pairs: the second stage of RLHF, on the preference
-bandit of ``jaxrl.agents.dpo``.
+"""A reward model learned from preference pairs: the second stage of RLHF, on the preference bandit
+of ``jaxrl.agents.dpo``.
 
-The bandit (``jaxrl.envs.preferences``): ``X`` contexts, ``K`` responses each, rewards
-``r[x, y]`` and a reference policy drawn from ``problem_seed``; a pair is two distinct responses
-drawn from the reference and labelled by the Bradley-Terry model of ``r``. The reward model is a
-table ``r_phi[x, y]`` (started at 0) taking full-batch optimizer steps on the Bradley-Terry loss
-(``jaxrl.losses.bradley_terry_loss``, with the swept ``margin``) over the pairs, weighted as
-DPO weights them (``dpo.empirical_weights``): ``pairs = 0`` weights every ordered pair by its
-probability (the exact expected loss), ``pairs = n`` by its frequency among ``n`` pairs sampled
-for the seed. Each seed samples the very pairs DPO's sampled bandit samples for the same seed
-(the same key stream), so the two pipelines see the same data.
+The bandit (``jaxrl.envs.preferences``): ``X`` contexts, ``K`` responses each, rewards ``r[x, y]``
+and a reference policy drawn from ``problem_seed``; a pair is two distinct responses drawn from the
+reference and labelled by the Bradley-Terry model of ``r``. The reward model is a table ``r_phi[x,
+y]`` (started at 0) taking full-batch optimizer steps on the Bradley-Terry loss
+(``jaxrl.losses.bradley_terry_loss``, with the swept ``margin``) over the pairs, weighted as DPO
+weights them (``preference_bandit.pair_weights``): ``pairs = 0`` weights every ordered pair by
+its probability (the exact expected loss), ``pairs = n`` by its frequency among ``n`` pairs sampled
+for the seed. Each seed samples the very pairs DPO's sampled bandit samples for the same seed (the
+same key stream), so the two pipelines see the same data.
 
-The expected loss is minimised exactly when ``r_phi[x, a] - r_phi[x, b] = r[x, a] - r[x, b]``
-for every pair the reference can draw: ``r_phi = r`` up to a constant per context, which
-neither the loss nor the KL-regularised optimum ``pi_ref exp(r / beta) / Z(x)`` can see.
-Reported after every chunk: ``reward_error``, the largest over contexts of the spread
-``max_y - min_y`` of ``r_phi[x, y] - r[x, y]`` (0 when ``r`` is recovered up to its per-context
-constants), its mean over contexts, and the loss, accuracy and margin on the training pairs.
+The expected loss is minimised exactly when ``r_phi[x, a] - r_phi[x, b] = r[x, a] - r[x, b]`` for
+every pair the reference can draw: ``r_phi = r`` up to a constant per context, which neither the
+loss nor the KL-regularised optimum ``pi_ref exp(r / beta) / Z(x)`` can see. Reported after every
+chunk: ``reward_error``, the largest over contexts of the spread ``max_y - min_y`` of ``r_phi[x, y]
+- r[x, y]`` (0 when ``r`` is recovered up to its per-context constants), its mean over contexts, and
+the loss, accuracy and margin on the training pairs.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl import losses, optim
-from jaxrl.agents import dpo, sft
-from jaxrl.envs import preferences, rng
+from jaxrl.agents import preference_bandit, sft
+from jaxrl.envs import preferences
 from jaxrl.run import POSITIVE, Experiment, fields, real
 
 MODULE = "jaxrl.agents.reward_model"
@@ -38,7 +38,7 @@ SCHEMA = fields.Schema(
     task=fields.static(fields.one_of(*TASKS), "the preference bandit"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     pairs=fields.static(fields.COUNT, "preference pairs sampled per seed (0: exact)"),
-    **dpo.bandit_fields(),
+    **preference_bandit.bandit_fields(),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
     margin=fields.swept(real(0.0), "how much a chosen response must win by"),
@@ -63,7 +63,7 @@ def make_experiment(config) -> Experiment:
     """The runner's view of the reward model (``jaxrl/configs/reward_model_bandit.py``)."""
     SCHEMA.check(config)
     contexts, responses, num_pairs = config.contexts, config.responses, config.pairs
-    bandit = dpo.config_bandit(config)
+    bandit = preference_bandit.config_bandit(config)
     cells = preferences.bandit_pairs(bandit)
     chunk_steps = int(config.chunk_steps)
 
@@ -72,12 +72,7 @@ def make_experiment(config) -> Experiment:
 
     def init(key, hparams: Hparams) -> Carry:
         reward = jnp.zeros((contexts, responses), jnp.float32)
-        if num_pairs:  # DPO's data stream: the pairs its sampled bandit draws for this seed
-            data_key = rng.counter_key(jax.random.key_data(key), 0, dpo.DATA_STREAM)
-            sample = preferences.sample_bandit_pairs(data_key, bandit, num_pairs)
-            weight = dpo.empirical_weights(sample, cells, responses)
-        else:
-            weight = cells.weight
+        weight = preference_bandit.pair_weights(key, bandit, cells, num_pairs)  # DPO's pairs
         return Carry(reward, optimizer(hparams).init(reward), weight)
 
     def loss_fn(reward, weight, hparams: Hparams):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxrl import run
-from jaxrl.agents import dpo
+from jaxrl.agents import dpo, preference_bandit
 from jaxrl.envs import preferences
 from jaxrl.run.experiment import seed_keys
 from tests.run import evaluated
@@ -63,7 +63,9 @@ def test_the_pairs_probabilities_by_brute_force_and_by_sampling():
     sample = jax.jit(preferences.sample_bandit_pairs, static_argnums=2)(
         jax.random.key(1), bandit, n
     )
-    freq = np.asarray(jax.jit(dpo.empirical_weights, static_argnums=2)(sample, cells, 6))
+    freq = np.asarray(
+        jax.jit(preference_bandit.empirical_weights, static_argnums=2)(sample, cells, 6)
+    )
     w = np.asarray(cells.weight)
     assert np.all(np.abs(freq - w) <= 5 * np.sqrt(w * (1 - w) / n))
     np.testing.assert_allclose(freq.sum(), 1.0, rtol=1e-4)  # float32 sums
