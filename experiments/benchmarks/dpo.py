@@ -41,6 +41,7 @@ the dense model with 136 positions, recomputing the whole buffer each step
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from absl import flags
@@ -181,8 +182,6 @@ def make_step(variant: str, batch: int, steps: int):
 
 def _dense_dispatch(p, x, top_k: int):
     """Every expert on every token, the top k kept by a ``[N, E]`` gate matrix."""
-    import flax.linen as nn
-
     experts = p["up_kernel"].shape[0]
     tokens = x.reshape(-1, x.shape[-1])
     top_logits, top_index = jax.lax.top_k(tokens @ p["router"]["kernel"], top_k)
@@ -195,8 +194,6 @@ def _dense_dispatch(p, x, top_k: int):
 
 def _ragged_dispatch(p, x, top_k: int):
     """The assignments sorted by expert, each expert's rows a group of ``jax.lax.ragged_dot``."""
-    import flax.linen as nn
-
     experts = p["up_kernel"].shape[0]
     tokens = x.reshape(-1, x.shape[-1])
     top_logits, top_index = jax.lax.top_k(tokens @ p["router"]["kernel"], top_k)
