@@ -21,12 +21,15 @@ exact, so they do not depend on how the batch is sharded; any change of one word
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -134,20 +137,51 @@ def checksum(tree) -> dict[str, list[int]]:
 
 def save(manager, step: int, carry, *, is_writer: bool) -> None:
     """Saves ``carry`` and its checksum as checkpoint ``step`` (synchronously), then the SHA-256
-    of its files (process 0, once every process has written its part)."""
+    of its files (process 0, once every process has written its part).
+
+    Ctrl-C during the save is held back until the checkpoint is complete, then raised (see
+    :func:`interrupts_deferred`)."""
     import orbax.checkpoint as ocp
 
-    manager.save(
-        step,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardSave(carry), checksum=ocp.args.JsonSave(checksum(carry))
-        ),
-    )
-    manager.wait_until_finished()
-    _barrier(f"jaxrl checkpoint {step} saved")
-    if is_writer:
-        write_file_digests(os.path.join(str(manager.directory), str(step)))
-    _barrier(f"jaxrl checkpoint {step} digests")
+    with interrupts_deferred():
+        manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(carry), checksum=ocp.args.JsonSave(checksum(carry))
+            ),
+        )
+        manager.wait_until_finished()
+        _barrier(f"jaxrl checkpoint {step} saved")
+        if is_writer:
+            write_file_digests(os.path.join(str(manager.directory), str(step)))
+        _barrier(f"jaxrl checkpoint {step} digests")
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Runs the block with SIGINT (Ctrl-C) recorded instead of raised; ``KeyboardInterrupt`` is
+    raised when the block ends, if one came.
+
+    Why: orbax's ``wait_until_finished`` catches every exception raised while it joins its
+    finalize thread, ``KeyboardInterrupt`` included, and only logs it, so a Ctrl-C that lands
+    there was lost and the run went on (seen once in the launcher's Ctrl-C test). Held back, it
+    stops the run a few milliseconds later with the checkpoint complete. Only in the main thread
+    and only where SIGINT has Python's default handler (a program with its own is left alone).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
 
 
 def steps(directory: str) -> list[int]:

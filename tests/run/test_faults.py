@@ -370,3 +370,41 @@ def test_the_host_checksum_is_the_device_checksum():
     host = [checkpoints._host_sums(leaf).tolist() for leaf in leaves]
     assert host == device
     assert list(checkpoints.checksum(tree).values()) == device
+
+
+class _ManagerThatSwallowsInterrupts:
+    """Orbax's checkpoint manager as far as ``checkpoints.save`` uses it, with the flaw of its
+    ``wait_until_finished``: every exception raised while it waits, ``KeyboardInterrupt``
+    included, is caught and only logged. Ctrl-C arrives during that wait."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def save(self, step, args):
+        os.makedirs(os.path.join(self.directory, str(step)))
+        with open(os.path.join(self.directory, str(step), "state"), "w") as f:
+            f.write("saved")
+
+    def wait_until_finished(self):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the handler runs here, in this thread (the main one)
+        except BaseException:  # noqa: BLE001 - orbax's own (checkpoint_manager.py)
+            pass
+
+
+def test_ctrl_c_during_a_checkpoints_wait_stops_the_run_once_it_is_saved(tmp_path):
+    """A Ctrl-C that lands inside orbax's wait is not lost (the launcher's Ctrl-C test once saw
+    the run go on): it is raised when the checkpoint is complete, its digests written, and
+    SIGINT has its default handler again."""
+    from jaxrl.run import checkpoints
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        manager = _ManagerThatSwallowsInterrupts(str(tmp_path))
+        with pytest.raises(KeyboardInterrupt):
+            checkpoints.save(manager, 3, {"x": np.arange(3.0)}, is_writer=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(os.listdir(tmp_path / "3")) == [checkpoints.FILES, "state"]
