@@ -97,6 +97,18 @@ def make_brax(name: str, backend: str | None = None):
         return brax_envs.get_environment(name, **kwargs)
 
 
+@functools.lru_cache(maxsize=32)
+def _observation_shape(name: str, backend: str | None) -> tuple[int, ...] | None:
+    """The shape of the observation of Brax's ``name``, from a reset traced abstractly (None if
+    the observation is not one array). Brax's own ``observation_size`` runs a reset eagerly,
+    one dispatch per operation: about 6 s on CPU for ``inverted_pendulum``, against 0.3 s."""
+    env = make_brax(name, backend)
+    with _brax_numpy():
+        state = jax.eval_shape(env.reset, jax.random.key(0))
+    shape = getattr(state.obs, "shape", None)
+    return None if shape is None else tuple(int(n) for n in shape)
+
+
 def environment(
     name: str, *, max_steps: int = DEFAULT_MAX_STEPS, backend: str | None = None
 ) -> Environment:
@@ -111,7 +123,8 @@ def environment(
     max_steps = checks.time_limit(max_steps)
     _brax_envs()  # brax installed (checked on every call: make_brax remembers what it made)
     env = make_brax(name, backend)
-    if not isinstance(env.observation_size, int):
+    obs_shape = _observation_shape(name, backend)
+    if obs_shape is None:
         raise ValueError(f"{PREFIX}{name} has structured observations; jaxrl takes flat vectors")
     dims = int(env.action_size)
 
@@ -137,7 +150,7 @@ def environment(
         reset=reset,
         step=step,
         params=Params(jnp.int32(max_steps)),
-        observation_space=spaces.box(-np.inf, np.inf, (int(env.observation_size),)),
+        observation_space=spaces.box(-np.inf, np.inf, (int(obs_shape[-1]),)),
         action_space=spaces.box(-1.0, 1.0, (dims,)),
         max_steps=max_steps,
     )
