@@ -17,7 +17,7 @@ holds the held-out metrics it recorded at the chunk the checkpoint holds.
 
 ``--video=PATH.gif`` also plays one episode of ``--setting`` and ``--seed`` (0 and 0 unless
 given) and draws it (``jaxrl.envs.rendering``: the grid world, CartPole, Pendulum, gymnax's
-classic-control tasks and MinAtar's image observations; Brax's environments have no drawing).
+classic-control tasks, MinAtar's image observations and Brax's bodies).
 """
 
 from __future__ import annotations

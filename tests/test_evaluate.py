@@ -2,7 +2,9 @@
 drawings of every environment family that has one, and the command's one-line refusals.
 
 The evaluations themselves run on the finished runs other tests make anyway
-(``tests/run/evaluated.py``), so none of them pays for a training compile of its own.
+(``tests/run/evaluated.py``), so none of them pays for a training compile of its own; the gymnax
+and Brax configs, whose agents those runs already cover on other environments, get a tiny run
+each here, evaluated with a GIF.
 """
 
 from __future__ import annotations
@@ -33,11 +35,8 @@ EVALUATED = {
     "grpo_bandit": "tests/agents/test_bandit_rl.py (its recorded metrics)",
     "ppo_rlhf_bandit": "tests/agents/test_bandit_rl.py (its recorded metrics)",
 }
-# The gymnax and Brax configs run the same agents (dqn, ppo, ddpg/td3, sac) as the chains: a
-# tiny run of each costs 30-40 CPU-s of compiles on this suite's machines (measured, BUILD-notes),
-# so their environments' part is checked without training: their adapters step as gymnax and
-# Brax do (tests/envs), gymnax's drawings are checked here, and scoring is the same program on
-# any environment (checked here on CartPole). Brax's environments have no drawing.
+# The gymnax and Brax configs: a tiny run of each is made and evaluated here
+# (test_a_tiny_run_of_each_gymnax_and_brax_config_is_evaluated_with_a_gif).
 ECOSYSTEM = {
     "dqn_acrobot",
     "dqn_minatar",
@@ -52,6 +51,39 @@ ECOSYSTEM = {
 def _deep(name) -> bool:
     config = _tiny(name)
     return config.experiment.startswith("jaxrl.agents.")
+
+
+TINY_ECOSYSTEM_CONFIG = '''"""jaxrl/configs/{name}.py, tiny."""
+
+from jaxrl.configs import {name}
+
+
+def get_config():
+    config = {name}.get_config()
+    with config.unlocked():
+        config.num_seeds, config.total_steps, config.chunk_steps = 2, 2, 2
+        config.eval_episodes = 1
+        config.env.max_steps = 20
+    return config
+'''
+
+
+@pytest.mark.parametrize("name", sorted(ECOSYSTEM))
+def test_a_tiny_run_of_each_gymnax_and_brax_config_is_evaluated_with_a_gif(tmp_path, name):
+    """The config as registered, its environment included, with 2 seeds, 2 training steps in one
+    chunk and one evaluation episode; its episodes limited to 20 steps, the in-run evaluation's
+    and the command's (Brax's physics and gymnax's environments compile the same either way).
+    The command scores every seed and draws seed 0's episode into a GIF: gymnax's Acrobot with
+    our drawing of its state, MinAtar's image observation, Brax's bodies."""
+    from tests.run import evaluated
+    from tests.run.binary import train_in_process
+
+    config_file = tmp_path / f"{name}_tiny.py"
+    config_file.write_text(TINY_ECOSYSTEM_CONFIG.format(name=name))
+    workdir = tmp_path / name
+    train_in_process(f"--config={config_file}", f"--workdir={workdir}")
+    results = evaluated.check(workdir, tmp_path, episodes=1, video=True, max_steps=20)
+    assert results["returns"].shape == (1, 2, 1)
 
 
 def test_every_registered_deep_config_is_evaluated_somewhere():

@@ -98,15 +98,17 @@ def make_brax(name: str, backend: str | None = None):
 
 
 @functools.lru_cache(maxsize=32)
-def _observation_shape(name: str, backend: str | None) -> tuple[int, ...] | None:
-    """The shape of the observation of Brax's ``name``, from a reset traced abstractly (None if
-    the observation is not one array). Brax's own ``observation_size`` runs a reset eagerly,
-    one dispatch per operation: about 6 s on CPU for ``inverted_pendulum``, against 0.3 s."""
+def _reset_shapes(name: str, backend: str | None) -> tuple[tuple[int, ...] | None, bool]:
+    """From a reset of Brax's ``name`` traced abstractly: the observation's shape (None if it is
+    not one array), and whether the pipeline state keeps the links' positions (``x.pos``, what
+    the drawing draws). Brax's own ``observation_size`` runs a reset eagerly, one dispatch per
+    operation: about 6 s on CPU for ``inverted_pendulum``, against 0.3 s."""
     env = make_brax(name, backend)
     with _brax_numpy():
         state = jax.eval_shape(env.reset, jax.random.key(0))
     shape = getattr(state.obs, "shape", None)
-    return None if shape is None else tuple(int(n) for n in shape)
+    positions = getattr(getattr(state.pipeline_state, "x", None), "pos", None) is not None
+    return (None if shape is None else tuple(int(n) for n in shape)), positions
 
 
 def environment(
@@ -123,7 +125,7 @@ def environment(
     max_steps = checks.time_limit(max_steps)
     _brax_envs()  # brax installed (checked on every call: make_brax remembers what it made)
     env = make_brax(name, backend)
-    obs_shape = _observation_shape(name, backend)
+    obs_shape, positions = _reset_shapes(name, backend)
     if obs_shape is None:
         raise ValueError(f"{PREFIX}{name} has structured observations; jaxrl takes flat vectors")
     dims = int(env.action_size)
@@ -153,7 +155,19 @@ def environment(
         observation_space=spaces.box(-np.inf, np.inf, (int(obs_shape[-1]),)),
         action_space=spaces.box(-1.0, 1.0, (dims,)),
         max_steps=max_steps,
+        draw=_drawing(env) if positions else None,
     )
+
+
+def _drawing(env):
+    """The bodies' drawing (``rendering.bodies``) of the links' frames Brax's pipeline state
+    keeps (``x``), with the links' centres of mass from its system."""
+    from jaxrl.envs import rendering
+
+    def frames(state):
+        return state.brax.pipeline_state.x.pos, state.brax.pipeline_state.x.rot
+
+    return rendering.bodies(env.sys.link_parents, env.sys.link.inertia.transform.pos, frames)
 
 
 def factory(name: str):

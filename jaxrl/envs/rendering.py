@@ -4,8 +4,9 @@ An environment may carry a drawing hook, ``Environment.draw(ax, state, obs)``, w
 step (its state and observation, NumPy leaves of one environment) on a matplotlib ``Axes``. The
 built-in environments have one (:func:`grid`, :func:`cartpole`, :func:`pendulum`), gymnax's
 adapter gives CartPole, Pendulum and Acrobot the same drawings of gymnax's own states and draws
-an image observation (MinAtar's 10x10xC grids) channel by channel (:func:`image`); an
-environment without one (Brax's, a fork's that defines none) cannot be rendered, and says so.
+an image observation (MinAtar's 10x10xC grids) channel by channel (:func:`image`), and Brax's
+adapter draws its bodies' positions (:func:`bodies`); an environment without one (a fork's that
+defines none) cannot be rendered, and says so.
 
 :func:`rollout` plays one episode of a policy (one jitted scan, the states of every step kept)
 and :func:`write_gif` draws it: matplotlib's Agg canvas renders each frame, Pillow (a dependency
@@ -97,6 +98,48 @@ def acrobot() -> Callable:
         _square(ax, 2.2)
 
     return draw
+
+
+def bodies(parents, centres, frames: Callable) -> Callable:
+    """An articulated body (Brax's) from its links' frames ``frames(state) -> (pos [L, 3], rot
+    [L, 4])`` (world positions and unit quaternions ``w, x, y, z``): each link a rod from its
+    frame's origin (its joint) through its centre of mass (``centres [L, 3]``, in the link's
+    frame) to twice as far, the far end of a uniform rod; a link whose centre is its origin (a
+    cart, a target) a dot; a line from each link's joint to its parent's (``parents[i]``, -1 for
+    the world). Seen from the side (x, z), or from above (x, y) where every point is at one
+    height (a planar task such as Brax's reacher). The view is square, centred on the origin,
+    and grows with the body in steps of 0.5 only, so that an episode's frames share a scale."""
+    parents = [int(p) for p in parents]
+    centres = np.asarray(centres, np.float64)
+
+    def draw(ax, state, obs):
+        pos, rot = (np.asarray(a, np.float64) for a in frames(state))
+        ends = pos + 2.0 * _rotate(rot, centres)
+        points = np.concatenate([pos, ends])
+        plane = [0, 1] if np.ptp(points[:, 2]) < 1e-6 else [0, 2]
+        pos, ends = pos[:, plane], ends[:, plane]
+        for child, parent in enumerate(parents):
+            if parent >= 0:
+                joint = np.stack([pos[parent], pos[child]])
+                ax.plot(joint[:, 0], joint[:, 1], color="0.4", lw=1.5)
+        for start, end in zip(pos, ends, strict=True):
+            rod = np.stack([start, end])
+            ax.plot(rod[:, 0], rod[:, 1], color="#e76f51", lw=5, solid_capstyle="round")
+        ax.plot(pos[:, 0], pos[:, 1], "o", color="#1d3557")
+        ax.axhline(0.0, color="0.6", lw=1)
+        reach = float(np.max(np.abs(np.concatenate([pos, ends]))))
+        _square(ax, 0.5 * math.ceil(2.0 * max(0.5, 1.2 * reach)))
+        ax.set_xlabel("x", fontsize=8)
+        ax.set_ylabel("y (from above)" if plane == [0, 1] else "z", fontsize=8)
+
+    return draw
+
+
+def _rotate(quaternions: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``[L, 3]``: each vector rotated by its unit quaternion ``(w, x, y, z)``."""
+    w, u = quaternions[:, :1], quaternions[:, 1:]
+    twice = 2.0 * np.cross(u, vectors)
+    return vectors + w * twice + np.cross(u, twice)
 
 
 def image(channels: int) -> Callable:
