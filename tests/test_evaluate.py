@@ -115,6 +115,27 @@ def test_a_drawing_shows_the_state(name):
     assert not np.array_equal(pixels(first), pixels(second))
 
 
+def test_a_brax_body_is_drawn_as_rods_through_each_links_centre_of_mass():
+    """``rendering.bodies`` on a cart and a pole (Brax's inverted pendulum: the pole's centre of
+    mass 0.3 up its own z axis), the pole turned by 0.4 rad about y: its rod runs from the hinge
+    to twice its centre, ``(x + 0.6 sin 0.4, 0.6 cos 0.4)`` seen from the side, and the cart
+    (centre at its origin) is a dot."""
+    from matplotlib.figure import Figure
+
+    angle = 0.4
+    draw = rendering.bodies([-1, 0], [[0.0, 0.0, 0.0], [0.0, 0.0, 0.3]], lambda state: state)
+    pos = np.array([[0.5, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    rot = np.array([[1.0, 0.0, 0.0, 0.0], [np.cos(angle / 2), 0.0, np.sin(angle / 2), 0.0]])
+    ax = Figure().add_subplot()
+    draw(ax, (pos, rot), None)
+    rods = [np.column_stack(line.get_data()) for line in ax.lines if line.get_linewidth() == 5]
+    np.testing.assert_allclose(rods[0], [[0.5, 0.0], [0.5, 0.0]])
+    np.testing.assert_allclose(
+        rods[1], [[0.5, 0.0], [0.5 + 0.6 * np.sin(angle), 0.6 * np.cos(angle)]], atol=1e-12
+    )
+    assert ax.get_ylabel() == "z"
+
+
 def test_minatar_draws_its_image_observation_channel_by_channel():
     env = envs.make("gymnax:Breakout-MinAtar", {})
     obs, state = env.reset(jax.random.key(0), env.params)
