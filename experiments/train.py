@@ -158,7 +158,13 @@ def main(argv):
     except ValueError as e:
         _fail(str(e), multiprocess=multiprocess)
     writer = jax.process_index() == 0
-    log = (lambda line: print(line, flush=True)) if writer else (lambda line: None)
+    interrupts = cli.Interrupts()
+
+    def log(line: str) -> None:  # the runner's: after each chunk too, where a Ctrl-C can stop
+        interrupts.check()
+        if writer:
+            print(line, flush=True)
+
     if note:
         log(note)
     try:

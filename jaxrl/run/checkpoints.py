@@ -159,19 +159,18 @@ def save(manager, step: int, carry, *, is_writer: bool) -> None:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Runs the block with SIGINT (Ctrl-C) recorded instead of raised; ``KeyboardInterrupt`` is
-    raised when the block ends, if one came.
+    """Runs the block with SIGINT (Ctrl-C) recorded instead of handled; the handler that was in
+    place (Python's default raises ``KeyboardInterrupt``) is called when the block ends, if one
+    came.
 
     Why: orbax's ``wait_until_finished`` catches every exception raised while it joins its
     finalize thread, ``KeyboardInterrupt`` included, and only logs it, so a Ctrl-C that lands
-    there was lost and the run went on (seen once in the launcher's Ctrl-C test). Held back, it
-    stops the run a few milliseconds later with the checkpoint complete. Only in the main thread
-    and only where SIGINT has Python's default handler (a program with its own is left alone).
+    there would be lost and the run would go on. Held back, it stops the run a few
+    milliseconds later with the checkpoint complete. Only in the main thread and only over a
+    handler written in Python (a signal ignored stays ignored).
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
         yield
         return
     received: list[int] = []
@@ -179,9 +178,9 @@ def interrupts_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     if received:
-        raise KeyboardInterrupt
+        previous(signal.SIGINT, None)
 
 
 def steps(directory: str) -> list[int]:

@@ -13,6 +13,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from experiments import launch
 from jaxrl import run
@@ -268,6 +269,27 @@ def test_a_launch_validates_once(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "summary.json").exists()
     expected = {"check_experiment": 1, "make_settings": 1, "check_hparams": 0}
     assert calls == {**expected, "contains": values_checked}, (calls, values_checked)
+
+
+def test_a_ctrl_c_swallowed_on_its_way_is_raised_at_the_next_chunk():
+    """The launcher's ``cli.Interrupts``: a Ctrl-C that a library catches where it lands (as
+    orbax can) is raised again by ``check``, which the launcher calls after every chunk; with
+    none, ``check`` does nothing."""
+    from experiments import cli
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupts = cli.Interrupts()
+        interrupts.check()
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the handler runs here and raises ...
+        except BaseException:  # noqa: BLE001 - ... and a library swallows it
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_is_one_line_saying_what_is_saved(tmp_path):
