@@ -105,15 +105,33 @@ def _sums(leaves):
     return out
 
 
+_BLOCK = 1 << 16  # words per row of the host's weighted sum
+
+
 def _host_sums(leaf) -> np.ndarray:
-    """:func:`_sums` of one leaf in NumPy (same words, same wrapping uint32 arithmetic)."""
-    x = np.ascontiguousarray(np.asarray(leaf))
+    """:func:`_sums` of one leaf in NumPy: the same words and the same sums modulo 2^32.
+
+    Without a copy of the leaf widened to 32-bit words (a replay buffer of MinAtar frames is
+    tens of megabytes of bytes): the words are summed in uint64, whose wrap-around modulo 2^64
+    keeps every sum right modulo 2^32. The weighted sum ``sum_i i w_i`` is taken by rows of
+    ``B`` words, ``i = b B + j``: ``B sum_b b S_b + sum_j j T_j`` with ``S_b`` the rows' sums and
+    ``T_j`` the columns' (the words after the last whole row added one by one)."""
+    x = np.ascontiguousarray(np.asarray(leaf)).reshape(-1)
     if x.dtype == np.bool_:
-        x = x.astype(np.uint8)
-    narrow = {1: np.uint8, 2: np.uint16}.get(x.dtype.itemsize)
-    words = (x.view(narrow).astype(np.uint32) if narrow else x.view(np.uint32)).reshape(-1)
-    weights = np.arange(words.shape[0], dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    return np.stack([np.sum(words, dtype=np.uint32), np.sum(words * weights, dtype=np.uint32)])
+        x = x.view(np.uint8)
+    words = x.view({1: np.uint8, 2: np.uint16}.get(x.dtype.itemsize, np.uint32))
+    n = words.shape[0]
+    rows = n // _BLOCK
+    whole = words[: rows * _BLOCK].reshape(rows, _BLOCK)
+    rest = words[rows * _BLOCK :].astype(np.uint64)
+    total = int(np.sum(words, dtype=np.uint64))
+    index = (
+        int(np.sum(np.arange(rows, dtype=np.uint64) * whole.sum(axis=1, dtype=np.uint64))) * _BLOCK
+        + int(np.sum(np.arange(_BLOCK, dtype=np.uint64) * whole.sum(axis=0, dtype=np.uint64)))
+        + int(np.sum(np.arange(rows * _BLOCK, n, dtype=np.uint64) * rest))
+    )
+    mask = (1 << 32) - 1
+    return np.array([total & mask, (2 * index + total) & mask], np.uint32)
 
 
 def checksum(tree) -> dict[str, list[int]]:

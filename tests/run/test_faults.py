@@ -364,6 +364,9 @@ def test_the_host_checksum_is_the_device_checksum():
         "u8": jnp.asarray(rng.integers(0, 256, size=(11,)), jnp.uint8),
         "scalar": jnp.float32(-0.0),
         "sharded": sharded,
+        # over the host's rows of 2^16 words, with a partial row after them
+        "frames": jnp.asarray(rng.integers(0, 256, size=(3 * 2**16 + 12_345,)), jnp.uint8),
+        "long": jnp.asarray(rng.normal(size=(2**16 + 7,)), jnp.float32),
     }
     leaves = jax.tree.leaves(tree)
     device = [np.asarray(s).tolist() for s in checkpoints._sums(leaves)]
