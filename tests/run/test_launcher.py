@@ -292,6 +292,20 @@ def test_a_ctrl_c_swallowed_on_its_way_is_raised_at_the_next_chunk():
         signal.signal(signal.SIGINT, previous)
 
 
+def _signal_state(pid: int) -> str:
+    """The pending, blocked, ignored and caught signal masks of a process and of each thread."""
+
+    def masks(path):
+        with open(path) as f:
+            kept = [line.split() for line in f if line.startswith(("Sig", "ShdPnd"))]
+        return " ".join(name + value for name, value in kept)
+
+    threads = sorted(os.listdir(f"/proc/{pid}/task"))
+    return f"{masks(f'/proc/{pid}/status')}; threads: " + "; ".join(
+        masks(f"/proc/{pid}/task/{t}/status") for t in threads
+    )
+
+
 def test_ctrl_c_is_one_line_saying_what_is_saved(tmp_path):
     """SIGINT (Ctrl-C) in the middle of a run: exit code 130 and one line on stderr naming the
     checkpoint the work directory holds and how to resume from it; no traceback."""
@@ -310,7 +324,13 @@ def test_ctrl_c_is_one_line_saying_what_is_saved(tmp_path):
         assert victim.proc.poll() is None and time.time() < deadline, "no checkpoint to interrupt"
         time.sleep(0.01)
     victim.proc.send_signal(signal.SIGINT)
-    code, _, err = victim.finish(timeout=60)
+    try:
+        victim.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # the signal state of the process and its threads
+        state = _signal_state(victim.proc.pid)
+        raise AssertionError(f"SIGINT did not stop the run: {state}") from None
+    finally:
+        code, _, err = victim.finish(timeout=60)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 130 and len(lines) == 1, err[-2000:]
     saved = re.fullmatch(
