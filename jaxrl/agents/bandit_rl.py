@@ -7,9 +7,18 @@ with a critic (an agent without one never reads it, so it stays 0). Every step d
 responses per context from the policy (``[X, S]``, key ``counter_key(seed, step)``), then takes
 ``epochs`` optimizer steps of the agent's ``loss(params, old_log_probs, responses, bandit,
 hparams)`` on them (``old_log_probs``: the sampling policy's, for PPO's ratio). What the agents
-shape their advantages from is :func:`shaped_rewards`. Reported after every chunk:
-``preference_bandit.bandit_metrics`` (``kl_to_optimum`` against ``pi* ∝ pi_ref exp(r / beta)``, its
-largest context, ``kl_to_reference``, ``expected_reward``).
+shape their advantages from is :func:`shaped_rewards`.
+
+**The reward** the agent is handed (``bandit.reward`` in its loss) is the true ``r``, or, with
+``config.reward_workdir`` naming a finished run of ``jaxrl.agents.reward_model``, the ``r_phi``
+that run learned for the same seed (from the same pairs as DPO's seed:
+``preference_bandit.learned_reward``), kept in the carry.
+
+Reported after every chunk: ``preference_bandit.bandit_metrics`` (``kl_to_optimum``, ``E_x
+KL(pi* || pi)`` against the true ``pi* ∝ pi_ref exp(r / beta)``, its largest context,
+``kl_to_reference``, ``expected_reward`` of the true reward), and ``kl_to_fixed_point``, ``E_x
+KL(pi_fp || pi)`` against the policy the agent's update converges to: ``pi*`` of the reward it is
+handed, unless the agent says otherwise (GRPO with the KL in its loss).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ class Carry(NamedTuple):
     opt_state: Any
     step: jax.Array  # [] int32
     key_data: jax.Array  # [2] uint32
+    reward: jax.Array  # [X, K] the reward trained on: the true r, or this seed's learned r_phi
 
 
 def shaped_rewards(params: Params, responses, bandit: preferences.Bandit, beta):
@@ -57,16 +67,25 @@ def bandit_policy(carry: Carry, hparams, mode: str):
     return preference_bandit.bandit_policy(carry.params, hparams, mode)
 
 
-def make_experiment(config, schema, loss, *, samples: int, epochs: int):
-    """An agent's ``Experiment`` on the bandit of ``config`` (checked against ``schema``).
+def make_experiment(config, schema, loss, *, samples: int, epochs: int, fixed_point=None):
+    """An agent's ``Experiment`` on the bandit of ``config`` (checked against ``schema``, which
+    declares ``reward_workdir``).
 
     Args:
-        loss: ``(params, old_log_probs [X, S], responses [X, S], bandit, hparams) -> scalar``.
+        loss: ``(params, old_log_probs [X, S], responses [X, S], bandit, hparams) -> scalar``,
+            ``bandit.reward`` the reward the agent is handed.
         samples: responses per context and step.
         epochs: optimizer steps per batch of responses.
+        fixed_point: ``(bandit, hparams) -> log pi [X, K]``, the policy the update converges to
+            on that bandit; default ``pi* ∝ pi_ref exp(r / beta)``.
     """
     schema.check(config)
     bandit = preference_bandit.config_bandit(config)
+    learned = preference_bandit.learned_reward(config)  # None: the true reward
+    if fixed_point is None:
+        fixed_point = lambda trained, hparams: preferences.optimal_log_policy(  # noqa: E731
+            trained, hparams.beta
+        )
     contexts = config.contexts
     chunk_steps = int(config.chunk_steps)
 
@@ -77,7 +96,8 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int):
         values = jnp.zeros((contexts,), jnp.float32)
         params = Params(bandit.reference_logits, values)
         opt_state = optimizer(hparams).init(params)
-        return Carry(params, opt_state, jnp.int32(0), jax.random.key_data(key))
+        reward = bandit.reward if learned is None else learned.of_key(key)
+        return Carry(params, opt_state, jnp.int32(0), jax.random.key_data(key), reward)
 
     def train_step(carry: Carry, hparams):
         key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
@@ -88,33 +108,45 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int):
             jnp.take_along_axis(jax.nn.log_softmax(carry.params.logits), responses, axis=1)
         )
 
+        trained = bandit._replace(reward=carry.reward)
+
         def epoch(state, _):
             params, opt_state = state
-            grads = jax.grad(loss)(params, old, responses, bandit, hparams)
+            grads = jax.grad(loss)(params, old, responses, trained, hparams)
             updates, opt_state = optimizer(hparams).update(grads, opt_state, params)
             return (jax.tree.map(jnp.add, params, updates), opt_state), None
 
         (params, opt_state), _ = jax.lax.scan(
             epoch, (carry.params, carry.opt_state), None, length=epochs
         )
-        return Carry(params, opt_state, carry.step + 1, carry.key_data), None
+        return carry._replace(params=params, opt_state=opt_state, step=carry.step + 1), None
 
     def train_chunk(carry: Carry, hparams):
         carry, _ = jax.lax.scan(
             lambda c, _: train_step(c, hparams), carry, None, length=chunk_steps
         )
-        return carry, preference_bandit.bandit_metrics(
+        metrics = preference_bandit.bandit_metrics(
             bandit, bandit, carry.params.logits, hparams.beta
         )
+        target = fixed_point(bandit._replace(reward=carry.reward), hparams)
+        log_pi = jax.nn.log_softmax(carry.params.logits, axis=-1)
+        metrics["kl_to_fixed_point"] = jnp.mean(preferences.kl(target, log_pi))
+        return carry, metrics
 
     return Experiment(
         init=init,
         train_chunk=train_chunk,
         hparams_type=schema.hparams_type,
         domains=sft.check_domains(config, schema),
-        metrics=("kl_to_optimum", "max_kl_to_optimum", "kl_to_reference", "expected_reward"),
+        metrics=(
+            "kl_to_optimum",
+            "max_kl_to_optimum",
+            "kl_to_fixed_point",
+            "kl_to_reference",
+            "expected_reward",
+        ),
         main_metric="kl_to_optimum",
-        curve_metrics=("kl_to_optimum", "kl_to_reference", "expected_reward"),
+        curve_metrics=("kl_to_optimum", "kl_to_fixed_point", "kl_to_reference", "expected_reward"),
         step_unit="gradient steps",
         env_steps_per_step=contexts * samples,
         figures=preference_bandit.bandit_figures(bandit, bandit.reference_logits),

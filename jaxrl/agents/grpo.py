@@ -28,28 +28,49 @@ terms are independent of ``y_i``, whose score has mean 0, so ``E[grad log pi(y_i
 where ``r(x, y) - beta log(pi / pi_ref)`` is constant in ``y``, i.e. ``pi = pi_ref exp(r /
 beta) / Z(x) = pi*``, DPO's optimum. With ``scale_std`` each context's step is divided by its
 group's std of ``s``, a positive factor per context, which leaves that condition, hence the
-fixed point, unchanged (measured: BUILD-notes.md). (DeepSeek's GRPO also moves the KL out of
-the reward into the loss as ``k3``, whose on-policy gradient is that of ``KL(pi_ref || pi)``:
-another objective with another optimum; not offered yet.)
+fixed point, unchanged (measured: BUILD-notes.md).
+
+**DeepSeek's form** (``kl_penalty = "loss"``). The advantages are the group-relative ones of the
+reward alone (``scale_std`` as above), and the KL leaves the reward for the loss, as ``beta`` times
+the mean ``k3 = pi_ref / pi - log(pi_ref / pi) - 1`` of the sampled responses, differentiated
+through ``log pi``. Its gradient at responses drawn from ``pi`` has the mean ``sum_y (pi - pi_ref)
+grad log pi = grad KL(pi_ref || pi)``: the reverse KL, not DPO's. The group mean is a baseline
+that includes ``y_i`` itself, which scales the reward's gradient by ``(1 - 1/G)`` and leaves the
+KL's alone, and dividing by the group's std divides each context's reward by its std ``s_x``
+under ``pi``. So the update climbs ``E_pi[(1 - 1/G) r / s_x] - beta KL(pi_ref || pi)``, whose
+stationary point ``jaxrl.envs.preferences.reverse_kl_optimal_log_policy`` computes: the
+``kl_to_fixed_point`` metric measures against it (exactly the fixed point without the std; with
+it, ``s_x`` is the std under ``pi``, where the update divides by a group's sample std, a
+different scale by ``O(1/G)``). ``kl_to_optimum`` still measures against DPO's ``pi*``.
 
 Reported after every chunk, as DPO's bandit: ``kl_to_optimum = E_x KL(pi* || pi)`` (and its
-largest context), ``kl_to_reference``, ``expected_reward``.
+largest context), ``kl_to_fixed_point``, ``kl_to_reference``, ``expected_reward``
+(``jaxrl.agents.bandit_rl``).
 """
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
+
 from jaxrl import losses, optim, targets
 from jaxrl.agents import bandit_rl, preference_bandit
+from jaxrl.envs import preferences
 from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.grpo"
 TASKS = ("bandit",)
+KL_PENALTIES = ("reward", "loss")
 SCHEMA = fields.Schema(
     MODULE,
     task=fields.static(fields.one_of(*TASKS), "the preference bandit"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     group_size=fields.static(integer(2), "responses drawn per context and step (G)"),
     scale_std=fields.static(fields.BOOLEAN, "divide the advantages by the group's std"),
+    kl_penalty=fields.static(
+        fields.one_of(*KL_PENALTIES), "k1 in the reward, or k3 in the loss (DeepSeek's)"
+    ),
+    reward_workdir=preference_bandit.REWARD_WORKDIR_FIELD,
     **preference_bandit.bandit_fields(),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
@@ -59,21 +80,44 @@ SCHEMA = fields.Schema(
 Hparams = SCHEMA.hparams_type
 
 
-def group_loss(params, old_log_probs, groups, bandit, hparams, *, scale_std: bool):
+def group_loss(params, old_log_probs, groups, bandit, hparams, *, scale_std: bool, kl_penalty):
     """The clipped loss of one step's groups ``[X, G]`` (response ids per context), with the
-    KL-shaped rewards' group-relative advantages (module docstring)."""
-    log_pi, shaped = bandit_rl.shaped_rewards(params, groups, bandit, hparams.beta)
+    group-relative advantages of the KL-shaped rewards (``kl_penalty = "reward"``), or of the
+    rewards plus ``beta`` times the mean ``k3`` (``"loss"``; module docstring)."""
+    if kl_penalty == "reward":
+        log_pi, shaped = bandit_rl.shaped_rewards(params, groups, bandit, hparams.beta)
+        penalty = 0.0
+    else:
+        log_pi = jnp.take_along_axis(jax.nn.log_softmax(params.logits, axis=-1), groups, axis=1)
+        shaped = jnp.take_along_axis(bandit.reward, groups, axis=1)
+        reference = jnp.take_along_axis(bandit.reference_logits, groups, axis=1)
+        penalty = hparams.beta * jnp.mean(targets.kl_estimate(log_pi, reference, "k3"))
     advantage = targets.group_advantages(shaped, scale=scale_std)
-    return losses.clipped_surrogate_loss(
+    return penalty + losses.clipped_surrogate_loss(
         log_pi.ravel(), old_log_probs.ravel(), advantage.ravel(), epsilon=hparams.clip_epsilon
+    )
+
+
+def fixed_point(bandit, hparams, *, group_size: int, scale_std: bool, kl_penalty: str):
+    """``log pi [X, K]`` where the update settles (module docstring)."""
+    if kl_penalty == "reward":
+        return preferences.optimal_log_policy(bandit, hparams.beta)
+    return preferences.reverse_kl_optimal_log_policy(
+        bandit, hparams.beta, reward_weight=1.0 - 1.0 / group_size, scale_std=scale_std
     )
 
 
 def make_experiment(config) -> Experiment:
     """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``), on the scaffold of
     ``jaxrl.agents.bandit_rl``: no critic, one optimizer step per group."""
+    options = {"scale_std": config.get("scale_std"), "kl_penalty": config.get("kl_penalty")}
 
     def loss(params, old, groups, bandit, hparams):
-        return group_loss(params, old, groups, bandit, hparams, scale_std=config.scale_std)
+        return group_loss(params, old, groups, bandit, hparams, **options)
 
-    return bandit_rl.make_experiment(config, SCHEMA, loss, samples=config.group_size, epochs=1)
+    def settles_at(bandit, hparams):
+        return fixed_point(bandit, hparams, group_size=config.group_size, **options)
+
+    return bandit_rl.make_experiment(
+        config, SCHEMA, loss, samples=config.get("group_size"), epochs=1, fixed_point=settles_at
+    )

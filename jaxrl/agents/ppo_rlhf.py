@@ -33,6 +33,7 @@ SCHEMA = fields.Schema(
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
     samples=fields.static(fields.POSITIVE_INT, "responses drawn per context and step"),
     epochs=fields.static(fields.POSITIVE_INT, "optimizer steps per batch of responses"),
+    reward_workdir=preference_bandit.REWARD_WORKDIR_FIELD,
     **preference_bandit.bandit_fields(),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),

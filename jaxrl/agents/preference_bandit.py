@@ -7,6 +7,9 @@ The bandit itself (rewards, reference, pairs, ``pi*``) is ``jaxrl.envs.preferenc
 
 from __future__ import annotations
 
+import os
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -147,3 +150,74 @@ def tradeoff_figure(settings, kl, reward, optimum_curve, *, ylabel, curve_label)
     ax.set_title("the trade-off: points per seed, stars the optimum at each beta")
     ax.legend(fontsize=8)
     return fig
+
+
+# A finished reward-model run as the reward of an RL run on the bandit.
+
+REWARD_MODEL = "jaxrl.agents.reward_model"
+REWARD_WORKDIR = fields.kind(
+    lambda v: isinstance(v, str),
+    "'' (the true reward), or the work directory of a finished reward-model run on the same "
+    "bandit (python -m experiments.train --config=jaxrl/configs/reward_model_bandit.py:sampled "
+    "--workdir=DIR)",
+)
+
+
+REWARD_WORKDIR_FIELD = fields.static(
+    REWARD_WORKDIR, "a finished reward-model run whose r_phi replaces the true reward"
+)
+
+
+class LearnedReward(NamedTuple):
+    """A finished reward-model run's tables by seed: ``key_data`` ``[N, 2]`` (each seed's raw
+    key) and ``reward`` ``[N, X, K]`` (its ``r_phi``)."""
+
+    key_data: np.ndarray
+    reward: np.ndarray
+
+    def of_key(self, key: jax.Array) -> jax.Array:
+        """``[X, K]``: the ``r_phi`` of the reward model's seed whose key is ``key`` (the same
+        seed, so the same pairs: :func:`pair_weights`); NaN where no seed's is (the run then
+        stops as diverging, naming the seed; :func:`learned_reward` checks that every seed of the
+        run has one)."""
+        match = jnp.all(jnp.asarray(self.key_data) == jax.random.key_data(key)[None], axis=-1)
+        table = jnp.asarray(self.reward)[jnp.argmax(match)]
+        return jnp.where(jnp.any(match), table, jnp.nan)
+
+
+def learned_reward(config) -> LearnedReward | None:
+    """The reward model of ``config.reward_workdir`` (None for ``''``: the true reward), refused
+    in one line unless it is a finished run of ``jaxrl.agents.reward_model`` on this config's
+    bandit, of one setting, with the same ``seed`` and at least this run's seeds."""
+    from jaxrl import run
+    from jaxrl.run import ConfigError
+
+    workdir = config.reward_workdir
+    if not workdir:
+        return None
+    where = f"config.reward_workdir = {workdir!r}"
+    if not os.path.isdir(workdir):
+        raise ConfigError(f"{where} is not a directory")
+    theirs = run.load_config(workdir)
+    if theirs.get("experiment") != REWARD_MODEL:
+        raise ConfigError(
+            f"{where} holds a run of {theirs.get('experiment')!r}, not of {REWARD_MODEL}"
+        )
+    for name in bandit_fields():
+        if theirs.get(name) != config[name]:
+            raise ConfigError(
+                f"{where}: its reward model learned another bandit ({name} = "
+                f"{theirs.get(name)!r} there, {config[name]!r} here)"
+            )
+    if theirs.seed != config.seed or theirs.num_seeds < config.num_seeds:
+        raise ConfigError(
+            f"{where}: its reward model has {theirs.num_seeds} seeds of seed {theirs.seed}; this "
+            f"run needs {config.num_seeds} of seed {config.seed} (each seed learns its own pairs)"
+        )
+    loaded = run.load(workdir)
+    if len(loaded.settings.values) != 1:
+        raise ConfigError(f"{where} swept {len(loaded.settings.values)} settings: use a run of one")
+    if loaded.chunks_done * theirs.chunk_steps < theirs.total_steps:
+        raise ConfigError(f"{where}: the reward model's run has not finished")
+    carry = loaded.carry
+    return LearnedReward(np.asarray(carry.key_data[0]), np.asarray(carry.reward[0], np.float32))

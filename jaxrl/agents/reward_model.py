@@ -50,6 +50,7 @@ class Carry(NamedTuple):
     reward: jax.Array  # [X, K] r_phi
     opt_state: Any
     weight: jax.Array  # [M] the ordered pairs' weights (exact probabilities, or frequencies)
+    key_data: jax.Array  # [2] uint32 the seed's raw key: an RL run on r_phi finds its seed by it
 
 
 def reward_spread(reward_model: jax.Array, reward: jax.Array) -> jax.Array:
@@ -73,7 +74,7 @@ def make_experiment(config) -> Experiment:
     def init(key, hparams: Hparams) -> Carry:
         reward = jnp.zeros((contexts, responses), jnp.float32)
         weight = preference_bandit.pair_weights(key, bandit, cells, num_pairs)  # DPO's pairs
-        return Carry(reward, optimizer(hparams).init(reward), weight)
+        return Carry(reward, optimizer(hparams).init(reward), weight, jax.random.key_data(key))
 
     def loss_fn(reward, weight, hparams: Hparams):
         out = losses.bradley_terry_loss(

@@ -34,6 +34,7 @@ def get_config() -> ml_collections.ConfigDict:
     dpo_bandit.set_bandit(config)  # 3 contexts x 6 responses, problem_seed 0
     config.samples = 64  # responses per context and step
     config.epochs = 4  # optimizer steps per batch (PPO's epochs, one minibatch)
+    config.reward_workdir = ""  # a finished reward_model_bandit run; "": the true reward
     config.optimizer = optim.default_config()  # adam
     config.optimizer.schedule = "linear"  # to 0 over the run (decay_steps 0: the run's own)
     runner.sweep(

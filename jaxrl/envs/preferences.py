@@ -214,3 +214,54 @@ def optimal_copy_tradeoff(task: CopyTask, beta: float) -> tuple[float, float]:
     p, not_p = math.exp(log_p), math.exp(log_not)
     kl = p * (log_p - math.log(q)) + not_p * (log_not - math.log(1.0 - q))
     return task.length * kl, task.length * p
+
+
+def reverse_kl_optimal_log_policy(
+    bandit: Bandit,
+    beta: jax.typing.ArrayLike,
+    *,
+    reward_weight: jax.typing.ArrayLike = 1.0,
+    scale_std: bool = False,
+    iterations: int = 60,
+) -> jax.Array:
+    """``log pi(.|x)`` ``[X, K]`` at the stationary point of
+
+        J(pi) = E_x [w E_{y ~ pi} r(x, y) / s_x - beta KL(pi_ref(.|x) || pi(.|x))],
+
+    the objective whose gradient DeepSeek's GRPO follows (``jaxrl.agents.grpo``, the KL in the
+    loss as ``k3``: its on-policy gradient is that of ``KL(pi_ref || pi)``, the reverse of
+    DPO's). ``w`` is ``reward_weight``; ``s_x`` is 1, or (``scale_std``) the standard deviation of
+    ``r(x, .)`` under ``pi`` itself (the group's std, in the limit of large groups).
+
+    Stationarity in the logits, with ``q = w r / s``: ``pi_y (q_y - E_pi q) + beta (pi_ref_y -
+    pi_y) = 0``, so ``pi_y = beta pi_ref_y / (c - q_y)`` with ``c = beta + E_pi q``. Summed over
+    ``y`` that is ``sum_y beta pi_ref_y / (c - q_y) = 1``, whose left side falls from infinity to
+    at most 1 as ``c`` goes from ``max q`` to ``max q + beta``: one root there, found by
+    ``iterations`` bisections (every ``pi_y > 0``). With ``scale_std``, ``s_x`` is iterated to its
+    fixed point ``s_x = std_pi(r)``, from the reference's std (``iterations`` times).
+    """
+    reference = jnp.exp(bandit.reference_logits)
+
+    def solve(q):
+        top = jnp.max(q, axis=-1, keepdims=True)
+
+        def bisect(_, bounds):
+            low, high = bounds
+            mid = 0.5 * (low + high)
+            above = jnp.sum(beta * reference / (mid - q), axis=-1, keepdims=True) > 1.0
+            return jnp.where(above, mid, low), jnp.where(above, high, mid)
+
+        _, c = jax.lax.fori_loop(0, iterations, bisect, (top, top + beta))
+        pi = beta * reference / (c - q)
+        return jnp.log(pi / jnp.sum(pi, axis=-1, keepdims=True))
+
+    def std(log_pi):
+        pi = jnp.exp(log_pi)
+        mean = jnp.sum(pi * bandit.reward, axis=-1, keepdims=True)
+        return jnp.sqrt(jnp.sum(pi * (bandit.reward - mean) ** 2, axis=-1, keepdims=True))
+
+    q = reward_weight * bandit.reward
+    if not scale_std:
+        return solve(q)
+    start = solve(q / std(bandit.reference_logits))
+    return jax.lax.fori_loop(0, iterations, lambda _, log_pi: solve(q / std(log_pi)), start)

@@ -86,3 +86,35 @@ def test_response_kl_against_a_per_position_loop():
                 lq = ref[m, t] - np.logaddexp.reduce(ref[m, t].astype(np.float64))
                 total += float(np.sum(np.exp(lp) * (lp - lq)))
         np.testing.assert_allclose(float(got[m]), total, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale_std", [False, True])
+def test_the_reverse_kl_optimum_is_a_stationary_point_of_its_objective(scale_std):
+    """DeepSeek's GRPO objective ``E_pi[w r / s_x] - beta KL(pi_ref || pi)`` on DPO's bandit
+    (4 contexts x 6 responses), for beta 0.1 and 1: its gradient in the logits, ``pi_y (q_y -
+    E_pi q) + beta (pi_ref_y - pi_y)`` with ``q = w r / s``, computed here in float64, vanishes
+    at the returned policy (to float32 rounding: the function computes in float32), where
+    ``s_x`` is 1 or (``scale_std``) the std of ``r(x, .)`` under that very policy; and it is not
+    DPO's ``pi*``."""
+    bandit = preferences.make_bandit(
+        jax.random.key(3), contexts=4, responses=6, reference_scale=0.5
+    )
+    reward = np.asarray(bandit.reward, np.float64)
+    reference = np.exp(np.asarray(bandit.reference_logits, np.float64))
+    weight = 1.0 - 1.0 / 64
+    for beta in (0.1, 1.0):
+        log_pi = preferences.reverse_kl_optimal_log_policy(
+            bandit, beta, reward_weight=weight, scale_std=scale_std
+        )
+        pi = np.exp(np.asarray(log_pi, np.float64))
+        np.testing.assert_allclose(pi.sum(-1), 1.0, atol=1e-6)
+        scale = np.ones((4, 1))
+        if scale_std:
+            mean = (pi * reward).sum(-1, keepdims=True)
+            scale = np.sqrt((pi * (reward - mean) ** 2).sum(-1, keepdims=True))
+        q = weight * reward / scale
+        gradient = pi * (q - (pi * q).sum(-1, keepdims=True)) + beta * (reference - pi)
+        # float32's rounding, at the size of q (up to 60 where the std is 0.012)
+        np.testing.assert_allclose(gradient, 0.0, atol=2e-6 * max(1.0, np.abs(q).max()))
+        dpo_optimum = np.asarray(preferences.optimal_log_policy(bandit, beta), np.float64)
+        assert np.max(np.abs(np.log(pi) - dpo_optimum)) > 0.05
