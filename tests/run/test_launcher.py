@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -306,23 +307,44 @@ def _signal_state(pid: int) -> str:
     )
 
 
+def _ignores_sigint(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        ignored = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn"))
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
+
+
 def test_ctrl_c_is_one_line_saying_what_is_saved(tmp_path):
     """SIGINT (Ctrl-C) in the middle of a run: exit code 130 and one line on stderr naming the
-    checkpoint the work directory holds and how to resume from it; no traceback."""
+    checkpoint the work directory holds and how to resume from it; no traceback.
+
+    A process started while its parent ignores SIGINT ignores it too, as Unix programs do (a
+    job started in the background). In the suite's worker processes that happens for a moment
+    now and then: this test failed in 4 of 6 suite runs on 2026-12-07, and where its signal masks
+    were read, the child had started with SIGINT and SIGQUIT ignored, the mark of a C-level
+    ``system()`` call in another thread of the worker, which ignores both while it waits. Such a
+    child cannot be interrupted and tests nothing: it is started again (at most 5 times)."""
     workdir = tmp_path / "w"
-    victim = Binary(
-        f"--workdir={workdir}",
-        "--config=jaxrl/configs/q_learning.py",
-        "--config.num_seeds=2",
-        "--config.total_steps=2000000",
-        "--config.chunk_steps=1000",
-        "--config.checkpoint_every=1",
-        log_path=f"{workdir}.log",
-    )
-    deadline = time.time() + 120
-    while not (workdir / "checkpoints" / "2").exists():
-        assert victim.proc.poll() is None and time.time() < deadline, "no checkpoint to interrupt"
-        time.sleep(0.01)
+    for _ in range(5):
+        shutil.rmtree(workdir, ignore_errors=True)
+        victim = Binary(
+            f"--workdir={workdir}",
+            "--config=jaxrl/configs/q_learning.py",
+            "--config.num_seeds=2",
+            "--config.total_steps=2000000",
+            "--config.chunk_steps=1000",
+            "--config.checkpoint_every=1",
+            log_path=f"{workdir}.log",
+        )
+        deadline = time.time() + 120
+        while not (workdir / "checkpoints" / "2").exists():
+            assert victim.proc.poll() is None and time.time() < deadline, "no checkpoint"
+            time.sleep(0.01)
+        if not _ignores_sigint(victim.proc.pid):
+            break
+        victim.proc.kill()
+        victim.finish(timeout=60)
+    else:
+        raise AssertionError("the run was started with SIGINT ignored 5 times in a row")
     victim.proc.send_signal(signal.SIGINT)
     try:
         victim.proc.wait(timeout=60)
