@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -17,13 +18,22 @@ class Binary:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         self.out_path, self.err_path = f"{log_path}.out", f"{log_path}.err"
         self._out, self._err = open(self.out_path, "w"), open(self.err_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "experiments.train", *flags],
-            cwd=ROOT,
-            stdout=self._out,
-            stderr=self._err,
-            env=None if env is None else {**os.environ, **env},
-        )
+        # A child inherits an ignored SIGINT (and then, as Unix programs do, keeps ignoring it).
+        # The suite's worker processes at times have SIGINT and SIGQUIT ignored at the C level
+        # behind Python's back, for good (the Ctrl-C test's runs were born ignoring SIGINT in
+        # 4 of 6 suite runs, and 5 times in a row in one): so SIGINT has Python's handler while
+        # the child starts, a caught signal that exec resets to the default.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "experiments.train", *flags],
+                cwd=ROOT,
+                stdout=self._out,
+                stderr=self._err,
+                env=None if env is None else {**os.environ, **env},
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def finish(self, timeout=300) -> tuple[int, str, str]:
         """Waits for the process: ``(exit code, stdout, stderr)``."""
