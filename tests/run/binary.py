@@ -19,10 +19,10 @@ class Binary:
         self.out_path, self.err_path = f"{log_path}.out", f"{log_path}.err"
         self._out, self._err = open(self.out_path, "w"), open(self.err_path, "w")
         # A child inherits an ignored SIGINT (and then, as Unix programs do, keeps ignoring it).
-        # The suite's worker processes at times have SIGINT and SIGQUIT ignored at the C level
-        # behind Python's back, for good (the Ctrl-C test's runs were born ignoring SIGINT in
-        # 4 of 6 suite runs, and 5 times in a row in one): so SIGINT has Python's handler while
-        # the child starts, a caught signal that exec resets to the default.
+        # The suite itself may run with SIGINT and SIGQUIT ignored: a shell ignores both in a
+        # job it starts in the background without job control (`pytest ... &` in a script), and
+        # the workers and their children inherit that. So SIGINT has Python's handler while the
+        # child starts, a caught signal that exec resets to the default.
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             self.proc = subprocess.Popen(
