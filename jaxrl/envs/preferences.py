@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Bandit(NamedTuple):
@@ -214,6 +215,48 @@ def optimal_copy_tradeoff(task: CopyTask, beta: float) -> tuple[float, float]:
     p, not_p = math.exp(log_p), math.exp(log_not)
     kl = p * (log_p - math.log(q)) + not_p * (log_not - math.log(1.0 - q))
     return task.length * kl, task.length * p
+
+
+def best_of_n_levels(probabilities, n: int) -> np.ndarray:
+    """Best-of-``n`` sampling's distribution over score levels: ``q_l = F_l^n - F_{l-1}^n``.
+
+    ``probabilities`` ``[L]`` are the reference's probabilities of the score levels in
+    increasing order of score, ``F`` their cumulative sums: the best of ``n`` independent draws
+    scores at most level ``l`` with probability ``F_l^n``. Ties among the best draws are broken
+    uniformly at random (taking the first of them is the same: the draws are exchangeable), so
+    given its level the chosen response is distributed as the reference conditioned on that
+    level. Hence ``KL(best-of-n || pi_ref)`` over responses equals the KL between the level
+    distributions (:func:`best_of_n_kl`)."""
+    p = np.asarray(probabilities, np.float64)
+    cumulative = np.cumsum(p) / np.sum(p)
+    return np.diff(np.concatenate([[0.0], cumulative**n]))
+
+
+def best_of_n_kl(probabilities, n: int) -> float:
+    """``KL(best-of-n || pi_ref)``, exactly, from the reference's score-level probabilities
+    (:func:`best_of_n_levels`). The often-quoted ``log n - (n - 1) / n`` is its value when no two
+    responses tie (the limit of many levels, each of small probability) and an upper bound
+    otherwise: scores that tie often (the copy task's 0 to ``P`` copies) give less."""
+    p = np.asarray(probabilities, np.float64)
+    p = p / np.sum(p)
+    q = best_of_n_levels(p, n)
+    kept = q > 0
+    return float(np.sum(q[kept] * np.log(q[kept] / p[kept])))
+
+
+def best_of_n_copy_tradeoff(task: CopyTask, n: int) -> tuple[float, float]:
+    """``(KL(best-of-n || pi_ref), E score)`` of best-of-``n`` sampling from the ideal reference
+    of the copy task, whose score is Binomial(``P``, ``q``) (``q`` = :func:`copy_probability`):
+    the point of best-of-``n`` beside :func:`optimal_copy_tradeoff`'s curve."""
+    q = copy_probability(task)
+    levels = np.array(
+        [
+            math.comb(task.length, k) * q**k * (1 - q) ** (task.length - k)
+            for k in range(task.length + 1)
+        ]
+    )
+    chosen = best_of_n_levels(levels, n)
+    return best_of_n_kl(levels, n), float(np.sum(chosen * np.arange(task.length + 1)))
 
 
 def reverse_kl_optimal_log_policy(

@@ -118,3 +118,36 @@ def test_the_reverse_kl_optimum_is_a_stationary_point_of_its_objective(scale_std
         np.testing.assert_allclose(gradient, 0.0, atol=2e-6 * max(1.0, np.abs(q).max()))
         dpo_optimum = np.asarray(preferences.optimal_log_policy(bandit, beta), np.float64)
         assert np.max(np.abs(np.log(pi) - dpo_optimum)) > 0.05
+
+
+def test_best_of_n_kl_by_enumerating_every_draw_with_ties():
+    """Best-of-n from a reference of 4 responses with scores 0, 1, 1, 2 (two tie): every one of
+    the ``4^n`` sequences of draws enumerated for n = 1..4, the best drawn score's draws tied
+    for it chosen with equal chance; the KL over responses of that exact distribution equals
+    ``best_of_n_kl`` of the score levels, and ties keep it below ``log n - (n - 1) / n``, which
+    many levels of small probability reach. The copy task's point: n = 1 is the reference."""
+    scores = [0, 1, 1, 2]
+    reference = np.array([0.4, 0.2, 0.3, 0.1])
+    levels = np.array([0.4, 0.5, 0.1])  # P(score = 0, 1, 2)
+    for n in range(1, 5):
+        chosen = np.zeros(4)
+        for draws in itertools.product(range(4), repeat=n):
+            weight = np.prod(reference[list(draws)])
+            best = max(scores[d] for d in draws)
+            tied = [d for d in draws if scores[d] == best]
+            for d in tied:
+                chosen[d] += weight / len(tied)
+        kl = float(np.sum(chosen * np.log(chosen / reference)))
+        assert preferences.best_of_n_kl(levels, n) == pytest.approx(kl, abs=1e-12)
+        if n > 1:
+            assert kl < math.log(n) - (n - 1) / n
+    many = np.full(100_000, 1e-5)
+    for n in (2, 8, 64):
+        bound = math.log(n) - (n - 1) / n
+        assert preferences.best_of_n_kl(many, n) == pytest.approx(bound, abs=1e-3)
+    task = preferences.make_copy_task(vocab=4, length=6, noise=0.5)
+    kl, score = preferences.best_of_n_copy_tradeoff(task, 1)
+    assert kl == pytest.approx(0.0, abs=1e-12)
+    assert score == pytest.approx(6 * preferences.copy_probability(task))
+    kl8, score8 = preferences.best_of_n_copy_tradeoff(task, 8)
+    assert 0 < kl8 < math.log(8) - 7 / 8 and score8 > score
