@@ -186,10 +186,10 @@ class Interrupts:
     """Ctrl-C for a binary that saves as it goes: raised where it lands (``KeyboardInterrupt``,
     as Python raises it), and remembered, so that :meth:`check`, called at a safe point (after
     each chunk), raises it again if it was lost. A library may catch every exception where the
-    interrupt lands (orbax's wait for a checkpoint does; Python's asyncio runner, which orbax
-    uses, turns it into a cancellation that can be swallowed): the launcher's Ctrl-C test once
-    saw a run go on for 690 chunks. Installed only in the main thread, over Python's default
-    handler (a program with its own is left alone)."""
+    interrupt lands (orbax's wait for a checkpoint does: ``jaxrl.run.checkpoints`` holds a
+    Ctrl-C back around its saves; Python's asyncio runner, which orbax uses, turns it into a
+    cancellation that can be swallowed). Installed only in the main thread, over Python's
+    default handler (a program with its own, or one that ignores SIGINT, is left alone)."""
 
     def __init__(self):
         self.received = False

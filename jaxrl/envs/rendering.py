@@ -115,8 +115,7 @@ def bodies(parents, centres, frames: Callable) -> Callable:
     def draw(ax, state, obs):
         pos, rot = (np.asarray(a, np.float64) for a in frames(state))
         ends = pos + 2.0 * _rotate(rot, centres)
-        points = np.concatenate([pos, ends])
-        plane = [0, 1] if np.ptp(points[:, 2]) < 1e-6 else [0, 2]
+        plane = [0, 1] if np.ptp(np.concatenate([pos, ends])[:, 2]) < 1e-6 else [0, 2]
         pos, ends = pos[:, plane], ends[:, plane]
         for child, parent in enumerate(parents):
             if parent >= 0:

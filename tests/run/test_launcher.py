@@ -292,23 +292,23 @@ def test_a_ctrl_c_swallowed_on_its_way_is_raised_at_the_next_chunk():
         signal.signal(signal.SIGINT, previous)
 
 
+def _signal_masks(path: str) -> dict[str, str]:
+    """The signal lines of ``/proc/.../status``: pending, blocked, ignored and caught masks."""
+    with open(path) as f:
+        return dict(line.split()[:2] for line in f if line.startswith(("Sig", "ShdPnd")))
+
+
 def _signal_state(pid: int) -> str:
-    """The pending, blocked, ignored and caught signal masks of a process and of each thread."""
-
-    def masks(path):
-        with open(path) as f:
-            kept = [line.split() for line in f if line.startswith(("Sig", "ShdPnd"))]
-        return " ".join(name + value for name, value in kept)
-
-    threads = sorted(os.listdir(f"/proc/{pid}/task"))
-    return f"{masks(f'/proc/{pid}/status')}; threads: " + "; ".join(
-        masks(f"/proc/{pid}/task/{t}/status") for t in threads
+    """The signal masks of a process and of each of its threads, on one line."""
+    paths = [f"/proc/{pid}/status"]
+    paths += [f"/proc/{pid}/task/{t}/status" for t in sorted(os.listdir(f"/proc/{pid}/task"))]
+    return "; ".join(
+        " ".join(name + value for name, value in _signal_masks(path).items()) for path in paths
     )
 
 
 def _ignores_sigint(pid: int) -> bool:
-    with open(f"/proc/{pid}/status") as f:
-        ignored = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn"))
+    ignored = int(_signal_masks(f"/proc/{pid}/status")["SigIgn:"], 16)
     return bool(ignored & (1 << (signal.SIGINT - 1)))
 
 
