@@ -351,11 +351,16 @@ class Transformer(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, tokens: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def __call__(
+        self, tokens: jax.Array, features: bool = False
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """Next-token logits of a batch of sequences, and the mixtures' routing statistics.
 
         Args:
             tokens: ``[B, T]`` int token ids in ``[0, vocab_size)``, ``T <= max_len``.
+            features: return the final LayerNorm's output ``[B, T, width]`` in place of the
+                logits (what a scalar head reads: a reward model, a value head); the logits'
+                ``head`` is then not used.
 
         Returns:
             ``(logits, aux)``: ``logits`` is ``[B, T, vocab_size]`` float32;
@@ -402,7 +407,8 @@ class Transformer(nn.Module):
             else:
                 out = FeedForward(self.width, self.hidden, name=f"ff_{i}")(normed)
             h = h + out
-        logits = nn.Dense(self.vocab_size, name="head")(nn.LayerNorm(name="ln_final")(h))
+        h = nn.LayerNorm(name="ln_final")(h)
+        out = h if features else nn.Dense(self.vocab_size, name="head")(h)
 
         if self.experts:
             aux = {
@@ -416,7 +422,7 @@ class Transformer(nn.Module):
                 "expert_fraction": jnp.zeros((self.depth, 0), jnp.float32),
                 "dropped": jnp.zeros((), jnp.float32),
             }
-        return logits, aux
+        return out, aux
 
 
 def without_drops(model: Transformer) -> Transformer:

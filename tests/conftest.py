@@ -69,6 +69,7 @@ ONE_WORKER_MODULES = (
     "tests/test_book.py",  # the main job, run once by its module fixture
     "tests/run/test_multiprocess.py",  # a single-process reference run, a compilation cache
     "tests/run/test_faults.py",  # reference runs, the killed processes' compilation cache
+    "tests/agents/test_dpo.py",  # the SFT and DPO runs its LM pipelines share (fixtures)
 )
 
 

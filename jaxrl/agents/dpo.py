@@ -287,6 +287,34 @@ def response_pair_log_probs(model, task, params, chosen, rejected):
     return (values[:n], values[n:]), routing
 
 
+def lm_pairs(model, task, reference, key: jax.Array, num_pairs: int, eval_pairs: int) -> LMData:
+    """A seed's preference pairs of the language model (DPO's, and the reward model's: the same
+    for the same seed key): pairs of responses sampled from the reference for fresh prompts,
+    Bradley-Terry labelled by the true score, with the reference's log-probabilities of both
+    (the exact mixture, ``transformer.without_drops``): ``num_pairs`` to train on,
+    ``eval_pairs`` held out, and a third reference response to each held-out prompt (one
+    sampling loop for all), drawn from the counter stream ``DATA_STREAM`` of ``key``."""
+    key = rng.counter_key(jax.random.key_data(key), 0, DATA_STREAM)
+    prompt_key, sample_key, label_key = jax.random.split(key, 3)
+    n = num_pairs + eval_pairs
+    prompts = preferences.prompts(prompt_key, task, n)
+    both = jnp.concatenate([prompts, prompts, prompts[num_pairs:]], axis=0)
+    sampled = sft.sample_responses(model, reference, task, sample_key, both)
+    first, second, third = sampled[:n], sampled[n : 2 * n], sampled[2 * n :]
+    chosen, rejected = preferences.label(label_key, task, first, second)
+    exact = transformer.without_drops(model)
+    logps, _ = response_pair_log_probs(exact, task, reference, chosen, rejected)
+    return LMData(
+        chosen[:num_pairs],
+        rejected[:num_pairs],
+        (logps[0][:num_pairs], logps[1][:num_pairs]),
+        chosen[num_pairs:],
+        rejected[num_pairs:],
+        (logps[0][num_pairs:], logps[1][num_pairs:]),
+        third,
+    )
+
+
 def lm_loss(model, task, params, reference_logps, chosen, rejected, hparams: Hparams, *, config):
     """The minibatch DPO loss of a language model, plus ``load_balancing_coef`` times its
     mixture's load-balancing loss: the policy's forward pass on ``[B, 2P + 1]`` chosen and
@@ -345,31 +373,8 @@ def make_lm_experiment(config) -> Experiment:
     def optimizer(hparams: Hparams):
         return sft.make_optimizer(config, hparams)
 
-    def reference_pairs(key):
-        """Pairs of responses sampled from the reference for fresh prompts, Bradley-Terry
-        labelled, with the reference's log-probabilities of both: ``num_pairs`` to train on,
-        ``eval_pairs`` held out, and a third reference response to each held-out prompt (one
-        sampling loop for all)."""
-        prompt_key, sample_key, label_key = jax.random.split(key, 3)
-        n = num_pairs + eval_pairs
-        prompts = preferences.prompts(prompt_key, task, n)
-        both = jnp.concatenate([prompts, prompts, prompts[num_pairs:]], axis=0)
-        sampled = sft.sample_responses(model, reference, task, sample_key, both)
-        first, second, third = sampled[:n], sampled[n : 2 * n], sampled[2 * n :]
-        chosen, rejected = preferences.label(label_key, task, first, second)
-        logps, _ = response_pair_log_probs(exact, task, reference, chosen, rejected)
-        return LMData(
-            chosen[:num_pairs],
-            rejected[:num_pairs],
-            (logps[0][:num_pairs], logps[1][:num_pairs]),
-            chosen[num_pairs:],
-            rejected[num_pairs:],
-            (logps[0][num_pairs:], logps[1][num_pairs:]),
-            third,
-        )
-
     def init(key, hparams: Hparams) -> LMCarry:
-        data = reference_pairs(rng.counter_key(jax.random.key_data(key), 0, DATA_STREAM))
+        data = lm_pairs(model, task, reference, key, num_pairs, eval_pairs)
         params = reference
         return LMCarry(
             params,

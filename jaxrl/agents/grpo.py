@@ -46,6 +46,16 @@ different scale by ``O(1/G)``). ``kl_to_optimum`` still measures against DPO's `
 Reported after every chunk, as DPO's bandit: ``kl_to_optimum = E_x KL(pi* || pi)`` (and its
 largest context), ``kl_to_fixed_point``, ``kl_to_reference``, ``expected_reward``
 (``jaxrl.agents.bandit_rl``).
+
+**The language model** (``config.task = "lm"``), on the scaffold of ``jaxrl.agents.lm_rl`` (the
+policy and the frozen reference from an SFT run; the value head unused). Every step draws
+``samples`` prompts and a group of ``G`` responses to each; a response is one action whose
+log-probability is the sum of its tokens', so the bandit's derivation holds with responses for
+``y``: ``s_i = score_i - beta sum_t k1_t`` (the sampling policy's per-token ``k1``), the
+group-relative advantage of ``s`` given to every token of the response, one update of the
+clipped loss over the tokens (which scales the policy gradient by ``1 / P``), and the fixed
+point ``pi* ∝ pi_ref exp(score / beta)`` over whole responses. DeepSeek's form puts ``beta``
+times the mean per-token ``k3`` in the loss instead. Reported as PPO-RLHF's (``lm_rl``).
 """
 
 from __future__ import annotations
@@ -54,24 +64,36 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl import losses, optim, targets
-from jaxrl.agents import bandit_rl, preference_bandit
+from jaxrl.agents import bandit_rl, lm_rl, preference_bandit
 from jaxrl.envs import preferences
 from jaxrl.run import POSITIVE, Experiment, fields, integer, real
 
 MODULE = "jaxrl.agents.grpo"
-TASKS = ("bandit",)
+TASKS = ("bandit", "lm")
+
+
+def _bandit(config) -> bool:
+    return config.get("task") == "bandit"
+
+
+def _lm(config) -> bool:
+    return config.get("task") == "lm"
+
+
 KL_PENALTIES = ("reward", "loss")
 SCHEMA = fields.Schema(
     MODULE,
-    task=fields.static(fields.one_of(*TASKS), "the preference bandit"),
+    task=fields.static(fields.one_of(*TASKS), "the preference bandit, or the language model"),
     optimizer=fields.static(optim.BLOCK, "the optimizer"),
-    group_size=fields.static(integer(2), "responses drawn per context and step (G)"),
+    group_size=fields.static(integer(2), "responses drawn per context (or prompt) and step (G)"),
     scale_std=fields.static(fields.BOOLEAN, "divide the advantages by the group's std"),
     kl_penalty=fields.static(
         fields.one_of(*KL_PENALTIES), "k1 in the reward, or k3 in the loss (DeepSeek's)"
     ),
     reward_workdir=preference_bandit.REWARD_WORKDIR_FIELD,
-    **preference_bandit.bandit_fields(),
+    **preference_bandit.bandit_fields(when=_bandit),
+    **lm_rl.lm_fields(when=_lm),
+    samples=fields.static(fields.POSITIVE_INT, "prompts per step, a group each", when=_lm),
     beta=fields.swept(POSITIVE, "the KL penalty's weight"),
     learning_rate=fields.swept(POSITIVE, "the optimizer's step size"),
     weight_decay=fields.swept(real(0.0), "adamw's decoupled decay (0 for other optimizers)"),
@@ -107,10 +129,45 @@ def fixed_point(bandit, hparams, *, group_size: int, scale_std: bool, kl_penalty
     )
 
 
+def make_lm_loss(model, task, *, group_size: int, scale_std: bool, kl_penalty: str):
+    """The language model's loss (module docstring): ``(params, rollout, hparams) -> (loss,
+    report)``, the rollout's responses in groups of ``group_size`` consecutive rows."""
+
+    def loss(params, rollout: lm_rl.Rollout, hparams):
+        log_probs, _ = lm_rl.policy_outputs(model, params, task, rollout.sequences)
+        if kl_penalty == "reward":
+            kl = targets.kl_estimate(rollout.log_probs, rollout.reference_log_probs, "k1")
+            shaped, penalty = rollout.score - hparams.beta * jnp.sum(kl, axis=-1), 0.0
+        else:
+            k3 = targets.kl_estimate(log_probs, rollout.reference_log_probs, "k3")
+            shaped, penalty = rollout.score, hparams.beta * jnp.mean(k3)
+        advantage = targets.group_advantages(shaped.reshape(-1, group_size), scale=scale_std)
+        per_token = jnp.broadcast_to(advantage.reshape(-1, 1), log_probs.shape)
+        policy = losses.clipped_surrogate_loss(
+            log_probs.ravel(),
+            rollout.log_probs.ravel(),
+            per_token.ravel(),
+            epsilon=hparams.clip_epsilon,
+        )
+        return policy + penalty, {"policy_loss": policy}
+
+    return loss
+
+
 def make_experiment(config) -> Experiment:
-    """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``), on the scaffold of
-    ``jaxrl.agents.bandit_rl``: no critic, one optimizer step per group."""
+    """The runner's view of GRPO (``jaxrl/configs/grpo_bandit.py``, and ``dpo_lm.py:grpo`` on a
+    language model), on the scaffold of ``jaxrl.agents.bandit_rl`` or ``lm_rl``: no critic, one
+    optimizer step per group."""
     options = {"scale_std": config.get("scale_std"), "kl_penalty": config.get("kl_penalty")}
+    if config.get("task") == "lm":
+        return lm_rl.make_experiment(
+            config,
+            SCHEMA,
+            lambda model, task: make_lm_loss(model, task, group_size=config.group_size, **options),
+            epochs=1,
+            group_size=config.get("group_size"),
+            metrics=("policy_loss",),
+        )
 
     def loss(params, old, groups, bandit, hparams):
         return group_loss(params, old, groups, bandit, hparams, **options)

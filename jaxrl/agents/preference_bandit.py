@@ -8,7 +8,7 @@ The bandit itself (rewards, reference, pairs, ``pi*``) is ``jaxrl.envs.preferenc
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -158,8 +158,8 @@ REWARD_MODEL = "jaxrl.agents.reward_model"
 REWARD_WORKDIR = fields.kind(
     lambda v: isinstance(v, str),
     "'' (the true reward), or the work directory of a finished reward-model run on the same "
-    "bandit (python -m experiments.train --config=jaxrl/configs/reward_model_bandit.py:sampled "
-    "--workdir=DIR)",
+    "task (python -m experiments.train --config=jaxrl/configs/reward_model_bandit.py:sampled, "
+    "or dpo_lm.py:reward_model for the language model, --workdir=DIR)",
 )
 
 
@@ -169,20 +169,23 @@ REWARD_WORKDIR_FIELD = fields.static(
 
 
 class LearnedReward(NamedTuple):
-    """A finished reward-model run's tables by seed: ``key_data`` ``[N, 2]`` (each seed's raw
-    key) and ``reward`` ``[N, X, K]`` (its ``r_phi``)."""
+    """A finished reward-model run's parameters by seed: ``key_data`` ``[N, 2]`` (each seed's raw
+    key) and ``reward``, leaves ``[N, ...]``: the bandit's tables ``r_phi`` ``[N, X, K]``, or a
+    language model's (``jaxrl.agents.lm_rl``)."""
 
-    key_data: np.ndarray
-    reward: np.ndarray
+    key_data: Any
+    reward: Any
 
-    def of_key(self, key: jax.Array) -> jax.Array:
-        """``[X, K]``: the ``r_phi`` of the reward model's seed whose key is ``key`` (the same
-        seed, so the same pairs: :func:`pair_weights`); NaN where no seed's is (the run then
-        stops as diverging, naming the seed; :func:`learned_reward` checks that every seed of the
-        run has one)."""
+    def of_key(self, key: jax.Array):
+        """The parameters of the reward model's seed whose key is ``key`` (the same seed, so the
+        same pairs: :func:`pair_weights`); NaN where no seed's is (the run then stops as
+        diverging, naming the seed; :func:`learned_reward` checks that every seed of the run has
+        one)."""
         match = jnp.all(jnp.asarray(self.key_data) == jax.random.key_data(key)[None], axis=-1)
-        table = jnp.asarray(self.reward)[jnp.argmax(match)]
-        return jnp.where(jnp.any(match), table, jnp.nan)
+        index, found = jnp.argmax(match), jnp.any(match)
+        return jax.tree.map(
+            lambda leaf: jnp.where(found, jnp.asarray(leaf)[index], jnp.nan), self.reward
+        )
 
 
 def learned_reward(config) -> LearnedReward | None:

@@ -129,17 +129,18 @@ def sample_responses(model, params, task, key: jax.Array, prompts: jax.Array) ->
     return decoding.generate(model, params, key, prompts, task.length)
 
 
-def sampler(model, task):
+def sampler(model, task, params_of=lambda carry: carry.params):
     """The readout of a language model's run: ``(carry, hparams, mode) -> act(prompts, key)``,
     ``prompts [B, P]`` token ids (with the separator) to ``[B, length]`` response tokens, sampled
-    (``mode = "sample"``) or greedy (the argmax at every position)."""
+    (``mode = "sample"``) or greedy (the argmax at every position). ``params_of(carry)``: the
+    transformer's parameters in the carry."""
 
     def policy(carry, hparams, mode: str):
         temperature = 0.0 if mode == "greedy" else 1.0
 
         def act(prompts, key):
             tokens = decoding.generate(
-                model, carry.params, key, prompts, task.length, temperature=temperature
+                model, params_of(carry), key, prompts, task.length, temperature=temperature
             )
             return tokens[:, prompts.shape[1] :]
 

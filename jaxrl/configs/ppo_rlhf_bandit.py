@@ -45,6 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
             "weight_decay": 0.0,
             "clip_epsilon": 0.2,
             "value_coef": 1.0,
+            "gae_lambda": 1.0,  # one-token responses: unused (pinned to 1)
         },
         {"beta": (0.1, 0.3, 1.0, 3.0)},
     )

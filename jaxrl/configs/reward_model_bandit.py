@@ -39,6 +39,10 @@ def get_config(variant: str = "exact") -> ml_collections.ConfigDict:
     dpo_bandit.set_bandit(config)  # 3 contexts x 6 responses, problem_seed 0
     config.pairs = 0 if variant == "exact" else 50_000  # sampled pairs per seed; 0: exact loss
     config.optimizer = optim.default_config()  # adam
-    runner.sweep(config, {"learning_rate": 0.05, "weight_decay": 0.0, "margin": 0.0}, {})
+    runner.sweep(
+        config,
+        {"learning_rate": 0.05, "weight_decay": 0.0, "margin": 0.0, "load_balancing_coef": 0.0},
+        {},
+    )
     config.lock()
     return config

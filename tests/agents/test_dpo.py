@@ -1,6 +1,7 @@
 """DPO: the preference bandit against its closed-form optimum (exact expected loss and 50,000
-sampled pairs), a vmapped beta sweep against separate runs, and the language-model pipeline (an
-SFT run, then DPO from its parameters) on a tiny transformer."""
+sampled pairs), a vmapped beta sweep against separate runs, and the language-model pipelines on
+a tiny transformer: an SFT run, then DPO from its parameters; and the same SFT run, then a
+reward model on DPO's pairs, then PPO-RLHF on that reward model."""
 
 import importlib
 import json
@@ -190,15 +191,16 @@ def _dpo_config(workdir, **overrides):
     return config
 
 
-def test_sft_then_dpo_from_its_parameters(tmp_path):
-    """One test (its two compiled runs are the cost): SFT of a tiny mixture-of-experts model,
-    then DPO from seed 1 of it, 2 steps of 8 pairs, one per chunk, betas 0.1 and 1.
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory):
+    """SFT of a tiny mixture-of-experts model, 2 seeds of 40 steps: the start of DPO and of the
+    reward model and PPO-RLHF (this module runs on one xdist worker, so the run is made once).
 
     The mixture's capacity factor is 2 = experts / top_k: every expert has a slot for every
     token, so nothing is dropped (``dropped`` is 0 in both runs) and the policy's first loss is
     exactly at the reference (a drop would move the policy's log-probabilities off the
     reference's, which use the exact mixture). Drops are tested in tests/test_transformer.py."""
-    sft_dir, dpo_dir = tmp_path / "sft", tmp_path / "dpo"
+    sft_dir = tmp_path_factory.mktemp("lm") / "sft"
     config = _config(
         "dpo_lm",
         "sft_moe",
@@ -211,6 +213,21 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     )
     experiment = importlib.import_module(config.experiment).make_experiment(config)
     run.run(experiment, config, str(sft_dir), log=lambda _: None)
+    return sft_dir
+
+
+@pytest.fixture(scope="module")
+def dpo_dir(sft_dir):
+    """DPO from seed 1 of the SFT run: 2 steps of 8 pairs, one per chunk, betas 0.1 and 1."""
+    dpo_dir = sft_dir.parent / "dpo"
+    config = _dpo_config(sft_dir, sft_seed=1, chunk_steps=1, total_steps=2)
+    run.run(dpo.make_experiment(config), config, str(dpo_dir), log=lambda _: None)
+    return dpo_dir
+
+
+def test_sft_then_dpo_from_its_parameters(sft_dir, dpo_dir, tmp_path):
+    """The SFT run, then DPO from seed 1 of it (the fixtures above: their two compiled runs are
+    the cost)."""
     rates = json.loads((sft_dir / "summary.json").read_text())["settings"][0]["final_per_seed"]
     assert set(rates) == {"nll_gap", "train_nll", "copy_probability", "load_balancing", "dropped"}
     assert all(len(v) == 2 for v in rates.values())
@@ -219,7 +236,6 @@ def test_sft_then_dpo_from_its_parameters(tmp_path):
     with pytest.raises(ValueError, match=r"config.sft_seed must be an integer in \[0, 2\)"):
         dpo.make_experiment(_dpo_config(sft_dir, sft_seed=2))
     config = _dpo_config(sft_dir, sft_seed=1, chunk_steps=1, total_steps=2)
-    run.run(dpo.make_experiment(config), config, str(dpo_dir), log=lambda _: None)
 
     # The initial policy and the reference are seed 1's parameters of the SFT run.
     model, task, reference = dpo.load_reference(config)
@@ -300,3 +316,67 @@ def test_an_sft_run_that_swept_several_settings_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(config.to_json_best_effort(sort_keys=True))
     with pytest.raises(ValueError, match="swept 2 settings: run DPO from a run of one setting"):
         dpo.make_experiment(_dpo_config(tmp_path))
+
+
+def test_sft_then_a_reward_model_on_dpos_pairs_then_ppo_on_it(sft_dir, dpo_dir, tmp_path):
+    """RLHF's pipeline through the runner, from the SFT run DPO starts from: a reward model
+    (``dpo_lm.py:reward_model``) trained on the very pairs DPO's run drew for each seed, then
+    PPO-RLHF (``dpo_lm.py:ppo_rlhf``) from seed 1 of the SFT run against each seed's reward
+    model, betas 0.1 and 1, 2 steps of 8 responses."""
+    from jaxrl.agents import ppo_rlhf, reward_model
+
+    reward_dir, ppo_dir = tmp_path / "reward_model", tmp_path / "ppo"
+    fields = {"pairs": 64, "batch_size": 8, "eval_pairs": 16, "sft_workdir": str(sft_dir)}
+    config = _config("dpo_lm", "reward_model", total_steps=2, chunk_steps=1, sft_seed=1, **fields)
+    run.run(reward_model.make_experiment(config), config, str(reward_dir), log=lambda _: None)
+    rewards = run.load(str(reward_dir))
+    # DPO's pairs, seed by seed (the same seed keys).
+    theirs = run.load(str(dpo_dir)).carry.data
+    for name in ("chosen", "rejected", "eval_chosen", "eval_rejected"):
+        np.testing.assert_array_equal(
+            getattr(rewards.carry.data, name)[0], getattr(theirs, name)[0], err_msg=name
+        )
+    # The head starts at 0: every reward is 0, so the first step's loss is ln 2 exactly.
+    arrays = run.result_arrays(str(reward_dir))
+    np.testing.assert_allclose(arrays["loss"][0], math.log(2), rtol=1e-6)
+    # reward_error, recomputed from the checkpoint: r_phi's pair differences against the score's.
+    model, task, _ = dpo.load_reference(config)
+    data = jax.tree.map(lambda x: x[0, 0], rewards.carry.data)
+    params = jax.tree.map(lambda x: x[0, 0], rewards.carry.params)
+    chosen, _ = reward_model.sequence_rewards(model, params, data.eval_chosen)
+    rejected, _ = reward_model.sequence_rewards(model, params, data.eval_rejected)
+    gap = preferences.score(task, data.eval_chosen) - preferences.score(task, data.eval_rejected)
+    expected = np.sqrt(np.mean(np.square(np.asarray(chosen - rejected - gap, np.float64))))
+    np.testing.assert_allclose(arrays["reward_error"][-1][0, 0], expected, rtol=1e-4)
+
+    config = _config(
+        "dpo_lm",
+        "ppo_rlhf",
+        num_seeds=2,
+        total_steps=2,
+        chunk_steps=1,
+        samples=8,
+        epochs=2,
+        eval_prompts=8,
+        sft_workdir=str(sft_dir),
+        sft_seed=1,
+        reward_workdir=str(reward_dir),
+    )
+    with config.unlocked():
+        config.sweep.beta = (0.1, 1.0)
+    run.run(ppo_rlhf.make_experiment(config), config, str(ppo_dir), log=lambda _: None)
+    loaded = run.load(str(ppo_dir))
+    # Each seed scores with its own seed's reward model, and starts at the SFT run's seed 1.
+    for ours, reward in zip(
+        jax.tree.leaves(loaded.carry.reward), jax.tree.leaves(rewards.carry.params), strict=True
+    ):
+        for setting in (0, 1):
+            np.testing.assert_array_equal(ours[setting], reward[0, :2])
+    arrays = run.result_arrays(str(ppo_dir))
+    assert np.all(arrays["kl_to_reference"][-1] > 0)  # the policy has moved off the reference
+    assert np.all(np.isfinite(arrays["value_loss"]))
+    assert (ppo_dir / "tradeoff.png").stat().st_size > 0
+    # The readout samples responses of the task's length.
+    prompts = preferences.prompts(jax.random.key(0), task, 4)
+    responses = np.asarray(loaded.policy(setting=1, seed=0)(prompts, jax.random.key(1)))
+    assert responses.shape == (4, task.length)

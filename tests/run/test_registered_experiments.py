@@ -132,7 +132,7 @@ BAD_VALUES = {
     "critic_lr": (0.0, "a real number > 0"),
     "alpha_lr": (0.0, "a real number > 0"),
     "init_alpha": (0.0, "a real number > 0"),
-    "gae_lambda": (1.5, "a real number in [0, 1]"),  # a2c, ppo
+    "gae_lambda": (1.5, ("a real number in [0, 1]", "a real number in [1, 1]")),  # ppo_rlhf: 1
     "entropy_coef": (-1.0, "a real number >= 0"),
     "clip_epsilon": (1.5, "a real number in (0, 1]"),  # ppo
     "noise_scale": (-1.0, "a real number >= 0"),
