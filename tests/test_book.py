@@ -44,6 +44,7 @@ FIGURES = (
     "ch9_10_policy.png",
     "dpg_curves.png",
     "dpg_policy.png",
+    "preferences_tradeoff.png",
 )
 # Chapter 7 budget of the test run (the default is 64 seeds x 200k steps in 40 chunks): small,
 # but enough for off-policy Q-learning to find the optimal policy in every seed.
@@ -81,6 +82,14 @@ DPG_FLAGS = (
     "--config.dpg.steps=1200",
     "--config.dpg.chunks=2",
     "--config.dpg.algorithms=('td3',)",
+)
+# The preference section's budget (the default: 4 seeds x 2,000 steps, betas 0.1 to 3): far
+# from converged at beta 0.1; the tests check the exact curve and what is reported.
+PREFERENCE_FLAGS = (
+    "--config.preferences.num_seeds=2",
+    "--config.preferences.steps=200",
+    "--config.preferences.chunks=1",
+    "--config.preferences.betas=(0.3,3.0)",
 )
 # The book's printed tables (S. Zhao, "Mathematical Foundations of Reinforcement Learning", the
 # GitHub all-in-one PDF: Figure 5.4 on p. 85, Figure 5.7 on p. 94), row 0 at the top.
@@ -133,7 +142,7 @@ def _run(*args, timeout=120):
 def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("book") / "nested" / "run"  # created by the binary
     # Figures at 60 dpi: their content is checked here, not their resolution (default 110).
-    flags = (*TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, *DPG_FLAGS, "--config.dpi=60")
+    flags = (*TD_FLAGS, *CH8_FLAGS, *CH9_10_FLAGS, *DPG_FLAGS, *PREFERENCE_FLAGS, "--config.dpi=60")
     # A guard against a hang, not a speed test: the job takes about 100 s alone on 2 cores, and
     # over 300 s beside the other xdist worker on a machine running 2-3x slower (2026-12-02).
     proc = _run(f"--workdir={workdir}", *flags, timeout=1200)
@@ -339,17 +348,22 @@ def test_every_figure_names_what_it_reproduces(workdir, values):
     """values.json records, per chapter, each figure's book figure (or section) and settings, and
     report.html shows them in the figure's caption."""
     blocks = [values[f"chapter{n}"] for n in range(2, 9)] + [values["chapter7"]["path_finding"]]
-    blocks += [values["chapter9_10"], values["dpg"]]
+    blocks += [values["chapter9_10"], values["dpg"], values["preferences"]]
     recorded = [f for block in blocks for f in block["figures"]]
     assert sorted(f["file"] for f in recorded) == sorted(FIGURES)
     report = (workdir / "report.html").read_text()
     for figure in recorded:
-        assert re.match(r"(Figures? \d\.\d|Theorem \d\.\d|sections? \d+\.\d)", figure["reproduces"])
+        assert re.match(
+            r"(Figures? \d\.\d|Theorem \d\.\d|sections? \d+\.\d|beyond the book)",
+            figure["reproduces"],
+        )
         settings = set(figure["settings"])
         if figure["file"] == "ch6_mean_estimation.png":  # no grid: the distribution of X
             assert {"X", "w_1", "seeds"} <= settings
         elif figure["file"].startswith("dpg_"):  # no grid: Pendulum
             assert {"environment", "gamma", "seeds", "steps"} <= settings
+        elif figure["file"].startswith("preferences_"):  # no grid: the preference bandit
+            assert {"bandit", "betas", "seeds", "steps"} <= settings
         else:
             assert {"r_boundary", "r_forbidden", "r_target", "r_other"} <= settings
             assert settings & {"gamma", "gammas"}, figure["file"]
@@ -571,6 +585,36 @@ def test_the_dpg_section_reports_every_seed_and_the_learned_policy(values):
     assert run["hparams"]["policy_delay"] == 2
 
 
+def test_the_preference_section_draws_the_exact_optimum_and_every_point(values):
+    """The curve of pi* (reward and KL as beta runs over 0.03..30) worked out again in float64
+    numpy from the bandit's rewards and reference (values.json keeps 3 decimals: 2e-3 covers
+    the rounding and float32); each method reports every seed and beta, at
+    a distance to its own beta's pi* that is not negative beyond rounding."""
+    import jax
+
+    from jaxrl.envs import preferences
+
+    block = values["preferences"]
+    assert block["betas"] == [0.3, 3.0] and block["num_seeds"] == 2
+    bandit = preferences.make_bandit(
+        jax.random.key(0), contexts=3, responses=6, reference_scale=0.25
+    )
+    reward = np.asarray(bandit.reward, np.float64)
+    log_ref = np.asarray(bandit.reference_logits, np.float64)
+    curve = np.array(block["curve"])
+    for beta, (kl, expected) in zip(np.geomspace(0.03, 30.0, 60), curve, strict=True):
+        logits = log_ref + reward / beta
+        log_star = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
+        star = np.exp(log_star)
+        assert kl == pytest.approx(np.mean(np.sum(star * (log_star - log_ref), axis=1)), abs=2e-3)
+        assert expected == pytest.approx(np.mean(np.sum(star * reward, axis=1)), abs=2e-3)
+    assert list(block["methods"]) == ["dpo", "ppo_rlhf", "grpo"]
+    for method in block["methods"].values():
+        for name in ("kl_to_optimum", "kl_to_reference", "expected_reward"):
+            assert len(method[name]) == 2 * 2, name
+        assert min(method["kl_to_optimum"]) > -1e-6
+
+
 @pytest.mark.parametrize(
     "flag, field",
     [
@@ -589,6 +633,7 @@ def test_the_dpg_section_reports_every_seed_and_the_learned_policy(values):
         ("--config.ch9_10.algorithms=('a2c','ppo')", "ch9_10.algorithms"),
         ("--config.ch9_10.algorithms=('a2c','a2c')", "ch9_10.algorithms"),
         ("--config.dpg.algorithms=()", "dpg.algorithms"),
+        ("--config.preferences.betas=(0.1,0.0)", "preferences.betas"),
     ],
 )
 def test_bad_config_fails_fast(flag, field):

@@ -367,7 +367,13 @@ def test_vmap_value_iteration_over_layouts_matches_loop(slip, absorbing):
         mdp = jax.tree.map(lambda x, i=i: x[i], batch.mdp)
         single = dp.value_iteration(mdp, gamma=GAMMA)
         np.testing.assert_allclose(batched.values[i], single.values, atol=1e-5)
-        np.testing.assert_array_equal(batched.policy[i], single.policy)
+        # The same greedy policy, up to ties: where the two programs' last bits pick different
+        # actions among equal q-values, each action is greedy for the other's values.
+        q = np.asarray(dp.q_values(mdp, single.values, gamma=GAMMA))
+        for policy in (batched.policy[i], single.policy):
+            chosen = np.sum(q * np.asarray(policy), axis=-1)
+            np.testing.assert_allclose(chosen, q.max(axis=-1), atol=1e-5)
+        assert np.mean(np.all(batched.policy[i] == single.policy, axis=-1)) >= 0.9
         assert int(batched.iterations[i]) == int(single.iterations)
         assert bool(batched.converged[i]) and bool(single.converged)
         # ... and both are the brute-force optimum of that layout.

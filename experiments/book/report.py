@@ -30,10 +30,11 @@ from experiments.book import (
     common,
     dpg,
     path_finding,
+    preferences,
 )
 from jaxrl.envs import gridworld as gw
 
-CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8, ch9_10, dpg)
+CHAPTERS = (ch2, ch3, ch4, ch5, ch6, ch7, path_finding, ch8, ch9_10, dpg, preferences)
 
 _CSS = """
 body { font-family: sans-serif; max-width: 1300px; margin: 2em auto; color: #222; }

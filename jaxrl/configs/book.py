@@ -199,5 +199,19 @@ def get_config() -> ml_collections.ConfigDict:
         # The algorithms to run ("ddpg", "td3": any non-empty subset, reported in this order).
         algorithms=("ddpg", "td3"),
     )
+    # Beyond the book: DPO, PPO-RLHF and GRPO on the preference bandit (their library configs:
+    # dpo_bandit, ppo_rlhf_bandit, grpo_bandit), each a vmapped sweep over beta.
+    config.preferences = _block(
+        # Base seed of the runs; seed i uses fold_in(key(seed), i).
+        seed=0,
+        # Independent runs (seeds) per method and beta.
+        num_seeds=4,
+        # Optimizer steps per run (the library configs' 2,000).
+        steps=2_000,
+        # Chunks (points recorded); must divide steps.
+        chunks=4,
+        # The KL penalties swept, each against its own pi*.
+        betas=(0.1, 0.3, 1.0, 3.0),
+    )
     config.lock()
     return config

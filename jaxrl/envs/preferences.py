@@ -259,6 +259,26 @@ def best_of_n_copy_tradeoff(task: CopyTask, n: int) -> tuple[float, float]:
     return best_of_n_kl(levels, n), float(np.sum(chosen * np.arange(task.length + 1)))
 
 
+def score_levels(task: CopyTask, scores) -> np.ndarray:
+    """``[..., P + 1]`` the fraction of ``scores`` ``[..., M]`` (copy scores, integers 0 to ``P``)
+    at each level: a reference's score distribution per prompt, from ``M`` sampled responses."""
+    scores = np.asarray(scores)
+    levels = np.arange(task.length + 1)
+    return np.mean(scores[..., None] == levels, axis=-2)
+
+
+def best_of_n_frontier(levels, ns) -> tuple[np.ndarray, np.ndarray]:
+    """``(KL [len(ns)], E score [len(ns)])`` of best-of-``n`` sampling for each ``n`` in ``ns``,
+    averaged over prompts: ``levels`` ``[X, L]`` the reference's score-level probabilities per
+    prompt (scores ``0 .. L - 1``; :func:`score_levels`), each prompt's KL exact for its levels
+    (:func:`best_of_n_kl`)."""
+    levels = np.asarray(levels, np.float64)
+    score = np.arange(levels.shape[-1])
+    kl = [np.mean([best_of_n_kl(p, n) for p in levels]) for n in ns]
+    mean = [np.mean([best_of_n_levels(p, n) @ score for p in levels]) for n in ns]
+    return np.asarray(kl), np.asarray(mean)
+
+
 def reverse_kl_optimal_log_policy(
     bandit: Bandit,
     beta: jax.typing.ArrayLike,

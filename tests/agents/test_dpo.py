@@ -6,6 +6,8 @@ reward model on DPO's pairs, then PPO-RLHF on that reward model."""
 import importlib
 import json
 import math
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -343,8 +345,8 @@ def test_sft_then_a_reward_model_on_dpos_pairs_then_ppo_on_it(sft_dir, dpo_dir, 
     model, task, _ = dpo.load_reference(config)
     data = jax.tree.map(lambda x: x[0, 0], rewards.carry.data)
     params = jax.tree.map(lambda x: x[0, 0], rewards.carry.params)
-    chosen, _ = reward_model.sequence_rewards(model, params, data.eval_chosen)
-    rejected, _ = reward_model.sequence_rewards(model, params, data.eval_rejected)
+    rewards_of = jax.jit(lambda p, x: reward_model.sequence_rewards(model, p, x)[0])
+    chosen, rejected = rewards_of(params, data.eval_chosen), rewards_of(params, data.eval_rejected)
     gap = preferences.score(task, data.eval_chosen) - preferences.score(task, data.eval_rejected)
     expected = np.sqrt(np.mean(np.square(np.asarray(chosen - rejected - gap, np.float64))))
     np.testing.assert_allclose(arrays["reward_error"][-1][0, 0], expected, rtol=1e-4)
@@ -380,3 +382,21 @@ def test_sft_then_a_reward_model_on_dpos_pairs_then_ppo_on_it(sft_dir, dpo_dir, 
     prompts = preferences.prompts(jax.random.key(0), task, 4)
     responses = np.asarray(loaded.policy(setting=1, seed=0)(prompts, jax.random.key(1)))
     assert responses.shape == (4, task.length)
+
+    # The frontier command on the DPO and PPO-RLHF runs (both from SFT seed 1), best-of-n from
+    # 8 reference responses to each of 4 prompts.
+    out = tmp_path / "frontier"
+    flags = [f"--sft_workdir={sft_dir}", "--sft_seed=1", f"--runs={dpo_dir},{ppo_dir}"]
+    flags += [f"--out={out}", "--prompts=4", "--samples=8", "--max_n=4", "--scores=1,2"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.lm_frontier", *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((out / "frontier.json").read_text())
+    assert [row[0] for row in table["points"]["best-of-n"]] == ["n=1", "n=2", "n=4"]
+    assert table["points"]["best-of-n"][0][1] == 0.0  # best-of-1 is the reference
+    assert set(table["points"]) == {"best-of-n", "DPO", "PPO-RLHF"}
+    assert proc.stdout.count("least:") == 2 and (out / "frontier.png").stat().st_size > 0

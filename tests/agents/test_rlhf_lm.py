@@ -129,3 +129,20 @@ def test_grpo_on_the_lm_is_the_policy_gradient_of_group_relative_shaped_scores()
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
     assert any(np.any(np.asarray(g) != 0) for g in jax.tree.leaves(grads))
+
+
+def test_the_frontiers_least_kl_and_the_over_optimisation_verdict():
+    """``lm_frontier.least_kl`` on a curve by hand (the per-beta means in any order, joined by
+    straight lines in order of KL); ``lm_overoptimisation.verdict`` counts a seed as peaking and
+    falling only when its last point is below its own highest by more than 5 noise bounds."""
+    from experiments import lm_frontier, lm_overoptimisation
+
+    kl, score = [2.0, 0.0, 1.0], [5.0, 3.0, 4.0]
+    assert lm_frontier.least_kl(kl, score, 3.5) == 0.5
+    assert lm_frontier.least_kl(kl, score, 2.0) == 0.0
+    assert lm_frontier.least_kl(kl, score, 4.5) == 1.5
+    assert lm_frontier.least_kl(kl, score, 5.5) is None
+    kl = np.tile(np.arange(4.0)[:, None], (1, 2))
+    score = np.array([[3.0, 3.0], [4.0, 4.0], [3.9, 3.5], [3.85, 3.0]])  # seed 0 dips 0.15
+    line = lm_overoptimisation.verdict(kl, np.zeros_like(kl), score, noise=0.1)
+    assert "peaks and falls (by more than 0.50) in 1 of 2 seeds" in line

@@ -151,3 +151,24 @@ def test_best_of_n_kl_by_enumerating_every_draw_with_ties():
     assert score == pytest.approx(6 * preferences.copy_probability(task))
     kl8, score8 = preferences.best_of_n_copy_tradeoff(task, 8)
     assert 0 < kl8 < math.log(8) - 7 / 8 and score8 > score
+
+
+def test_best_of_n_over_prompts_from_sampled_score_levels():
+    """``score_levels`` counts each level of each prompt's sampled scores; ``best_of_n_frontier``
+    averages each prompt's exact best-of-n KL and mean score (two prompts worked out by hand:
+    best-of-2's levels are ``F_l^2 - F_{l-1}^2``)."""
+    task = preferences.make_copy_task(vocab=4, length=2, noise=0.5)
+    scores = np.array([[0, 0, 1, 2], [2, 2, 2, 1]])
+    levels = preferences.score_levels(task, scores)
+    np.testing.assert_allclose(levels, [[0.5, 0.25, 0.25], [0.0, 0.25, 0.75]])
+    kl, mean = preferences.best_of_n_frontier(levels, [1, 2])
+    np.testing.assert_allclose(kl[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(mean[0], (0.75 + 1.75) / 2)
+    first = np.array([0.5**2, 0.75**2 - 0.5**2, 1 - 0.75**2])
+    second = np.array([0.0, 0.25**2, 1 - 0.25**2])
+    expected_kl = (
+        np.sum(first * np.log(first / levels[0]))
+        + np.sum(second[1:] * np.log(second[1:] / levels[1, 1:]))
+    ) / 2
+    np.testing.assert_allclose(kl[1], expected_kl, rtol=1e-12)
+    np.testing.assert_allclose(mean[1], (first @ [0, 1, 2] + second @ [0, 1, 2]) / 2)
