@@ -76,3 +76,15 @@ def compiled_chunk(experiment, config, num_seeds: int, *, warm_calls: int = 0):
     for _ in range(warm_calls):
         block(call())
     return call
+
+
+def forward_flops_per_token(model, length: int) -> float:
+    """A ``jaxrl.transformer.Transformer``'s forward FLOPs per token over sequences of
+    ``length`` (multiply-adds count 2), active experts only: per block ``8 d^2`` (the
+    projections), ``4 T d`` (scores and values over the T positions), ``4 d h k`` (the
+    feed-forward, ``k`` experts of width ``h``; dense ``k = 1``) and ``2 d E`` (the router),
+    plus ``2 d V`` (the output head)."""
+    d, h = model.width, model.hidden
+    k = model.top_k if model.experts else 1
+    per_block = 8 * d * d + 4 * length * d + 4 * d * h * k + 2 * d * model.experts
+    return model.depth * per_block + 2 * d * model.vocab_size

@@ -108,14 +108,6 @@ def generation_rates(responses, batch: int, rounds: int) -> dict:
     return out
 
 
-def forward_flops_per_token(model, length: int) -> float:
-    """The architecture's forward FLOPs per token (multiply-adds count 2), active experts only."""
-    d, h = model.width, model.hidden
-    k = model.top_k if model.experts else 1
-    per_block = 8 * d * d + 4 * length * d + 4 * d * h * k + 2 * d * model.experts
-    return model.depth * per_block + 2 * d * model.vocab_size
-
-
 def make_step(variant: str, batch: int, steps: int):
     """``steps`` calls of the compiled DPO update of the config's model, its tokens per step,
     its model FLOPs per step and XLA's count of the FLOPs the compiled step executes."""
@@ -176,7 +168,7 @@ def make_step(variant: str, batch: int, steps: int):
         return state["value"]
 
     tokens = 2 * batch * length
-    model_flops = 3 * forward_flops_per_token(model, length) * tokens
+    model_flops = 3 * common.forward_flops_per_token(model, length) * tokens
     return call, tokens, model_flops, xla_flops
 
 

@@ -103,6 +103,41 @@ def token_log_probs(model, params, task, sequences):
     return jnp.take_along_axis(log_pi, sequences[:, task.length + 1 :, None], axis=-1)[..., 0]
 
 
+def rollout(
+    model, task, params: Params, reference, key, *, samples: int, group_size: int, score
+) -> Rollout:
+    """One step's :class:`Rollout` (gradients stopped): ``samples`` prompts drawn with ``key``,
+    ``group_size`` copies of each, a response sampled to each from the policy with the
+    key-value cache, the policy's and the reference's log-probabilities of the responses, the
+    policy's values, and ``score(sequences) -> [B]``."""
+    prompt_key, sample_key = jax.random.split(key)
+    prompts = jnp.repeat(preferences.prompts(prompt_key, task, samples), group_size, axis=0)
+    sequences = sft.sample_responses(model, params.body, task, sample_key, prompts)
+    log_probs, values = policy_outputs(model, params, task, sequences)
+    batch = Rollout(
+        sequences,
+        log_probs,
+        token_log_probs(model, reference, task, sequences),
+        values,
+        score(sequences),
+    )
+    return jax.lax.stop_gradient(batch)
+
+
+def update(loss, optimizer, params: Params, opt_state, batch: Rollout, hparams, *, epochs: int):
+    """``epochs`` optimizer steps of ``loss(params, batch, hparams) -> (scalar, report)`` on one
+    rollout: ``(params, opt_state, report)``, the report averaged over the epochs."""
+
+    def epoch(state, _):
+        params, opt_state = state
+        grads, report = jax.grad(loss, has_aux=True)(params, batch, hparams)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (jax.tree.map(jnp.add, params, updates), opt_state), report
+
+    (params, opt_state), report = jax.lax.scan(epoch, (params, opt_state), None, length=epochs)
+    return params, opt_state, jax.tree.map(jnp.mean, report)
+
+
 def learned_reward(config, task):
     """``(model, preference_bandit.LearnedReward of its parameters by seed)`` of
     ``config.reward_workdir``, or ``None`` for ``''``, refused in one line unless it is a
@@ -161,34 +196,23 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
             return preferences.score(task, sequences)
         return reward_model.sequence_rewards(learned[0], carry.reward, sequences)[0]
 
-    def rollout(carry: Carry) -> Rollout:
-        key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
-        prompt_key, sample_key = jax.random.split(key)
-        prompts = jnp.repeat(preferences.prompts(prompt_key, task, samples), group_size, axis=0)
-        sequences = sft.sample_responses(model, carry.params.body, task, sample_key, prompts)
-        log_probs, values = policy_outputs(model, carry.params, task, sequences)
-        return Rollout(
-            sequences,
-            log_probs,
-            token_log_probs(model, reference, task, sequences),
-            values,
-            scores(carry, sequences),
-        )
-
     def train_step(carry: Carry, hparams):
-        batch = jax.lax.stop_gradient(rollout(carry))
-
-        def epoch(state, _):
-            params, opt_state = state
-            grads, report = jax.grad(loss, has_aux=True)(params, batch, hparams)
-            updates, opt_state = optimizer(hparams).update(grads, opt_state, params)
-            return (jax.tree.map(jnp.add, params, updates), opt_state), report
-
-        (params, opt_state), report = jax.lax.scan(
-            epoch, (carry.params, carry.opt_state), None, length=epochs
+        key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)
+        batch = rollout(
+            model,
+            task,
+            carry.params,
+            reference,
+            key,
+            samples=samples,
+            group_size=group_size,
+            score=lambda sequences: scores(carry, sequences),
+        )
+        params, opt_state, report = update(
+            loss, optimizer(hparams), carry.params, carry.opt_state, batch, hparams, epochs=epochs
         )
         carry = carry._replace(params=params, opt_state=opt_state, step=carry.step + 1)
-        return carry, jax.tree.map(jnp.mean, report)
+        return carry, report
 
     def train_chunk(carry: Carry, hparams):
         carry, report = jax.lax.scan(

@@ -211,6 +211,23 @@ def test_the_ddpg_peer_learns_from_gymnasium_transitions():
     assert not np.allclose(before, jax.tree.leaves(peer.params.actor)[0])
 
 
+def test_rlhf_benchmark_runs():
+    """PPO-RLHF's and GRPO's steps stage by stage: every stage timed; the forward stages execute
+    what the model counts (XLA's count within 10%), and so does the update, whose scan over
+    epochs XLA counts once."""
+    result = _run("experiments.benchmarks.rlhf", "--batch=8", "--matmul=64", "--rounds=1")
+    assert result["benchmark"] == "rlhf_step" and result["unit"] == "FLOP/s"
+    for name, epochs in (("ppo_rlhf", 4), ("grpo", 1)):
+        figures = result["agents"][name]
+        assert figures["epochs"] == epochs
+        assert figures["tokens"]["step"] == 8 * 13 and figures["tokens"]["generation"] == 8 * 6
+        assert all(figures["ms"][s] > 0 and figures["tokens_per_s"][s] > 0 for s in figures["ms"])
+        model, xla = figures["model_flops"], figures["xla_flops"]
+        for stage in ("reward", "reference", "policy"):
+            assert 0.9 < xla[stage] / model[stage] < 1.1, (name, stage)
+        assert 0.9 < xla["update"] * epochs / model["update"] < 1.1, name
+
+
 def test_dpo_benchmark_runs():
     result = _run(
         "experiments.benchmarks.dpo",
