@@ -98,13 +98,16 @@ def figures(config, results, out: common.Figures) -> None:
         zorder=4,
         label="pi* at each beta",
     )
-    markers = {"dpo": "o", "ppo_rlhf": "s", "grpo": "^"}
+    # Nested sizes, largest drawn first: the methods land on the same points, and each stays
+    # visible inside the other.
+    markers = {"dpo": ("o", 120), "ppo_rlhf": ("s", 50), "grpo": ("^", 14)}
     for i, (name, run) in enumerate(runs.items()):
+        marker, size = markers[name]
         ax.scatter(
             run["kl_to_reference"].ravel(),
             run["expected_reward"].ravel(),
-            s=22,
-            marker=markers[name],
+            s=size,
+            marker=marker,
             facecolor="none",
             edgecolor=f"C{i}",
             label=run["label"],
@@ -127,7 +130,8 @@ def figures(config, results, out: common.Figures) -> None:
             "steps": block.steps,
         },
         caption="Each method's final policy, every seed and beta, on the exact curve of the "
-        "KL-regularised optimum pi* as beta varies (stars: pi* at the swept betas). The bandit "
+        "KL-regularised optimum pi* as beta varies (stars: pi* at the swept betas; the "
+        "methods' markers nest, as their points coincide). The bandit "
         f"is DPO's library config's; beta in {{{betas}}}, one vmapped sweep per method. DPO "
         "minimises its exact expected loss; PPO-RLHF and GRPO sample responses and use the true "
         f"reward. {block.steps} optimizer steps per run; the largest distance to pi* of each "
