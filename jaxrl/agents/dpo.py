@@ -359,6 +359,29 @@ def lm_update(
     return jax.tree.map(jnp.add, params, updates), opt_state, aux
 
 
+def copy_tradeoff_figures(task):
+    """A language model's ``figures`` on the copy task (DPO's, PPO-RLHF's, GRPO's):
+    ``tradeoff.png``, each setting's and seed's final mean score against ``kl_to_reference``,
+    over the curve of ``pi*`` for the ideal SFT model (``preferences.optimal_copy_tradeoff``)."""
+
+    def optimum_curve(betas):
+        return np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas])
+
+    def figures(settings, arrays):
+        return {
+            "tradeoff": preference_bandit.tradeoff_figure(
+                settings,
+                arrays["kl_to_reference"][-1],
+                arrays["score"][-1],
+                optimum_curve,
+                ylabel="mean score of sampled responses (tokens copied)",
+                curve_label="pi* for the ideal SFT model",
+            )
+        }
+
+    return figures
+
+
 def make_lm_experiment(config) -> Experiment:
     num_pairs, batch_size, eval_pairs = config.pairs, config.batch_size, config.eval_pairs
     if num_pairs < 1:
@@ -450,22 +473,6 @@ def make_lm_experiment(config) -> Experiment:
         }
         return carry, metrics
 
-    def optimum_curve(betas):
-        """The ideal reference's optimum: ``(KL(pi* || pi_ref), E score)`` per beta."""
-        return np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas])
-
-    def figures(settings, arrays):
-        return {
-            "tradeoff": preference_bandit.tradeoff_figure(
-                settings,
-                arrays["kl_to_reference"][-1],
-                arrays["score"][-1],
-                optimum_curve,
-                ylabel="mean score of sampled responses (tokens copied)",
-                curve_label="pi* for the ideal SFT model",
-            )
-        }
-
     return Experiment(
         init=init,
         train_chunk=train_chunk,
@@ -489,7 +496,7 @@ def make_lm_experiment(config) -> Experiment:
         env_steps_per_step=batch_size,
         curve_metrics=("reward_accuracy", "reward_margin", "win_rate", "kl_to_reference"),
         step_unit="preference pairs",
-        figures=figures,
+        figures=copy_tradeoff_figures(task),
         depends_on_total_steps=sft.depends_on_total_steps(config),
         policy=sft.sampler(model, task),
     )

@@ -34,10 +34,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxrl import transformer
-from jaxrl.agents import dpo, preference_bandit, reward_model, sft
+from jaxrl.agents import dpo, reward_model, sft
 from jaxrl.envs import preferences, rng
 from jaxrl.run import ConfigError, Experiment, fields
 
@@ -146,18 +145,13 @@ def learned_reward(config, task):
     if not workdir:
         return None
     where = "config.reward_workdir"
-    model, theirs_task, theirs, params, key_data = reward_model.load_lm_reward_model(workdir, where)
-    if theirs_task != task:
+    model, theirs, learned = reward_model.load_lm_reward_model(workdir, where, config)
+    if theirs != task:
         raise ConfigError(
-            f"{where} = {workdir!r}: its reward model scores another task ({theirs_task}), not "
-            f"this run's ({task})"
+            f"{where} = {workdir!r}: its reward model scores another task ({theirs}), not this "
+            f"run's ({task})"
         )
-    if theirs.seed != config.seed or theirs.num_seeds < config.num_seeds:
-        raise ConfigError(
-            f"{where}: its reward model has {theirs.num_seeds} seeds of seed {theirs.seed}; this "
-            f"run needs {config.num_seeds} of seed {config.seed} (each seed's own)"
-        )
-    return model, preference_bandit.LearnedReward(key_data, params)
+    return model, learned
 
 
 def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int = 1, metrics=()):
@@ -236,20 +230,6 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
         out.update(jax.tree.map(jnp.mean, report))
         return carry, out
 
-    def figures(settings, arrays):
-        return {
-            "tradeoff": preference_bandit.tradeoff_figure(
-                settings,
-                arrays["kl_to_reference"][-1],
-                arrays["score"][-1],
-                lambda betas: np.array(
-                    [preferences.optimal_copy_tradeoff(task, float(b)) for b in betas]
-                ),
-                ylabel="mean score of sampled responses (tokens copied)",
-                curve_label="pi* for the ideal SFT model",
-            )
-        }
-
     return Experiment(
         init=init,
         train_chunk=train_chunk,
@@ -260,7 +240,7 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
         env_steps_per_step=samples * group_size,
         curve_metrics=("score", "reward", "kl_to_reference"),
         step_unit="responses",
-        figures=figures,
+        figures=dpo.copy_tradeoff_figures(task),
         policy=sft.sampler(model, task, params_of=lambda carry: carry.params.body),
         depends_on_total_steps=sft.depends_on_total_steps(config),
     )

@@ -212,6 +212,18 @@ def learned_reward(config) -> LearnedReward | None:
                 f"{where}: its reward model learned another bandit ({name} = "
                 f"{theirs.get(name)!r} there, {config[name]!r} here)"
             )
+    carry = finished_reward_run(workdir, where, theirs, config).carry
+    return LearnedReward(np.asarray(carry.key_data[0]), np.asarray(carry.reward[0], np.float32))
+
+
+def finished_reward_run(workdir: str, where: str, theirs, config):
+    """``run.load(workdir)`` of a reward model's run (its config ``theirs``), refused in one line
+    naming ``where`` unless it has this run's ``seed`` and at least its seeds (each seed trains
+    on its own seed's reward model, learned from its own pairs), swept one setting and
+    finished: the bandit's and the language model's learned rewards alike."""
+    from jaxrl import run
+    from jaxrl.run import ConfigError
+
     if theirs.seed != config.seed or theirs.num_seeds < config.num_seeds:
         raise ConfigError(
             f"{where}: its reward model has {theirs.num_seeds} seeds of seed {theirs.seed}; this "
@@ -222,5 +234,4 @@ def learned_reward(config) -> LearnedReward | None:
         raise ConfigError(f"{where} swept {len(loaded.settings.values)} settings: use a run of one")
     if loaded.chunks_done * theirs.chunk_steps < theirs.total_steps:
         raise ConfigError(f"{where}: the reward model's run has not finished")
-    carry = loaded.carry
-    return LearnedReward(np.asarray(carry.key_data[0]), np.asarray(carry.reward[0], np.float32))
+    return loaded

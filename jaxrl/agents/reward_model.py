@@ -190,10 +190,12 @@ def sequence_rewards(model, params: LMParams, sequences: jax.Array):
     return reward, {"load_balancing": aux["load_balancing"], "dropped": aux["dropped"]}
 
 
-def load_lm_reward_model(workdir: str, where: str):
-    """``(model, task, sft_config, params [N, ...] by seed, key_data [N, 2])`` of a finished
-    LM reward-model run, refused in one line (naming ``where``) otherwise: what an RL run reads
-    to score its responses (``jaxrl.agents.lm_rl``)."""
+def load_lm_reward_model(workdir: str, where: str, config):
+    """``(model, task, LearnedReward)`` of a finished LM reward-model run: its transformer (the
+    exact mixture), its task, and its parameters by seed key; refused in one line (naming
+    ``where``) unless it is one of this module on a language model that covers ``config``'s
+    seeds (``preference_bandit.finished_reward_run``): what an RL run reads to score its
+    responses (``jaxrl.agents.lm_rl``)."""
     import os
 
     from jaxrl import run
@@ -206,20 +208,11 @@ def load_lm_reward_model(workdir: str, where: str):
             f"{where} = {workdir!r} holds a run of {theirs.get('experiment')!r} (task "
             f"{theirs.get('task')!r}), not of {MODULE} on a language model"
         )
-    loaded = run.load(workdir)
-    if len(loaded.settings.values) != 1:
-        raise ConfigError(f"{where} swept {len(loaded.settings.values)} settings: use a run of one")
-    if loaded.chunks_done * theirs.chunk_steps < theirs.total_steps:
-        raise ConfigError(f"{where}: the reward model's run has not finished")
+    loaded = preference_bandit.finished_reward_run(workdir, where, theirs, config)
     model, task, _ = dpo.load_reference(theirs)
-    params = jax.tree.map(lambda leaf: jnp.asarray(leaf[0]), loaded.carry.params)
-    return (
-        transformer.without_drops(model),
-        task,
-        theirs,
-        params,
-        jnp.asarray(loaded.carry.key_data[0]),
-    )
+    carry = jax.tree.map(lambda leaf: jnp.asarray(leaf[0]), loaded.carry)  # the one setting
+    learned = preference_bandit.LearnedReward(carry.key_data, carry.params)
+    return transformer.without_drops(model), task, learned
 
 
 def make_lm_experiment(config) -> Experiment:
