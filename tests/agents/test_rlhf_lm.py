@@ -12,10 +12,8 @@ from jaxrl.agents import lm_rl, ppo_rlhf
 from jaxrl.envs import preferences
 
 
-def test_one_pass_gives_the_response_tokens_log_probs_and_values():
-    """``policy_outputs`` (the final features, the logits' head applied by hand, a value head)
-    against the model's own logits: row ``t`` scores token ``t + 1``, rows P..2P-1 the response;
-    the values are ``w . h_t + b`` of the same rows."""
+def _tiny():
+    """The copy task of 3 tokens of 4 and a transformer of width 8: one block, 2 heads."""
     task = preferences.make_copy_task(vocab=4, length=3, noise=0.5)
     model = transformer.Transformer(
         vocab_size=task.vocab_size,
@@ -25,6 +23,14 @@ def test_one_pass_gives_the_response_tokens_log_probs_and_values():
         heads=2,
         hidden=16,
     )
+    return task, model
+
+
+def test_one_pass_gives_the_response_tokens_log_probs_and_values():
+    """``policy_outputs`` (the final features, the logits' head applied by hand, a value head)
+    against the model's own logits: row ``t`` scores token ``t + 1``, rows P..2P-1 the response;
+    the values are ``w . h_t + b`` of the same rows."""
+    task, model = _tiny()
     sequences = preferences.demonstrations(jax.random.key(0), task, 5)
     body = jax.jit(model.init)(jax.random.key(1), sequences)
     head, bias = jax.random.normal(jax.random.key(2), (8,)), jnp.float32(0.5)
@@ -87,15 +93,7 @@ def test_grpo_on_the_lm_is_the_policy_gradient_of_group_relative_shaped_scores()
     sum_t k1_t`` worked out in float64 from the rollout."""
     from jaxrl.agents import grpo
 
-    task = preferences.make_copy_task(vocab=4, length=3, noise=0.5)
-    model = transformer.Transformer(
-        vocab_size=task.vocab_size,
-        max_len=task.sequence_length,
-        width=8,
-        depth=1,
-        heads=2,
-        hidden=16,
-    )
+    task, model = _tiny()
     groups, size, beta = 2, 3, 0.5
     sequences = preferences.demonstrations(jax.random.key(0), task, groups * size)
     body = jax.jit(model.init)(jax.random.key(1), sequences)
