@@ -144,3 +144,26 @@ def test_the_frontiers_least_kl_and_the_over_optimisation_verdict():
     score = np.array([[3.0, 3.0], [4.0, 4.0], [3.9, 3.5], [3.85, 3.0]])  # seed 0 dips 0.15
     line = lm_overoptimisation.verdict(kl, np.zeros_like(kl), score, noise=0.1)
     assert "peaks and falls (by more than 0.50) in 1 of 2 seeds" in line
+
+
+def test_a_reward_workdir_that_is_not_an_lm_reward_model_is_one_line(tmp_path):
+    """Refused from the run's config.json before anything is loaded: not a directory, a run of
+    another module, and the bandit's reward model (not a language model's)."""
+    import importlib
+
+    import pytest
+
+    from jaxrl.agents import reward_model
+    from jaxrl.run import ConfigError
+
+    config = importlib.import_module("jaxrl.configs.dpo_lm").get_config("ppo_rlhf")
+    where = "config.reward_workdir"
+    with pytest.raises(ConfigError, match="is not a directory"):
+        reward_model.load_lm_reward_model(str(tmp_path / "none"), where, config)
+    for name in ("dpo_bandit", "reward_model_bandit"):
+        other = importlib.import_module(f"jaxrl.configs.{name}").get_config()
+        workdir = tmp_path / name
+        workdir.mkdir()
+        (workdir / "config.json").write_text(other.to_json_best_effort(sort_keys=True))
+        with pytest.raises(ConfigError, match=r"not of jaxrl.agents.reward_model on a language"):
+            reward_model.load_lm_reward_model(str(workdir), where, config)
