@@ -148,7 +148,10 @@ def main(argv):
 
     curves = {"best-of-n": (bon_kl, bon_score, [f"n={n}" for n in ns])}
     table = {"best-of-n": [[f"n={n}", k, s] for n, k, s in zip(ns, bon_kl, bon_score, strict=True)]}
-    for method, labels, score, kl in points:
+    methods = [p[0] for p in points]
+    for (method, labels, score, kl), workdir in zip(points, _RUNS.value, strict=True):
+        if methods.count(method) > 1:  # two runs of one method: each its own curve
+            method = f"{method} ({os.path.basename(os.path.normpath(workdir))})"
         curves[method] = (kl.mean(axis=1), score.mean(axis=1), labels)
         table[method] = [
             [label, kl[i].tolist(), score[i].tolist()] for i, label in enumerate(labels)
@@ -168,11 +171,11 @@ def main(argv):
         lines.append(f"score {t}: {row}; least: {best}")
     with open(os.path.join(_OUT.value, "frontier.json"), "w") as f:
         json.dump({"points": table, "least_kl": least}, f, indent=1)
-    _figure(curves, points, task, os.path.join(_OUT.value, "frontier.png"))
+    _figure(curves, points, task, os.path.join(_OUT.value, "frontier.png"), ns[-1])
     print("\n".join(lines), flush=True)
 
 
-def _figure(curves, points, task, path) -> None:
+def _figure(curves, points, task, path, max_n: int) -> None:
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -186,7 +189,7 @@ def _figure(curves, points, task, path) -> None:
     ideal = np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas])
     ax.plot(ideal[:, 0], ideal[:, 1], "k--", lw=1, label="pi* of the ideal SFT model")
     kl, score, _ = curves["best-of-n"]
-    ax.plot(kl, score, "o-", color="0.4", label="best-of-n (n = 1 .. 64)")
+    ax.plot(kl, score, "o-", color="0.4", label=f"best-of-n (n = 1 .. {max_n})")
     colours = {"DPO": "C0", "PPO-RLHF": "C1", "GRPO": "C2"}
     for method, labels, score, kl in points:
         colour = colours[method]

@@ -11,12 +11,13 @@ learned reward (``reward``), the mean true score (``score``) and the sequence KL
 the mean over seeds thick, labelled by the pairs its reward model learned from. The table says,
 per run, the KL range explored, the learned reward's and the true score's change over it, and
 in how many seeds the true score peaks and falls: its last point below the seed's own highest
-by more than 5 times the bound ``sqrt(P / 4 / eval_prompts)`` on a point's standard error (a
-score of ``P`` tokens, each copied or not, has variance at most ``P / 4``).
+by more than 5 times the bound ``P / (2 sqrt(eval_prompts))`` on a point's standard error (a
+score lies in ``[0, P]``, so its variance is at most ``P^2 / 4``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from absl import flags, logging
@@ -46,9 +47,14 @@ def curves(workdir: str):
         )
     pairs = run.load_config(config.reward_workdir).get("pairs")
     length = run.load_config(config.sft_workdir).length
-    label = f"reward model of {pairs:,} pairs (beta {config.hparams.beta:g})"
-    # A score is a sum of `length` copies, each 0 or 1: its variance is at most length / 4.
-    noise = float(np.sqrt(length / 4 / config.eval_prompts))
+    with open(os.path.join(workdir, "summary.json")) as f:
+        setting = json.load(f)["settings"][0]["label"]  # the swept beta, or "default"
+    label = f"reward model of {pairs:,} pairs ({setting}, beta {config.hparams.beta:g} unswept)"
+    if setting.startswith("beta="):
+        label = f"reward model of {pairs:,} pairs ({setting})"
+    # A score lies in [0, length]: its variance is at most length^2 / 4, whatever the copies'
+    # dependence on each other.
+    noise = float(length / 2 / np.sqrt(config.eval_prompts))
 
     def get(name):
         return np.asarray(arrays[name][:, 0], np.float64)

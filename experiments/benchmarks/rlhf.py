@@ -46,7 +46,7 @@ from jaxrl.configs import dpo_lm
 _BATCH = flags.DEFINE_integer("batch", 64, "Responses per step (GRPO: in groups of 4).")
 _MATMUL = flags.DEFINE_integer("matmul", 2048, "Size n of the peer's n x n matrix product.")
 _ROUNDS = flags.DEFINE_integer("rounds", 20, "Timing rounds; the best round counts.")
-cli.at_least("batch", 4)
+cli.at_least("batch", 4)  # GRPO's one group at least
 cli.at_least("matmul")
 cli.at_least("rounds")
 GROUP = 4  # GRPO's responses per prompt
@@ -122,7 +122,8 @@ def stages(name: str, batch: int):
         xla_flops[stage] = float(analysis.get("flops", 0.0)) if analysis else 0.0
         calls[stage] = lambda compiled=compiled, args=args: compiled(*args)
     per_token = common.forward_flops_per_token(model, length)
-    tokens = batch * length
+    responses = samples * group_size  # GRPO: batch // 4 groups of 4
+    tokens = responses * length
     forward = per_token * tokens
     model_flops = {
         "generation": forward,  # the prompt at once, then a position a token
@@ -133,7 +134,7 @@ def stages(name: str, batch: int):
     }
     model_flops["step"] = sum(model_flops.values())
     counted = {stage: tokens for stage in STAGES}
-    counted["generation"] = batch * task.length  # the generated tokens
+    counted["generation"] = responses * task.length  # the generated tokens
     return calls, model_flops, counted, xla_flops, epochs
 
 

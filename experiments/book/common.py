@@ -195,9 +195,13 @@ def library_config(library_module, block) -> ml_collections.ConfigDict:
 
 
 def summary(values, axis: int) -> dict[str, np.ndarray]:
-    """``jaxrl.run.stats.seed_summary`` over the seeds (``axis``): a quantity with no negative
-    value gets the bootstrap interval of its mean, which cannot go below 0."""
-    return stats.seed_summary(values, axis=axis)
+    """``jaxrl.run.stats.summarize`` over the seeds (``axis``), except that a quantity with no
+    negative value (an error, a length, a loss) gets the percentile-bootstrap interval of its
+    mean, which cannot go below 0 as the t-interval can (``stats.bootstrap_interval``)."""
+    out = stats.summarize(values, axis=axis)
+    if np.all(np.isnan(values) | (np.asarray(values) >= 0)):
+        out["ci_low"], out["ci_high"] = stats.bootstrap_interval(values, axis=axis)
+    return out
 
 
 def chunk_ends(block) -> np.ndarray:

@@ -134,7 +134,8 @@ def figures(config, results, out: common.Figures) -> None:
         "methods' markers nest, as their points coincide). The bandit "
         f"is DPO's library config's; beta in {{{betas}}}, one vmapped sweep per method. DPO "
         "minimises its exact expected loss; PPO-RLHF and GRPO sample responses and use the true "
-        f"reward. {block.steps} optimizer steps per run; the largest distance to pi* of each "
+        f"reward. {block.steps} steps per run (PPO-RLHF: 4 optimizer epochs each); the largest "
+        "distance to pi* of each "
         "method and beta is in the table below.",
     )
 

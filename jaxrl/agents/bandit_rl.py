@@ -33,7 +33,9 @@ from jaxrl.agents import preference_bandit, sft
 from jaxrl.envs import preferences, rng
 from jaxrl.run import Experiment
 
-SAMPLE_STREAM = 0  # counter stream of a seed's raw key: step t's responses
+# The counter stream of a seed's raw key that draws step t's responses: not the stream of the
+# pairs its reward model learned from (preference_bandit.PAIRS_STREAM, 0, for the same seed).
+SAMPLE_STREAM = 3
 
 
 class Params(NamedTuple):
@@ -90,7 +92,7 @@ def make_experiment(config, schema, loss, *, samples: int, epochs: int, fixed_po
     chunk_steps = int(config.chunk_steps)
 
     def optimizer(hparams):
-        return sft.make_optimizer(config, hparams)
+        return sft.make_optimizer(config, hparams, updates_per_step=epochs)
 
     def init(key, hparams) -> Carry:
         values = jnp.zeros((contexts,), jnp.float32)

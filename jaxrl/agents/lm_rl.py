@@ -40,7 +40,10 @@ from jaxrl.agents import dpo, reward_model, sft
 from jaxrl.envs import preferences, rng
 from jaxrl.run import ConfigError, Experiment, fields
 
-SAMPLE_STREAM, EVAL_STREAM = 0, 1  # counter streams of a seed's raw key
+# Counter streams of a seed's raw key: step t's prompts and responses, and the held-out ones.
+# Streams 0-2 are DPO's and the reward model's (dpo.DATA_STREAM, BATCH_STREAM, SAMPLE_STREAM),
+# whose pairs for the same seed an RL run on a learned reward must not draw again.
+SAMPLE_STREAM, EVAL_STREAM = 3, 4
 
 
 def lm_fields(when) -> dict:
@@ -175,7 +178,7 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
     chunk_steps = int(config.chunk_steps)
 
     def optimizer(hparams):
-        return sft.make_optimizer(config, hparams)
+        return sft.make_optimizer(config, hparams, updates_per_step=epochs)
 
     def init(key, hparams) -> Carry:
         width = model.width

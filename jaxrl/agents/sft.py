@@ -149,10 +149,11 @@ def sampler(model, task, params_of=lambda carry: carry.params):
     return policy
 
 
-def make_optimizer(config, hparams):
-    """The config's optimizer at the swept ``learning_rate`` and ``weight_decay`` (SFT's and
-    DPO's: one update per training step, so a decay over the whole run lasts ``total_steps``)."""
-    block, _ = optim.over_the_run(config.optimizer, int(config.total_steps))
+def make_optimizer(config, hparams, updates_per_step: int = 1):
+    """The config's optimizer at the swept ``learning_rate`` and ``weight_decay``, a decay over
+    the whole run lasting its ``total_steps * updates_per_step`` updates (SFT's and DPO's: one
+    update a step; PPO-RLHF's: its epochs)."""
+    block, _ = optim.over_the_run(config.optimizer, int(config.total_steps) * updates_per_step)
     return optim.make_optimizer(
         block, learning_rate=hparams.learning_rate, weight_decay=hparams.weight_decay
     )

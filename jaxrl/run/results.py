@@ -86,7 +86,7 @@ def finish(
         os.path.join(workdir, "per_seed.npz"), {"step": steps, "env_steps": env_steps, **arrays}
     )
     final = {name: values[-1] for name, values in arrays.items()}  # [H, seeds]
-    final_stats = {name: stats.seed_summary(final[name], 1) for name in experiment.metrics}
+    final_stats = {name: stats.summarize(final[name], 1) for name in experiment.metrics}
     summary = {
         "config": config_json,
         "settings": [
@@ -151,7 +151,7 @@ def curves_figure(experiment, settings: Settings, env_steps, values, num_seeds: 
         values = {experiment.main_metric: values}
     fig, axes = plotting.new_figure(1, len(values), panel_size=4.5)
     for ax, (name, array) in zip(axes[0], values.items(), strict=True):
-        curves = stats.seed_summary(array, axis=2)  # [chunks, H]
+        curves = stats.summarize(array, axis=2)  # [chunks, H]
         plotting.plot_learning_curves(
             ax,
             env_steps,

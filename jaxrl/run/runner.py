@@ -371,9 +371,7 @@ def _loop(
         window of ``window`` steps (one per chunk without ``config.log_every``)."""
         for w, arrays in enumerate(results.windows_of(host)):
             point = chunk * program.windows + w
-            summaries = {
-                name: stats.seed_summary(values, axis=1) for name, values in arrays.items()
-            }
+            summaries = {name: stats.summarize(values, axis=1) for name, values in arrays.items()}
             yield point, (point + 1) * window, (point + 1) * env_per_window, arrays, summaries
 
     if is_writer:

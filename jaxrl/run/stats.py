@@ -80,20 +80,3 @@ def bootstrap_interval(
             means = present[picks].mean(axis=1)
             low[i], high[i] = np.percentile(means, [2.5, 97.5])
     return low.reshape(lead), high.reshape(lead)
-
-
-def seed_summary(values: np.ndarray, axis: int = -1) -> dict[str, np.ndarray]:
-    """:func:`summarize` along ``axis`` (the seeds), except that an entry (a setting, a chunk)
-    with no negative value (an error, a KL, a length, a loss) gets the percentile-bootstrap
-    interval of its mean
-    (:func:`bootstrap_interval`), which cannot go below 0 as the t-interval can: what the
-    runner's progress lines, ``metrics.csv``, ``summary.json``, trackers and curves report, and
-    the main job's figures."""
-    values = np.asarray(values, np.float64)
-    out = summarize(values, axis=axis)
-    nonnegative = np.all(np.isnan(values) | (values >= 0), axis=axis)  # each entry on its own
-    if np.any(nonnegative):
-        low, high = bootstrap_interval(values, axis=axis)
-        out["ci_low"] = np.where(nonnegative, low, out["ci_low"])
-        out["ci_high"] = np.where(nonnegative, high, out["ci_high"])
-    return out

@@ -57,7 +57,7 @@ class TensorBoard:
 
     def chunk(self, env_steps: int, labels, per_setting: dict, rate: float) -> None:
         """Writes one chunk: ``per_setting[metric]`` holds ``mean``, ``ci_low`` and ``ci_high``
-        arrays ``[settings]`` (``jaxrl.run.stats.seed_summary``)."""
+        arrays ``[settings]`` (``jaxrl.run.stats.summarize``)."""
         for tag, value in scalars(labels, per_setting, rate).items():
             self.writer.add_scalar(tag, value, env_steps)
         self.writer.flush()

@@ -100,7 +100,7 @@ def test_run_writes_results(tmp_path, monkeypatch):
     # The CSV's statistics are those of the per-seed arrays.
     last = [r for r in rows if r["chunk"] == "5"]
     for h, row in enumerate(last):
-        expected = stats.seed_summary(arrays["x"][-1, h])
+        expected = stats.summarize(arrays["x"][-1, h])
         for key in ("mean", "std", "ci_low", "ci_high"):
             assert float(row[f"x_{key}"]) == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
         assert float(row["drift"]) == [0.0, 0.5, -0.5][h]

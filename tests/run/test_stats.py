@@ -53,16 +53,3 @@ def test_the_bootstrap_interval_is_the_percentiles_of_resampled_means():
     t = stats.summarize(many, axis=0)
     # Both estimate the same interval: their half-widths agree within 10% at 400 seeds.
     assert (high - low)[0] == pytest.approx((t["ci_high"] - t["ci_low"])[0], rel=0.1)
-
-
-def test_the_seed_summary_never_puts_a_nonnegative_quantity_below_zero():
-    """Two seeds of an error, 0 and 1: the t-interval reaches below 0 (0.5 - 12.7 * 0.5), the
-    seed summary's bootstrap interval stays in [0, 1]; a signed quantity keeps the t-interval."""
-    errors = np.array([[0.0, 1.0]])
-    assert stats.summarize(errors, axis=1)["ci_low"][0] < 0
-    summary = stats.seed_summary(errors, axis=1)
-    assert 0.0 <= summary["ci_low"][0] <= summary["mean"][0] <= summary["ci_high"][0] <= 1.0
-    signed = np.array([[-1.0, 1.0]])
-    np.testing.assert_array_equal(
-        stats.seed_summary(signed, axis=1)["ci_low"], stats.summarize(signed, axis=1)["ci_low"]
-    )
