@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 
 from experiments import launch
 from jaxrl.run import Program, seed_keys, settings_from_config
@@ -88,3 +89,12 @@ def forward_flops_per_token(model, length: int) -> float:
     k = model.top_k if model.experts else 1
     per_block = 8 * d * d + 4 * length * d + 4 * d * h * k + 2 * d * model.experts
     return model.depth * per_block + 2 * d * model.vocab_size
+
+
+def matmul_peer(n: int):
+    """``(call, flops)``: a compiled ``n x n`` float32 matrix product (random operands) and its
+    ``2 n^3`` FLOPs, the peer the transformer benchmarks' FLOP/s are measured against."""
+    a = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(2), (n, n), jnp.float32)
+    product = jax.jit(jnp.matmul).lower(a, b).compile()
+    return (lambda: product(a, b)), 2.0 * n**3

@@ -250,13 +250,9 @@ def dispatch_timings(batch: int, rounds: int) -> dict:
 def run(batch: int, matmul: int, rounds: int, steps: int, generation=None, dispatch=None) -> dict:
     dense, tokens, dense_flops, dense_xla = make_step("sft", batch, steps)
     moe, _, moe_flops, moe_xla = make_step("sft_moe", batch, steps)
-    a = jax.random.normal(jax.random.key(1), (matmul, matmul), jnp.float32)
-    b = jax.random.normal(jax.random.key(2), (matmul, matmul), jnp.float32)
-    product = jax.jit(jnp.matmul).lower(a, b).compile()
-    best = common.best_times(
-        {"dense": dense, "moe": moe, "matmul": lambda: product(a, b)}, rounds=rounds
-    )
-    matmul_flops = 2.0 * matmul**3 / best["matmul"]
+    product, product_flops = common.matmul_peer(matmul)
+    best = common.best_times({"dense": dense, "moe": moe, "matmul": product}, rounds=rounds)
+    matmul_flops = product_flops / best["matmul"]
     dense_rate = dense_flops * steps / best["dense"]
     moe_rate = moe_flops * steps / best["moe"]
     return {

@@ -139,16 +139,14 @@ def stages(name: str, batch: int):
 
 
 def run(batch: int, matmul: int, rounds: int) -> dict:
-    a = jax.random.normal(jax.random.key(1), (matmul, matmul), jnp.float32)
-    b = jax.random.normal(jax.random.key(2), (matmul, matmul), jnp.float32)
-    product = jax.jit(jnp.matmul).lower(a, b).compile()
-    agents, calls = {}, {"matmul": lambda: product(a, b)}
+    product, product_flops = common.matmul_peer(matmul)
+    agents, calls = {}, {"matmul": product}
     for name in ("ppo_rlhf", "grpo"):
         stage_calls, flops, counted, xla, epochs = stages(name, batch)
         agents[name] = {"model_flops": flops, "tokens": counted, "xla_flops": xla, "epochs": epochs}
         calls.update({f"{name}/{stage}": call for stage, call in stage_calls.items()})
     best = common.best_times(calls, rounds=rounds)
-    matmul_flops = 2.0 * matmul**3 / best["matmul"]
+    matmul_flops = product_flops / best["matmul"]
     for name, figures in agents.items():
         figures["ms"] = {s: 1e3 * best[f"{name}/{s}"] for s in STAGES}
         figures["tokens_per_s"] = {s: figures["tokens"][s] / best[f"{name}/{s}"] for s in STAGES}

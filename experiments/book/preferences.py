@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import html
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.book import common
@@ -22,7 +20,6 @@ from jaxrl import plotting
 from jaxrl import run as runner
 from jaxrl.agents import dpo, grpo, ppo_rlhf, preference_bandit
 from jaxrl.configs import dpo_bandit, grpo_bandit, ppo_rlhf_bandit
-from jaxrl.envs import preferences
 from jaxrl.run.experiment import seed_keys
 
 TITLE = "Beyond the book: preference optimisation on a bandit (DPO, PPO-RLHF, GRPO)"
@@ -33,6 +30,7 @@ METHODS = (
     ("grpo", "GRPO", grpo, grpo_bandit),
 )
 METRICS = ("kl_to_optimum", "kl_to_reference", "expected_reward")
+CURVE_BETAS = np.geomspace(0.03, 30.0, 60)  # the exact curve's betas
 
 
 def check(config) -> None:
@@ -65,19 +63,9 @@ def compute(config) -> dict:
             **{m: np.asarray(result.metrics[m][-1], np.float64) for m in METRICS},
         }
     bandit = preference_bandit.config_bandit(runs["dpo"]["cfg"])
-    return {"runs": runs, "curve": optimum_curve(bandit, np.geomspace(0.03, 30.0, 60))}
-
-
-def optimum_curve(bandit: preferences.Bandit, betas) -> np.ndarray:
-    """``[n, 2]`` ``(E_x KL(pi* || pi_ref), E_x E_pi* r)`` for each beta."""
-
-    def point(beta):
-        log_star = preferences.optimal_log_policy(bandit, beta)
-        kl = jnp.mean(preferences.kl(log_star, bandit.reference_logits))
-        return kl, jnp.mean(jnp.sum(jnp.exp(log_star) * bandit.reward, axis=-1))
-
-    kl, reward = jax.jit(jax.vmap(point))(jnp.asarray(betas, jnp.float32))
-    return np.stack([np.asarray(kl), np.asarray(reward)], axis=1).astype(np.float64)
+    curve = preference_bandit.optimum_curve(bandit, bandit.reference_logits, CURVE_BETAS)
+    stars = preference_bandit.optimum_curve(bandit, bandit.reference_logits, block.betas)
+    return {"runs": runs, "curve": curve, "stars": stars}
 
 
 def figures(config, results, out: common.Figures) -> None:
@@ -86,8 +74,7 @@ def figures(config, results, out: common.Figures) -> None:
     ax = axes[0, 0]
     curve = results["curve"]
     ax.plot(curve[:, 0], curve[:, 1], color="0.4", lw=1.5, label="pi* = pi_ref exp(r / beta) / Z")
-    bandit = preference_bandit.config_bandit(runs["dpo"]["cfg"])
-    stars = optimum_curve(bandit, block.betas)
+    stars = results["stars"]
     ax.scatter(
         stars[:, 0],
         stars[:, 1],

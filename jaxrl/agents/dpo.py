@@ -68,12 +68,7 @@ SFT_WORKDIR = fields.kind(
 )
 
 
-def _bandit(config) -> bool:
-    return config.get("task") == "bandit"
-
-
-def _lm(config) -> bool:
-    return config.get("task") == "lm"
+_bandit, _lm = preference_bandit.on_task("bandit"), preference_bandit.on_task("lm")
 
 
 SCHEMA = fields.Schema(
@@ -363,23 +358,12 @@ def copy_tradeoff_figures(task):
     """A language model's ``figures`` on the copy task (DPO's, PPO-RLHF's, GRPO's):
     ``tradeoff.png``, each setting's and seed's final mean score against ``kl_to_reference``,
     over the curve of ``pi*`` for the ideal SFT model (``preferences.optimal_copy_tradeoff``)."""
-
-    def optimum_curve(betas):
-        return np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas])
-
-    def figures(settings, arrays):
-        return {
-            "tradeoff": preference_bandit.tradeoff_figure(
-                settings,
-                arrays["kl_to_reference"][-1],
-                arrays["score"][-1],
-                optimum_curve,
-                ylabel="mean score of sampled responses (tokens copied)",
-                curve_label="pi* for the ideal SFT model",
-            )
-        }
-
-    return figures
+    return preference_bandit.tradeoff_figures(
+        lambda betas: np.array([preferences.optimal_copy_tradeoff(task, float(b)) for b in betas]),
+        "score",
+        ylabel="mean score of sampled responses (tokens copied)",
+        curve_label="pi* for the ideal SFT model",
+    )
 
 
 def make_lm_experiment(config) -> Experiment:

@@ -72,12 +72,7 @@ MODULE = "jaxrl.agents.grpo"
 TASKS = ("bandit", "lm")
 
 
-def _bandit(config) -> bool:
-    return config.get("task") == "bandit"
-
-
-def _lm(config) -> bool:
-    return config.get("task") == "lm"
+_bandit, _lm = preference_bandit.on_task("bandit"), preference_bandit.on_task("lm")
 
 
 KL_PENALTIES = ("reward", "loss")

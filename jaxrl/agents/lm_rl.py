@@ -91,16 +91,17 @@ def policy_outputs(model, params: Params, task, sequences):
     head = params.body["params"]["head"]
     logits = features @ head["kernel"] + head["bias"][None, None]
     rows = slice(task.length, 2 * task.length)
-    log_pi = jax.nn.log_softmax(logits[:, rows], axis=-1)
-    tokens = sequences[:, task.length + 1 :, None]
-    log_probs = jnp.take_along_axis(log_pi, tokens, axis=-1)[..., 0]
     values = features[:, rows] @ params.value_head + params.value_bias
-    return log_probs, values
+    return _response_log_probs(logits, task, sequences), values
 
 
 def token_log_probs(model, params, task, sequences):
     """``[B, P]`` log-probabilities of the response tokens under a plain transformer."""
-    logits, _ = model.apply(params, sequences)
+    return _response_log_probs(model.apply(params, sequences)[0], task, sequences)
+
+
+def _response_log_probs(logits, task, sequences):
+    """``[B, P]``: rows ``P .. 2P - 1`` of ``[B, T, V]`` logits at the response tokens."""
     log_pi = jax.nn.log_softmax(logits[:, task.length : 2 * task.length], axis=-1)
     return jnp.take_along_axis(log_pi, sequences[:, task.length + 1 :, None], axis=-1)[..., 0]
 
@@ -142,11 +143,12 @@ def update(loss, optimizer, params: Params, opt_state, batch: Rollout, hparams, 
 
 def learned_reward(config, task):
     """``(model, preference_bandit.LearnedReward of its parameters by seed)`` of
-    ``config.reward_workdir``, or ``None`` for ``''``, refused in one line unless it is a
-    finished LM reward-model run on this task with this run's ``seed`` and at least its seeds."""
+    ``config.reward_workdir``, or ``(None, None)`` for ``''`` (the true score); refused in one
+    line unless it is a finished LM reward-model run on this task with this run's ``seed`` and
+    at least its seeds."""
     workdir = config.reward_workdir
     if not workdir:
-        return None
+        return None, None
     where = "config.reward_workdir"
     model, theirs, learned = reward_model.load_lm_reward_model(workdir, where, config)
     if theirs != task:
@@ -172,7 +174,7 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
     schema.check(config)
     model, task, reference = dpo.load_reference(config)
     model = transformer.without_drops(model)
-    learned = learned_reward(config, task)
+    scorer, learned = learned_reward(config, task)
     loss = make_loss(model, task)
     samples, eval_prompts = config.samples, config.eval_prompts
     chunk_steps = int(config.chunk_steps)
@@ -183,7 +185,7 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
     def init(key, hparams) -> Carry:
         width = model.width
         params = Params(reference, jnp.zeros((width,), jnp.float32), jnp.float32(0.0))
-        reward = () if learned is None else learned[1].of_key(key)
+        reward = () if learned is None else learned.of_key(key)
         return Carry(
             params, optimizer(hparams).init(params), jnp.int32(0), jax.random.key_data(key), reward
         )
@@ -191,7 +193,7 @@ def make_experiment(config, schema, make_loss, *, epochs: int, group_size: int =
     def scores(carry: Carry, sequences):
         if learned is None:
             return preferences.score(task, sequences)
-        return reward_model.sequence_rewards(learned[0], carry.reward, sequences)[0]
+        return reward_model.sequence_rewards(scorer, carry.reward, sequences)[0]
 
     def train_step(carry: Carry, hparams):
         key = rng.counter_key(carry.key_data, carry.step, SAMPLE_STREAM)

@@ -42,12 +42,7 @@ MODULE = "jaxrl.agents.ppo_rlhf"
 TASKS = ("bandit", "lm")
 
 
-def _bandit(config) -> bool:
-    return config.get("task") == "bandit"
-
-
-def _lm(config) -> bool:
-    return config.get("task") == "lm"
+_bandit, _lm = preference_bandit.on_task("bandit"), preference_bandit.on_task("lm")
 
 
 SCHEMA = fields.Schema(

@@ -83,34 +83,53 @@ def pair_weights(key, bandit: preferences.Bandit, cells: preferences.Pairs, num_
     return empirical_weights(sample, cells, bandit.reward.shape[1])
 
 
-def bandit_figures(optimum_bandit: preferences.Bandit, reference_logits: jax.Array):
-    """The bandit's ``figures``: ``tradeoff.png``, each setting's and seed's final expected
-    reward against ``KL(pi || pi_ref)``, over the exact curve of ``pi* ∝ pi_ref exp(r / beta)``
-    (``optimum_bandit``'s reference and reward; the KL to ``reference_logits``)."""
+def on_task(name: str):
+    """``config -> bool``: whether a config's ``task`` is ``name``, the ``when=`` of the fields
+    that only the bandit (``"bandit"``) or only the language model (``"lm"``) has."""
+    return lambda config: config.get("task") == name
 
-    def optimum_curve(betas):
-        """``(KL(pi* || pi_ref), E r)`` of the exact optimum for each beta."""
-        out = []
-        for beta in betas:
-            log_star = preferences.optimal_log_policy(optimum_bandit, beta)
-            kl = float(jnp.mean(preferences.kl(log_star, reference_logits)))
-            reward = jnp.sum(jnp.exp(log_star) * optimum_bandit.reward, axis=-1)
-            out.append((kl, float(jnp.mean(reward))))
-        return np.array(out)
+
+def optimum_curve(optimum_bandit: preferences.Bandit, reference_logits, betas) -> np.ndarray:
+    """``[n, 2]``: ``(E_x KL(pi* || pi_ref), E_x E_pi* r)`` of the exact optimum ``pi* ∝ pi_ref
+    exp(r / beta)`` of ``optimum_bandit`` for each beta (the KL to ``reference_logits``)."""
+    out = []
+    for beta in betas:
+        log_star = preferences.optimal_log_policy(optimum_bandit, beta)
+        kl = float(jnp.mean(preferences.kl(log_star, reference_logits)))
+        reward = jnp.sum(jnp.exp(log_star) * optimum_bandit.reward, axis=-1)
+        out.append((kl, float(jnp.mean(reward))))
+    return np.array(out)
+
+
+def tradeoff_figures(curve, reward_metric: str, *, ylabel: str, curve_label: str):
+    """A run's ``figures``: ``tradeoff.png``, each setting's and seed's final ``reward_metric``
+    against its ``kl_to_reference`` (:func:`tradeoff_figure`), over ``curve(betas) -> [n, 2]``."""
 
     def figures(settings, arrays):
         return {
             "tradeoff": tradeoff_figure(
                 settings,
                 arrays["kl_to_reference"][-1],
-                arrays["expected_reward"][-1],
-                optimum_curve,
-                ylabel="expected reward E_x E_pi r",
-                curve_label="pi* = pi_ref exp(r / beta) / Z",
+                arrays[reward_metric][-1],
+                curve,
+                ylabel=ylabel,
+                curve_label=curve_label,
             )
         }
 
     return figures
+
+
+def bandit_figures(optimum_bandit: preferences.Bandit, reference_logits: jax.Array):
+    """The bandit's ``figures``: ``tradeoff.png``, each setting's and seed's final expected
+    reward against ``KL(pi || pi_ref)``, over the exact curve of ``pi* ∝ pi_ref exp(r / beta)``
+    (``optimum_bandit``'s reference and reward; the KL to ``reference_logits``)."""
+    return tradeoff_figures(
+        lambda betas: optimum_curve(optimum_bandit, reference_logits, betas),
+        "expected_reward",
+        ylabel="expected reward E_x E_pi r",
+        curve_label="pi* = pi_ref exp(r / beta) / Z",
+    )
 
 
 def bandit_policy(carry, hparams, mode: str):

@@ -53,12 +53,7 @@ TASKS = ("bandit", "lm")
 BATCH_STREAM = dpo.BATCH_STREAM  # counter stream of a seed's raw key: step t's minibatch
 
 
-def _bandit(config) -> bool:
-    return config.get("task") == "bandit"
-
-
-def _lm(config) -> bool:
-    return config.get("task") == "lm"
+_bandit, _lm = preference_bandit.on_task("bandit"), preference_bandit.on_task("lm")
 
 
 SCHEMA = fields.Schema(
